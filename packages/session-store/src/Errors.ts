@@ -1,0 +1,147 @@
+/**
+ * The typed errors of session-store. Every failure a caller can see is one of
+ * these, and each names what went wrong and where.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { SessionNotFound } from "@session-store/core/Errors"
+ *
+ * const program = Effect.fail(new SessionNotFound({ sessionId: "ses_1" })).pipe(
+ *   Effect.catchTag("SessionNotFound", (e) => Effect.succeed(`missing ${e.sessionId}`))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+/**
+ * No session with this id exists in storage.
+ *
+ * @example
+ * ```ts
+ * new SessionNotFound({ sessionId: "ses_1" }).message // "session not found: ses_1"
+ * ```
+ */
+export class SessionNotFound extends Schema.TaggedError<SessionNotFound>()("SessionNotFound", {
+  sessionId: Schema.String
+}) {
+  override get message(): string {
+    return `session not found: ${this.sessionId}`
+  }
+}
+
+/**
+ * A session with this id exists already (raised by create, which never overwrites).
+ *
+ * @example
+ * ```ts
+ * new SessionAlreadyExists({ sessionId: "ses_1" }).message // "session already exists: ses_1"
+ * ```
+ */
+export class SessionAlreadyExists extends Schema.TaggedError<SessionAlreadyExists>()("SessionAlreadyExists", {
+  sessionId: Schema.String
+}) {
+  override get message(): string {
+    return `session already exists: ${this.sessionId}`
+  }
+}
+
+/**
+ * No message with this id exists in the session.
+ *
+ * @example
+ * ```ts
+ * new MessageNotFound({ sessionId: "ses_1", messageId: "msg_1" }).message
+ * ```
+ */
+export class MessageNotFound extends Schema.TaggedError<MessageNotFound>()("MessageNotFound", {
+  sessionId: Schema.String,
+  messageId: Schema.String
+}) {
+  override get message(): string {
+    return `message not found: ${this.messageId} in session ${this.sessionId}`
+  }
+}
+
+/**
+ * An identifier was rejected at the boundary: it could escape a directory,
+ * break a file name, or is otherwise unusable.
+ *
+ * @example
+ * ```ts
+ * new InvalidId({ kind: "SessionId", id: "../etc", reason: "contains a path separator" }).message
+ * ```
+ */
+export class InvalidId extends Schema.TaggedError<InvalidId>()("InvalidId", {
+  kind: Schema.String,
+  id: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `invalid ${this.kind} ${JSON.stringify(this.id.slice(0, 64))}: ${this.reason}`
+  }
+}
+
+/**
+ * A value given to the store does not match its schema (a message without an
+ * id, a session whose edit changed its id, a message over the size limit).
+ *
+ * @example
+ * ```ts
+ * new InvalidInput({ what: "message", reason: "Expected string at [\"id\"]" }).message
+ * ```
+ */
+export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInput", {
+  what: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `invalid ${this.what}: ${this.reason}`
+  }
+}
+
+/**
+ * The storage behind the store failed: disk full, permission denied, a lost
+ * connection. `operation` names what was attempted; `cause` is the underlying error.
+ *
+ * @example
+ * ```ts
+ * new RepositoryError({ operation: "appendMessage", sessionId: "ses_1", cause: new Error("ENOSPC") })
+ * ```
+ */
+export class RepositoryError extends Schema.TaggedError<RepositoryError>()("RepositoryError", {
+  operation: Schema.String,
+  sessionId: Schema.optional(Schema.String),
+  cause: Schema.Defect()
+}) {
+  override get message(): string {
+    const where = this.sessionId === undefined ? "" : ` (session ${this.sessionId})`
+    const cause = this.cause instanceof Error ? this.cause.message : String(this.cause)
+    return `repository ${this.operation} failed${where}: ${cause}`
+  }
+}
+
+/**
+ * A stored record cannot be read back: it was hand-edited, truncated in the
+ * middle, or written by something else. The file is left exactly as it is.
+ *
+ * @example
+ * ```ts
+ * new CorruptRecord({ file: "/data/sessions/ses_1/info.json", problem: "not valid JSON" }).message
+ * ```
+ */
+export class CorruptRecord extends Schema.TaggedError<CorruptRecord>()("CorruptRecord", {
+  file: Schema.String,
+  problem: Schema.String
+}) {
+  override get message(): string {
+    return `corrupt record in ${this.file}: ${this.problem}`
+  }
+}
+
+/**
+ * Any error the repository port can raise when reading a session.
+ */
+export type ReadError = SessionNotFound | RepositoryError | CorruptRecord

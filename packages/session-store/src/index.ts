@@ -1,0 +1,11 @@
+/**
+ * session-store: a bounded, persistent-backed session and message store for
+ * opencode, as an Effect 4 service layer.
+ *
+ * @since 0.1.0
+ */
+export * from "./Errors.ts"
+export * from "./Ids.ts"
+export * from "./Message.ts"
+export * from "./Session.ts"
+export * from "./SessionRepository.ts"
