@@ -2,7 +2,7 @@ import { getHeapStatistics } from "node:v8"
 import { Clock, Duration, Effect, PubSub, Schedule, type Scope, SubscriptionRef } from "effect"
 import type { HeapFigures, MemoryMonitorShape, MemoryReading } from "../MemoryMonitor.ts"
 
-/** Builds a reading; a zero limit (never seen from v8, only from a careless test) reads as no pressure. */
+/** Builds a reading; the guard keeps a zero limit from turning into a NaN ratio that compares false with any threshold. */
 export const readingOf = (figures: HeapFigures, at: number): MemoryReading => ({
   heapUsed: figures.heapUsed,
   heapLimit: figures.heapLimit,
@@ -11,12 +11,10 @@ export const readingOf = (figures: HeapFigures, at: number): MemoryReading => ({
 })
 
 /**
- * One reading of the V8 heap. `used_heap_size` over `heap_size_limit` is the
- * figure that predicts "JavaScript heap out of memory": it is what V8 itself
- * compares against its limit. `process.memoryUsage().rss` also counts native
- * memory, shared pages and buffers the store cannot free by dropping sessions,
- * and has no limit to divide by; the count of resident entries says nothing
- * about bytes. The time comes from `Clock`, so TestClock controls it.
+ * One reading of the V8 heap: `used_heap_size` over `heap_size_limit`, the
+ * ratio at which V8 fails with "heap out of memory" (why not rss or an entry
+ * count: see the module comment of MemoryMonitor.ts). The time comes from
+ * `Clock`, so TestClock controls it.
  */
 export const readHeap: Effect.Effect<MemoryReading> = Effect.flatMap(
   Clock.currentTimeMillis,
@@ -31,7 +29,9 @@ export const readHeap: Effect.Effect<MemoryReading> = Effect.flatMap(
  * A SubscriptionRef whose `changes` streams end when the scope closes,
  * so a subscriber of a released monitor finishes instead of waiting forever.
  */
-export const scopedRef = (initial: MemoryReading): Effect.Effect<SubscriptionRef.SubscriptionRef<MemoryReading>, never, Scope.Scope> =>
+export const scopedRef = (
+  initial: MemoryReading
+): Effect.Effect<SubscriptionRef.SubscriptionRef<MemoryReading>, never, Scope.Scope> =>
   Effect.tap(
     SubscriptionRef.make(initial),
     (ref) => Effect.addFinalizer(() => PubSub.shutdown(ref.pubsub))
