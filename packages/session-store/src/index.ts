@@ -6,6 +6,7 @@
  */
 export * from "./Errors.ts"
 export * from "./Ids.ts"
+export * from "./MemoryMonitor.ts"
 export * from "./Message.ts"
 export * from "./Session.ts"
 export * from "./SessionRepository.ts"
