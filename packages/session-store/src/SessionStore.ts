@@ -3,6 +3,21 @@
  * opencode process, with a bounded working set in memory and the repository
  * holding the truth.
  *
+ * How memory is used:
+ *
+ * - The resident set is an Effect `Cache` of sessions (info plus the newest
+ *   `maxMessagesPerSession` messages), loaded from the repository on a miss,
+ *   one load shared by concurrent readers, at most `maxSessions` of them, the
+ *   least recently read leaving first, each reloaded after `sessionTtlMs`.
+ * - Beside it, the store keeps a ledger in the same order: exact counts of
+ *   resident sessions, messages and bytes (as the repository measured them),
+ *   why each session left memory, and when each was last read. A session not
+ *   read for `inactiveTtlMs` is never served from memory and leaves at the
+ *   next sweep, which runs every `cleanupIntervalMs`.
+ * - Every write goes to the repository first, under the session's lock, then
+ *   replaces the resident snapshot if the session is resident. So dropping a
+ *   session from memory, for any reason, never loses or changes anything.
+ *
  * @example
  * ```ts
  * import { Effect } from "effect"
@@ -13,12 +28,12 @@
  *   const info = yield* store.getSession("ses_1")
  *   const recent = yield* store.getMessages("ses_1", { limit: 50 })
  *   return { title: info.title, recent: recent.length }
- * })
+ * }).pipe(Effect.provide(SessionStore.layerTest))
  * ```
  *
  * @since 0.1.0
  */
-import { Context, type Effect } from "effect"
+import { type Config, Context, Effect, Layer } from "effect"
 import type {
   CorruptRecord,
   InvalidId,
@@ -28,11 +43,18 @@ import type {
   SessionAlreadyExists,
   SessionNotFound
 } from "./Errors.ts"
+import type { SessionId } from "./Ids.ts"
 import type { MessageWithParts } from "./Message.ts"
 import type { SessionInfo, SessionSummary } from "./Session.ts"
+import { SessionRepository } from "./SessionRepository.ts"
+import { fromOptions, StoreConfig, type StoreOptions } from "./StoreConfig.ts"
+import { makeSessionStore } from "./internal/storeService.ts"
 
 /**
- * Why a session left memory.
+ * Why a session left memory. `capacity`: more than `maxSessions` were
+ * resident and it was the least recently read. `expired`: loaded longer ago
+ * than `sessionTtlMs`. `inactive`: not read for `inactiveTtlMs`. `removed`:
+ * the session was deleted. `invalidated`: `invalidate` was called.
  *
  * @example
  * ```ts
@@ -46,13 +68,18 @@ export type EvictionCause = "capacity" | "expired" | "inactive" | "removed" | "i
  *
  * @example
  * ```ts
- * const freed = (r: SweepReport) => r.expired + r.inactive
+ * const freed = (r: SweepReport) => r.expired + r.inactive + r.reconciled
  * ```
  */
 export interface SweepReport {
+  /** Sessions dropped because their time to live was over. */
   readonly expired: number
+  /** Sessions dropped because nobody read them for `inactiveTtlMs`. */
   readonly inactive: number
+  /** Sessions the Cache had already let go for capacity, now taken out of the accounting. */
+  readonly reconciled: number
   readonly residentSessions: number
+  readonly residentBytes: number
 }
 
 /**
@@ -64,15 +91,44 @@ export interface SweepReport {
  * ```
  */
 export interface StoreStats {
+  /** Reads served from memory. */
   readonly hits: number
+  /** Reads that needed a load (or joined one in flight). */
   readonly misses: number
+  /** Loads from the repository (concurrent readers of one session share one). */
   readonly loads: number
+  /** Loads that failed, "not found" included. */
   readonly loadFailures: number
   readonly evictions: Readonly<Record<EvictionCause, number>>
+  readonly sweeps: number
   readonly residentSessions: number
+  /** Messages held in the resident windows. */
   readonly residentMessages: number
+  /** Bytes of the resident infos and windows, as the repository measured their records. */
+  readonly residentBytes: number
   /** hits / (hits + misses), 0 before any read. */
   readonly hitRate: number
+}
+
+/**
+ * One resident session, as the ledger sees it.
+ *
+ * @example
+ * ```ts
+ * const idleFor = (r: ResidentSession, now: number) => now - r.lastRead
+ * ```
+ */
+export interface ResidentSession {
+  readonly id: SessionId
+  /** Messages in the resident window. */
+  readonly windowMessages: number
+  /** Messages of the session in storage. */
+  readonly messageCount: number
+  readonly bytes: number
+  /** Clock millis of the last read. */
+  readonly lastRead: number
+  /** Clock millis at which it is reloaded. */
+  readonly expiresAt: number
 }
 
 /**
@@ -85,7 +141,7 @@ export interface StoreStats {
  * ```
  */
 export interface MessagePage {
-  /** At most this many messages (default: all of them). */
+  /** At most this many messages, a non-negative integer (default: all of them). */
   readonly limit?: number | undefined
   /** Only messages older than this one. */
   readonly before?: string | undefined
@@ -98,7 +154,12 @@ export type WriteError = LookupError | InvalidInput
 
 /**
  * The store's operations. Ids are plain strings and are validated here, so
- * a hostile id fails with `InvalidId` before it reaches storage.
+ * a hostile id fails with `InvalidId` before it reaches storage; sessions and
+ * messages arrive as `unknown` and are decoded with the domain schemas
+ * (`InvalidInput` names the problem).
+ *
+ * Values returned are the resident ones, shared with memory: they are typed
+ * read-only, and must not be mutated.
  *
  * @example
  * ```ts
@@ -106,44 +167,123 @@ export type WriteError = LookupError | InvalidInput
  * ```
  */
 export interface SessionStoreShape {
+  /** Stores a new session (never overwrites one). It becomes resident when first read. */
   readonly createSession: (info: unknown) => Effect.Effect<SessionInfo, WriteError | SessionAlreadyExists>
   readonly getSession: (sessionId: string) => Effect.Effect<SessionInfo, LookupError>
+  /** Replaces the info with `edit(current)`; an edit that changes the id fails with `InvalidInput`. */
   readonly updateSession: (
     sessionId: string,
     edit: (info: SessionInfo) => SessionInfo
   ) => Effect.Effect<SessionInfo, WriteError>
+  /** Deletes the session and its messages from storage and memory. */
   readonly removeSession: (sessionId: string) => Effect.Effect<void, LookupError>
+  /** Every stored session, most recently updated first (from storage). */
   readonly listSessions: () => Effect.Effect<ReadonlyArray<SessionSummary>, RepositoryError | CorruptRecord>
   /** Adds a message at the end of the session (an existing id is replaced in place). */
   readonly appendMessage: (sessionId: string, message: unknown) => Effect.Effect<MessageWithParts, WriteError>
   /** Writes a message by id: replaced in place if it exists, appended if not. */
   readonly putMessage: (sessionId: string, message: unknown) => Effect.Effect<MessageWithParts, WriteError>
+  /** One message: from the resident window, or read from storage (and not kept) when older. */
   readonly getMessage: (
     sessionId: string,
     messageId: string
   ) => Effect.Effect<MessageWithParts, LookupError | MessageNotFound>
-  /** Messages oldest first; the newest page is served from memory, older pages from the repository. */
+  /**
+   * Messages oldest first: the newest `limit` before `before`. Served from
+   * memory when the resident window covers the page entirely, otherwise paged
+   * from storage and not kept.
+   */
   readonly getMessages: (
     sessionId: string,
     page?: MessagePage
-  ) => Effect.Effect<ReadonlyArray<MessageWithParts>, LookupError | MessageNotFound>
+  ) => Effect.Effect<ReadonlyArray<MessageWithParts>, LookupError | InvalidInput | MessageNotFound>
   readonly removeMessage: (sessionId: string, messageId: string) => Effect.Effect<void, LookupError | MessageNotFound>
   /** Drops the session from memory only; storage is untouched. */
   readonly invalidate: (sessionId: string) => Effect.Effect<void>
   /** Runs the cleanup now and says what it did. */
   readonly sweep: Effect.Effect<SweepReport>
   readonly stats: Effect.Effect<StoreStats>
+  /** The resident sessions, least recently read first. */
+  readonly residents: Effect.Effect<ReadonlyArray<ResidentSession>>
 }
 
 /**
- * The store service. Layers: `SessionStore.layer` (needs a repository),
- * `SessionStore.layerFileSystem` (the embedded default), `SessionStore.layerTest`.
+ * Small limits for tests, every time rule reachable with a few `TestClock`
+ * adjustments: 3 sessions, 5 messages each, reloaded after a minute, inactive
+ * after 20 seconds, swept every 10 seconds.
+ *
+ * @example
+ * ```ts
+ * yield* TestClock.adjust(testOptions.inactiveTtlMs)
+ * ```
+ */
+export const testOptions: StoreOptions = {
+  maxSessions: 3,
+  maxMessagesPerSession: 5,
+  sessionTtlMs: 60_000,
+  inactiveTtlMs: 20_000,
+  cleanupIntervalMs: 10_000
+}
+
+/**
+ * The store service.
+ *
+ * - `SessionStore.layer`: options from the `memory` config (see `StoreConfig`), on a given repository.
+ * - `SessionStore.layerWith(options)`: explicit options, validated like the config.
+ * - `SessionStore.layerTest`: the memory repository and {@link testOptions}; also provides the repository.
+ *
+ * Releasing a layer stops the sweep, waits for the writes in flight and
+ * leaves no fiber or timer behind.
  *
  * @example
  * ```ts
  * const program = Effect.flatMap(SessionStore.asEffect(), (store) => store.stats)
+ * program.pipe(Effect.provide(SessionStore.layer.pipe(Layer.provide(SessionRepository.layerMemory))))
  * ```
  */
 export class SessionStore extends Context.Service<SessionStore, SessionStoreShape>()(
   "@session-store/core/SessionStore"
-) {}
+) {
+  /**
+   * The store with explicit options: missing keys take their defaults, present
+   * ones are validated exactly like the config (a `ConfigError` naming the key).
+   *
+   * @example
+   * ```ts
+   * SessionStore.layerWith({ maxSessions: 20 }).pipe(Layer.provide(SessionRepository.layerMemory))
+   * ```
+   */
+  static readonly layerWith = (
+    options: Partial<StoreOptions> = {}
+  ): Layer.Layer<SessionStore, Config.ConfigError, SessionRepository> =>
+    Layer.effect(SessionStore, Effect.flatMap(fromOptions(options), makeSessionStore))
+
+  /**
+   * The store configured from the current `ConfigProvider` (`memory.*` keys;
+   * see `StoreConfig.provider` for opencode.json plus `MEMORY_*` env vars).
+   *
+   * @example
+   * ```ts
+   * SessionStore.layer.pipe(Layer.provide(SessionRepository.layerMemory))
+   * ```
+   */
+  static readonly layer: Layer.Layer<SessionStore, Config.ConfigError, SessionRepository> = Layer.effect(
+    SessionStore,
+    Effect.flatMap(StoreConfig, makeSessionStore)
+  )
+
+  /**
+   * The store on a fresh memory repository with {@link testOptions}, for
+   * specs under `TestClock`. The repository is provided too, so a spec can
+   * check what storage holds.
+   *
+   * @example
+   * ```ts
+   * it.effect("reads back", () => program.pipe(Effect.provide(SessionStore.layerTest)))
+   * ```
+   */
+  static readonly layerTest: Layer.Layer<SessionStore | SessionRepository> = SessionStore.layerWith(testOptions).pipe(
+    Layer.orDie,
+    Layer.provideMerge(SessionRepository.layerMemory)
+  )
+}

@@ -1,0 +1,221 @@
+import { Duration, Effect, Schedule, Schema } from "effect"
+import { InvalidInput } from "../Errors.ts"
+import { decodeMessageId, decodeSessionId, type MessageId, type SessionId } from "../Ids.ts"
+import { MessageWithParts } from "../Message.ts"
+import { SessionInfo } from "../Session.ts"
+import { SessionRepository, type StoredMessage } from "../SessionRepository.ts"
+import type { MessagePage, SessionStoreShape } from "../SessionStore.ts"
+import type { StoreOptions } from "../StoreConfig.ts"
+import { makeSessionLocks, makeWriteGate } from "./storeLocks.ts"
+import { makeResidentSet } from "./storeResidentSet.ts"
+import {
+  indexInWindow,
+  isComplete,
+  pageFromWindow,
+  withAppended,
+  withInfo,
+  withRemoved,
+  withReplaced
+} from "./storeSnapshot.ts"
+
+const oneLine = (error: Schema.SchemaError): string => error.message.replaceAll("\n", " ")
+
+const decodeInfo = Schema.decodeUnknownEffect(SessionInfo)
+const decodeMessage = Schema.decodeUnknownEffect(MessageWithParts)
+
+const sessionInput = (input: unknown) =>
+  Effect.mapError(decodeInfo(input), (error) => new InvalidInput({ what: "session", reason: oneLine(error) }))
+
+const messageInput = (sessionId: SessionId, input: unknown) =>
+  decodeMessage(input).pipe(
+    Effect.mapError((error) => new InvalidInput({ what: "message", reason: oneLine(error) })),
+    Effect.filterOrFail(
+      (message) => message.info.sessionID === sessionId,
+      (message) =>
+        new InvalidInput({
+          what: "message",
+          reason: `message ${message.info.id} belongs to session ${message.info.sessionID}, not ${sessionId}`
+        })
+    )
+  )
+
+const pageInput = Effect.fnUntraced(function*(page: MessagePage | undefined) {
+  const limit = page?.limit
+  if (limit !== undefined && !(Number.isSafeInteger(limit) && limit >= 0)) {
+    return yield* new InvalidInput({ what: "page", reason: `limit must be a non-negative integer, got ${limit}` })
+  }
+  const before = page?.before === undefined ? undefined : yield* decodeMessageId(page.before)
+  return { limit, before }
+})
+
+const messagesOf = (stored: ReadonlyArray<StoredMessage>) => stored.map((s) => s.message)
+
+/**
+ * Builds the store on the repository in context. Background work (the sweep)
+ * and the per-session locks live in the surrounding scope: closing it stops
+ * the sweep, waits for the writes in flight, then releases the locks.
+ */
+export const makeSessionStore = Effect.fnUntraced(function*(options: StoreOptions) {
+  const repository = yield* SessionRepository
+  // Finalizers run in reverse: sweep interrupted, then writes drained, then locks released.
+  const locks = yield* makeSessionLocks
+  const gate = yield* makeWriteGate
+  yield* Effect.addFinalizer(() => gate.close)
+  const resident = yield* makeResidentSet(repository, options, locks)
+
+  /**
+   * A write: through the gate (so release waits for it), under the session's
+   * lock (so writes to one session never interleave), and uninterruptible
+   * once the lock is held (so a write that reached storage always updates
+   * memory too; interrupting the caller cannot leave them apart).
+   */
+  const write = <A, E>(sessionId: SessionId, body: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+    gate.run(locks.withLock(sessionId, Effect.uninterruptible(body)))
+
+  const createSession = Effect.fn("SessionStore.createSession")(function*(input: unknown) {
+    const info = yield* sessionInput(input)
+    yield* write(info.id, repository.createSession(info))
+    return info
+  })
+
+  const getSession = Effect.fnUntraced(function*(sessionId: string) {
+    const id = yield* decodeSessionId(sessionId)
+    const slot = yield* resident.read(id)
+    return slot.snapshot.info
+  })
+
+  const updateSession = Effect.fn("SessionStore.updateSession")(function*(
+    sessionId: string,
+    edit: (info: SessionInfo) => SessionInfo
+  ) {
+    const id = yield* decodeSessionId(sessionId)
+    return yield* write(
+      id,
+      Effect.gen(function*() {
+        const slot = resident.peek(id)
+        // Not resident: read the info from storage without making the session resident.
+        const current = slot !== undefined
+          ? slot.snapshot.info
+          : (yield* repository.loadSession(id, { newest: 0 })).info
+        const next = yield* sessionInput(edit(current))
+        if (next.id !== id) {
+          return yield* new InvalidInput({
+            what: "session",
+            reason: `the edit changed the id from ${id} to ${next.id}`
+          })
+        }
+        const written = yield* repository.updateSession(next)
+        if (slot !== undefined) resident.replace(slot, withInfo(slot.snapshot, next, written.bytes))
+        return next
+      })
+    )
+  })
+
+  const removeSession = Effect.fn("SessionStore.removeSession")(function*(sessionId: string) {
+    const id = yield* decodeSessionId(sessionId)
+    yield* write(id, Effect.andThen(repository.removeSession(id), resident.evict(id, "removed")))
+  })
+
+  const putMessage = (name: string) =>
+    Effect.fn(name)(function*(sessionId: string, input: unknown) {
+      const id = yield* decodeSessionId(sessionId)
+      const message = yield* messageInput(id, input)
+      const messageId = message.info.id
+      yield* write(
+        id,
+        Effect.gen(function*() {
+          const slot = resident.peek(id)
+          if (slot === undefined) {
+            // Not resident: storage only; a later load reads the new totals from there.
+            yield* repository.putMessage(id, message)
+            return
+          }
+          const index = indexInWindow(slot.snapshot, messageId)
+          if (index >= 0) {
+            const written = yield* repository.putMessage(id, message)
+            resident.replace(slot, withReplaced(slot.snapshot, index, { message, bytes: written.bytes }))
+            return
+          }
+          // Outside the window: new (it goes at the end, so into the window), or an
+          // older message rewritten in place (it must not be pulled into the window).
+          const isNew = isComplete(slot.snapshot) || (yield* exists(id, messageId)) === false
+          const written = yield* repository.putMessage(id, message)
+          if (isNew) {
+            resident.replace(slot, withAppended(slot.snapshot, { message, bytes: written.bytes }, options.maxMessagesPerSession))
+          }
+        })
+      )
+      return message
+    })
+
+  const exists = (id: SessionId, messageId: MessageId) =>
+    repository.getMessage(id, messageId).pipe(
+      Effect.as(true),
+      Effect.catchTag("MessageNotFound", () => Effect.succeed(false))
+    )
+
+  const getMessage = Effect.fnUntraced(function*(sessionId: string, messageId: string) {
+    const id = yield* decodeSessionId(sessionId)
+    const mid = yield* decodeMessageId(messageId)
+    const snapshot = (yield* resident.read(id)).snapshot
+    const index = indexInWindow(snapshot, mid)
+    if (index >= 0) return snapshot.window[index]!.message
+    return (yield* repository.getMessage(id, mid)).message
+  })
+
+  const getMessages = Effect.fnUntraced(function*(sessionId: string, page?: MessagePage) {
+    const id = yield* decodeSessionId(sessionId)
+    const { before, limit } = yield* pageInput(page)
+    const snapshot = (yield* resident.read(id)).snapshot
+    const fromWindow = pageFromWindow(snapshot, before, limit)
+    if (fromWindow !== undefined) return messagesOf(fromWindow)
+    // Older than the window: page storage, keep nothing. Without a limit, every
+    // message before `before` is asked for; the session has no more than its count.
+    const paged = yield* repository.pageMessages(id, { before, limit: limit ?? snapshot.messageCount })
+    return messagesOf(paged)
+  })
+
+  const removeMessage = Effect.fn("SessionStore.removeMessage")(function*(sessionId: string, messageId: string) {
+    const id = yield* decodeSessionId(sessionId)
+    const mid = yield* decodeMessageId(messageId)
+    yield* write(
+      id,
+      Effect.gen(function*() {
+        yield* repository.removeMessage(id, mid)
+        const slot = resident.peek(id)
+        if (slot !== undefined) resident.replace(slot, withRemoved(slot.snapshot, indexInWindow(slot.snapshot, mid)))
+      })
+    )
+  })
+
+  const invalidate = (sessionId: string): Effect.Effect<void> =>
+    decodeSessionId(sessionId).pipe(
+      // Under the lock: a load in flight finishes first, then its slot is dropped.
+      Effect.flatMap((id) => locks.withLock(id, resident.evict(id, "invalidated"))),
+      // An id that cannot be valid cannot be resident.
+      Effect.catchTag("InvalidId", () => Effect.void)
+    )
+
+  // The sweep runs once per interval (not at start), in the layer's scope.
+  yield* resident.sweep.pipe(
+    Effect.schedule(Schedule.spaced(Duration.millis(options.cleanupIntervalMs))),
+    Effect.forkScoped
+  )
+
+  return {
+    createSession,
+    getSession,
+    updateSession,
+    removeSession,
+    listSessions: () => repository.listSessions(),
+    appendMessage: putMessage("SessionStore.appendMessage"),
+    putMessage: putMessage("SessionStore.putMessage"),
+    getMessage,
+    getMessages,
+    removeMessage,
+    invalidate,
+    sweep: resident.sweep,
+    stats: resident.stats,
+    residents: resident.residents
+  } satisfies SessionStoreShape
+})

@@ -1,0 +1,166 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit } from "effect"
+import { SessionRepository } from "../src/SessionRepository.ts"
+import { SessionStore, testOptions } from "../src/SessionStore.ts"
+import {
+  bytesOf,
+  message,
+  messageId,
+  RepositoryProbe,
+  seed,
+  sessionInfo,
+  storeLayer
+} from "./SessionStore.support.ts"
+
+const W = testOptions.maxMessagesPerSession
+
+describe("SessionStore: operations", () => {
+  it.effect("creates, reads, updates and removes a session, keeping unknown fields", () =>
+    Effect.gen(function*() {
+      const store = yield* SessionStore
+      const created = yield* store.createSession({ ...sessionInfo("ses_a"), futureField: { kept: true } })
+      assert.strictEqual(created.id, "ses_a")
+      const read = yield* store.getSession("ses_a")
+      assert.deepStrictEqual(read, created)
+      assert.deepStrictEqual(read["futureField"], { kept: true })
+
+      const updated = yield* store.updateSession("ses_a", (info) => ({ ...info, title: "renamed" }))
+      assert.strictEqual(updated.title, "renamed")
+      assert.strictEqual((yield* store.getSession("ses_a")).title, "renamed")
+      const stored = yield* (yield* SessionRepository).loadSession(updated.id, { newest: 0 })
+      assert.strictEqual(stored.info.title, "renamed")
+
+      yield* store.removeSession("ses_a")
+      const gone = yield* Effect.flip(store.getSession("ses_a"))
+      assert.strictEqual(gone._tag, "SessionNotFound")
+      assert.strictEqual((yield* store.stats).evictions.removed, 1)
+    }).pipe(Effect.provide(storeLayer())))
+
+  it.effect("rejects hostile ids, malformed input and an edit that changes the id", () =>
+    Effect.gen(function*() {
+      const store = yield* SessionStore
+      yield* store.createSession(sessionInfo("ses_a"))
+      const probe = yield* RepositoryProbe
+
+      const badId = yield* Effect.flip(store.getSession("../etc"))
+      assert.strictEqual(badId._tag, "InvalidId")
+      const badMessageId = yield* Effect.flip(store.getMessage("ses_a", "a/b"))
+      assert.strictEqual(badMessageId._tag, "InvalidId")
+
+      const noTitle = yield* Effect.flip(store.createSession({ ...sessionInfo("ses_b"), title: 42 }))
+      assert.strictEqual(noTitle._tag, "InvalidInput")
+      assert.include(noTitle.message, "title")
+
+      const badMessage = yield* Effect.flip(store.appendMessage("ses_a", { info: { id: "msg_1" }, parts: [] }))
+      assert.strictEqual(badMessage._tag, "InvalidInput")
+      const elsewhere = yield* Effect.flip(store.appendMessage("ses_a", message("ses_other", "msg_1")))
+      assert.strictEqual(elsewhere._tag, "InvalidInput")
+      assert.include(elsewhere.message, "belongs to session ses_other")
+
+      const moved = yield* Effect.flip(store.updateSession("ses_a", (info) => ({ ...info, id: "ses_z" as never })))
+      assert.strictEqual(moved._tag, "InvalidInput")
+      assert.include(moved.message, "changed the id")
+
+      const badLimit = yield* Effect.flip(store.getMessages("ses_a", { limit: -1 }))
+      assert.strictEqual(badLimit._tag, "InvalidInput")
+
+      // None of it reached storage as a write.
+      assert.strictEqual(probe.calls.putMessage, 0)
+      assert.strictEqual(probe.calls.updateSession, 0)
+      assert.strictEqual((yield* store.getSession("ses_a")).id, "ses_a")
+    }).pipe(Effect.provide(storeLayer())))
+
+  it.effect("appends and reads messages; a put of an existing id replaces it in place", () =>
+    Effect.gen(function*() {
+      const store = yield* SessionStore
+      yield* store.createSession(sessionInfo("ses_a"))
+      yield* store.getSession("ses_a")
+      for (let n = 1; n <= 3; n++) yield* store.appendMessage("ses_a", message("ses_a", messageId(n)))
+      yield* store.putMessage("ses_a", message("ses_a", messageId(2), "edited"))
+      yield* store.appendMessage("ses_a", message("ses_a", messageId(3), "edited again"))
+
+      const all = yield* store.getMessages("ses_a")
+      assert.deepStrictEqual(all.map((m) => m.info.id), [messageId(1), messageId(2), messageId(3)])
+      assert.strictEqual(all[1]!.parts[0]!["text"], "edited")
+      assert.strictEqual((yield* store.getMessage("ses_a", messageId(3))).parts[0]!["text"], "edited again")
+
+      const stored = yield* (yield* SessionRepository).pageMessages("ses_a" as never, { limit: 10 })
+      assert.deepStrictEqual(stored.map((s) => s.message), all)
+
+      yield* store.removeMessage("ses_a", messageId(2))
+      assert.deepStrictEqual((yield* store.getMessages("ses_a")).map((m) => m.info.id), [messageId(1), messageId(3)])
+      const missing = yield* Effect.flip(store.getMessage("ses_a", messageId(2)))
+      assert.strictEqual(missing._tag, "MessageNotFound")
+    }).pipe(Effect.provide(storeLayer())))
+
+  it.effect("writes to a session that is not resident go to storage without loading it", () =>
+    Effect.gen(function*() {
+      const store = yield* SessionStore
+      const probe = yield* RepositoryProbe
+      yield* store.createSession(sessionInfo("ses_a"))
+      for (let n = 1; n <= 7; n++) yield* store.appendMessage("ses_a", message("ses_a", messageId(n)))
+      yield* store.updateSession("ses_a", (info) => ({ ...info, title: "cold edit" }))
+      assert.strictEqual((yield* store.stats).residentSessions, 0)
+      assert.strictEqual(probe.calls.putMessage, 7)
+
+      // The load that follows sees every write: the window and the totals.
+      const page = yield* store.getMessages("ses_a")
+      assert.deepStrictEqual(page.map((m) => m.info.id), [1, 2, 3, 4, 5, 6, 7].map(messageId))
+      const [resident] = yield* store.residents
+      assert.strictEqual(resident!.messageCount, 7)
+      assert.strictEqual(resident!.windowMessages, W)
+      assert.strictEqual((yield* store.getSession("ses_a")).title, "cold edit")
+    }).pipe(Effect.provide(storeLayer())))
+
+  it.effect("a failed write leaves memory as it was", () =>
+    Effect.gen(function*() {
+      const store = yield* SessionStore
+      const probe = yield* RepositoryProbe
+      yield* seed(1, 2)
+      const before = yield* store.getMessages("ses_1")
+      const statsBefore = yield* store.stats
+
+      probe.failing.add("putMessage")
+      probe.failing.add("updateSession")
+      probe.failing.add("removeMessage")
+      const failed = yield* Effect.exit(store.appendMessage("ses_1", message("ses_1", messageId(9))))
+      assert.isTrue(Exit.isFailure(failed))
+      yield* Effect.flip(store.putMessage("ses_1", message("ses_1", messageId(1), "changed")))
+      yield* Effect.flip(store.updateSession("ses_1", (info) => ({ ...info, title: "changed" })))
+      yield* Effect.flip(store.removeMessage("ses_1", messageId(1)))
+
+      assert.deepStrictEqual(yield* store.getMessages("ses_1"), before)
+      assert.strictEqual((yield* store.getSession("ses_1")).title, "title of ses_1")
+      const statsAfter = yield* store.stats
+      assert.strictEqual(statsAfter.residentBytes, statsBefore.residentBytes)
+      assert.strictEqual(statsAfter.residentMessages, statsBefore.residentMessages)
+    }).pipe(Effect.provide(storeLayer())))
+
+  it.effect("resident bytes are the repository's figures for the info and the window", () =>
+    Effect.gen(function*() {
+      const store = yield* SessionStore
+      yield* store.createSession(sessionInfo("ses_a"))
+      yield* store.getSession("ses_a")
+      const messages = [1, 2, 3].map((n) => message("ses_a", messageId(n), "x".repeat(n * 100)))
+      for (const m of messages) yield* store.appendMessage("ses_a", m)
+      const stats = yield* store.stats
+      const expected = bytesOf(yield* store.getSession("ses_a")) + messages.reduce((n, m) => n + bytesOf(m), 0)
+      assert.strictEqual(stats.residentBytes, expected)
+      assert.strictEqual(stats.residentMessages, 3)
+    }).pipe(Effect.provide(storeLayer())))
+
+  it.effect("listSessions and invalidate", () =>
+    Effect.gen(function*() {
+      const store = yield* SessionStore
+      yield* seed(2, 1)
+      assert.deepStrictEqual((yield* store.listSessions()).map((s) => s.id).sort(), ["ses_1", "ses_2"])
+      yield* store.getSession("ses_1")
+      yield* store.invalidate("ses_1")
+      yield* store.invalidate("../not-an-id")
+      const stats = yield* store.stats
+      assert.strictEqual(stats.residentSessions, 0)
+      assert.strictEqual(stats.evictions.invalidated, 1)
+      // Storage untouched: it reloads.
+      assert.strictEqual((yield* store.getMessages("ses_1")).length, 1)
+    }).pipe(Effect.provide(storeLayer())))
+})
