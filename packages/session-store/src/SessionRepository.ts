@@ -22,6 +22,8 @@
  * @since 0.1.0
  */
 import { Context, type Effect, Layer } from "effect"
+import type * as FileSystem from "effect/FileSystem"
+import type * as Path from "effect/Path"
 import type {
   CorruptRecord,
   MessageNotFound,
@@ -33,6 +35,7 @@ import type {
 import type { MessageId, SessionId } from "./Ids.ts"
 import type { MessageWithParts } from "./Message.ts"
 import type { SessionInfo, SessionSummary } from "./Session.ts"
+import { makeFileSystemRepository } from "./internal/fileSystemRepository.ts"
 import { makeMemoryRepository } from "./internal/memoryRepository.ts"
 
 /**
@@ -161,4 +164,31 @@ export class SessionRepository extends Context.Service<SessionRepository, Sessio
    * ```
    */
   static readonly layerMemory: Layer.Layer<SessionRepository> = Layer.sync(SessionRepository, makeMemoryRepository)
+
+  /**
+   * The embedded, durable repository: everything under `directory`, one
+   * directory per session (mode 0700, files 0600), the session info replaced
+   * atomically and the messages in an append-only log. With `fsync` (the
+   * default) every write is on disk before it is acknowledged; a crash at any
+   * moment loses nothing acknowledged, and a record torn by a crash is ignored
+   * on the next load. A record that does not decode fails with CorruptRecord
+   * naming its file and line, and is never deleted or rewritten. One process
+   * owns a directory at a time. Opening the directory fails with
+   * RepositoryError when it cannot be created or read.
+   *
+   * @example
+   * ```ts
+   * import { NodeServices } from "@effect/platform-node"
+   *
+   * const RepositoryLive = SessionRepository.layerFileSystem({ directory: "/var/lib/opencode/sessions" }).pipe(
+   *   Layer.provide(NodeServices.layer)
+   * )
+   * ```
+   */
+  static layerFileSystem(options: {
+    readonly directory: string
+    readonly fsync?: boolean | undefined
+  }): Layer.Layer<SessionRepository, RepositoryError, FileSystem.FileSystem | Path.Path> {
+    return Layer.effect(SessionRepository, makeFileSystemRepository(options))
+  }
 }

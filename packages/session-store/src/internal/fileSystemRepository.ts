@@ -1,0 +1,711 @@
+import { type Duration, Effect, RcMap, Semaphore } from "effect"
+import * as FileSystem from "effect/FileSystem"
+import * as Path from "effect/Path"
+import { isPlatformError, type PlatformError } from "effect/PlatformError"
+import type { Scope } from "effect/Scope"
+import {
+  CorruptRecord,
+  InvalidId,
+  InvalidInput,
+  MessageNotFound,
+  RepositoryError,
+  SessionAlreadyExists,
+  SessionNotFound
+} from "../Errors.ts"
+import { idProblem, type MessageId, type SessionId } from "../Ids.ts"
+import type { MessageWithParts } from "../Message.ts"
+import type { SessionInfo, SessionSummary } from "../Session.ts"
+import type { LoadedSession, SessionRepositoryShape, StoredMessage, Written } from "../SessionRepository.ts"
+import {
+  ensureMode,
+  ensurePrivateDirectory,
+  errnoCode,
+  fileIdentity,
+  fingerprint,
+  isReason,
+  makePrivateDirectory,
+  readRange,
+  readWhole,
+  replaceFile,
+  repositoryError,
+  syncDirectory,
+  writeNewFile
+} from "./durableFiles.ts"
+import { DIRECTORY_MODE, FILE_MODE, FORMAT, INFO_FILE, type Layout, makeLayout, type SessionPaths } from "./fileLayout.ts"
+import {
+  type LogEntry,
+  liveLineBytes,
+  type LogScan,
+  type LogSummary,
+  messageBytes,
+  putLine,
+  removeLine,
+  scanLog,
+  SEAL_TORN_TAIL
+} from "./logFormat.ts"
+import { encodeRecord } from "./records.ts"
+import { corruptLog, countLog, currentSummary, MISSING, readInfo, readLog } from "./storedSessions.ts"
+import { messageProblem, sessionInfoProblem } from "./validation.ts"
+
+/** Options of the file-system repository; the last two exist for tests and tuning. */
+export interface FileSystemRepositoryOptions {
+  readonly directory: string
+  /** fsync every write before acknowledging it (default true). */
+  readonly fsync?: boolean | undefined
+  /** Compact a log once its superseded bytes exceed this and its live bytes (default 1 MiB). */
+  readonly compactAfterBytes?: number | undefined
+  /** How long the index of an idle session is kept (default 30 seconds). */
+  readonly idleTimeToLive?: Duration.Input | undefined
+}
+
+/**
+ * Compaction threshold. opencode rewrites its newest assistant message many
+ * times while it streams, and each rewrite is a new `put` line, so a log fills
+ * with superseded records. Once the superseded bytes exceed both this and the
+ * live bytes, the log is rewritten with only its live records (temporary file,
+ * fsync, rename, fsync of the directory). Requiring dead > live keeps the cost
+ * amortized: every byte rewritten was paid for by at least one byte appended.
+ */
+export const DEFAULT_COMPACT_AFTER_BYTES = 1024 * 1024
+
+/**
+ * Where the live messages of a log are. Built from a full, validated read of
+ * the log and kept up to date by our own appends, so later reads can go
+ * straight to the records they need. It belongs to one log file: `identity`
+ * (the inode) and `size` must match the file before it is trusted.
+ */
+interface LogIndex {
+  readonly entries: Map<MessageId, LogEntry>
+  identity: string
+  size: number
+  tornBytes: number
+  liveLineBytes: number
+  messageBytes: number
+}
+
+/**
+ * One session's lock and index. Held in an RcMap: created on first use, kept
+ * while in use and for `idleTimeToLive` after, then released (writing the
+ * summary the listing uses), so the map does not grow with every session ever
+ * touched.
+ */
+interface SessionState {
+  readonly id: SessionId
+  readonly paths: SessionPaths
+  readonly lock: Semaphore.Semaphore
+  index: LogIndex | undefined
+  summaryDirty: boolean
+  /** Set when the session was removed: a fiber still queued on this state starts over. */
+  removed: boolean
+}
+
+const MISSING_LOG = "missing"
+
+const indexOf = (scan: LogScan, info: FileSystem.File.Info | undefined): LogIndex => {
+  for (const entry of scan.entries.values()) entry.message = undefined
+  return {
+    entries: scan.entries,
+    identity: info === undefined ? MISSING_LOG : fileIdentity(info),
+    size: scan.size,
+    tornBytes: scan.tornBytes,
+    liveLineBytes: liveLineBytes(scan.entries),
+    messageBytes: messageBytes(scan.entries)
+  }
+}
+
+const isCurrent = (index: LogIndex | undefined, info: FileSystem.File.Info | undefined): index is LogIndex =>
+  index !== undefined && (info === undefined
+    ? index.identity === MISSING_LOG
+    : index.identity === fileIdentity(info) && index.size === Number(info.size))
+
+/** Platform failures become RepositoryError naming the operation; domain errors pass through. */
+const platformFailures = (operation: string, sessionId?: string) =>
+<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, PlatformError> | RepositoryError, R> =>
+  Effect.mapError(
+    self,
+    (error) => isPlatformError(error) ? repositoryError(operation, sessionId)(error) : error as Exclude<E, PlatformError>
+  )
+
+const RETRY = Symbol("retry")
+
+/**
+ * The embedded repository: one directory per session under `<directory>/sessions`,
+ * its info replaced atomically, its messages in an append-only log. See
+ * `fileLayout.ts` and `logFormat.ts` for the formats.
+ */
+export const makeFileSystemRepository = (
+  options: FileSystemRepositoryOptions
+): Effect.Effect<SessionRepositoryShape, RepositoryError, FileSystem.FileSystem | Path.Path | Scope> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const layout = makeLayout(path, options.directory)
+    const fsync = options.fsync ?? true
+    const compactAfterBytes = options.compactAfterBytes ?? DEFAULT_COMPACT_AFTER_BYTES
+
+    yield* openDirectory(fs, path, layout, fsync).pipe(Effect.mapError(repositoryError("open")))
+
+    /** States currently in the RcMap, so a listing can use an index without retaining it. */
+    const live = new Map<SessionId, SessionState>()
+
+    const writeSummary = (paths: SessionPaths, summary: LogSummary) =>
+      // A cache: atomic (so never half-written) but not fsynced; a stale or
+      // missing summary is detected by its fingerprint and recomputed.
+      replaceFile(fs, {
+        temporary: layout.temporary("summary"),
+        target: paths.summary,
+        targetDirectory: paths.directory,
+        data: Buffer.from(JSON.stringify(summary), "utf8"),
+        fsync: false
+      })
+
+    const release = (state: SessionState) =>
+      Effect.suspend(() => {
+        if (live.get(state.id) === state) live.delete(state.id)
+        const index = state.index
+        if (!state.summaryDirty || state.removed || index === undefined) return Effect.void
+        return fs.stat(state.paths.log).pipe(
+          Effect.flatMap((info) =>
+            isCurrent(index, info)
+              ? writeSummary(state.paths, {
+                fingerprint: fingerprint(info),
+                messageCount: index.entries.size,
+                messageBytes: index.messageBytes
+              })
+              : Effect.void
+          ),
+          Effect.ignore
+        )
+      })
+
+    const states = yield* RcMap.make({
+      lookup: (id: SessionId) =>
+        Effect.acquireRelease(
+          Effect.map(Semaphore.make(1), (lock) => {
+            const state: SessionState = {
+              id,
+              paths: layout.session(id),
+              lock,
+              index: undefined,
+              summaryDirty: false,
+              removed: false
+            }
+            live.set(id, state)
+            return state
+          }),
+          release
+        ),
+      idleTimeToLive: options.idleTimeToLive ?? "30 seconds"
+    })
+
+    /**
+     * Runs `body` holding the session's lock. The store serializes writes per
+     * session already; this keeps the log and its index consistent even for
+     * callers that do not. Writing bodies are uninterruptible so an index is
+     * never left half-updated. An id that fails `idProblem` never reaches a path.
+     */
+    const withSession = <A, E>(
+      operation: string,
+      sessionId: SessionId,
+      writes: boolean,
+      body: (state: SessionState) => Effect.Effect<A, E>
+    ): Effect.Effect<A, E | RepositoryError> => {
+      const problem = idProblem(sessionId)
+      if (problem !== undefined) {
+        return Effect.fail(
+          new RepositoryError({ operation, cause: new InvalidId({ kind: "SessionId", id: sessionId, reason: problem }) })
+        )
+      }
+      const attempt: Effect.Effect<A | typeof RETRY, E> = Effect.scoped(
+        Effect.flatMap(RcMap.get(states, sessionId), (state) =>
+          state.lock.withPermit(Effect.suspend((): Effect.Effect<A | typeof RETRY, E> => {
+            if (state.removed) return Effect.succeed(RETRY)
+            return writes ? Effect.uninterruptible(body(state)) : body(state)
+          })))
+      )
+      const run: Effect.Effect<A, E> = Effect.flatMap(attempt, (result) =>
+        result === RETRY ? Effect.suspend(() => run) : Effect.succeed(result))
+      return run
+    }
+
+    /** Info missing: no such session, or a session directory that lost its info record. */
+    const missingInfo = (
+      paths: SessionPaths,
+      sessionId: SessionId
+    ): Effect.Effect<never, CorruptRecord | SessionNotFound | PlatformError> =>
+      Effect.flatMap(fs.exists(paths.directory), (exists): Effect.Effect<never, CorruptRecord | SessionNotFound> =>
+        exists
+          ? Effect.fail(
+            new CorruptRecord({ file: paths.info, problem: "missing: the session directory has no info record" })
+          )
+          : Effect.fail(new SessionNotFound({ sessionId })))
+
+    /** The session's index, read from its log unless the one held is current. */
+    const ensureIndex = (state: SessionState) =>
+      Effect.gen(function*() {
+        const info = yield* fs.stat(state.paths.log).pipe(
+          Effect.catchIf((error) => isReason(error, "NotFound"), () => Effect.succeed(undefined))
+        )
+        if (info === undefined && !(yield* fs.exists(state.paths.info))) {
+          return yield* new SessionNotFound({ sessionId: state.id })
+        }
+        if (isCurrent(state.index, info)) return state.index
+        const read = yield* readLog(fs, state.paths.log)
+        const scan = scanLog(read.data, state.id, { keepMessages: false, allProblems: false })
+        const corrupt = corruptLog(state.paths.log, scan)
+        if (corrupt !== undefined) return yield* corrupt
+        return state.index = indexOf(scan, read.info)
+      })
+
+    /**
+     * Reads the given records. Records close together are read with one read
+     * of their span; scattered ones one by one. Every record is checked again.
+     */
+    const readEntries = (state: SessionState, wanted: ReadonlyArray<readonly [MessageId, LogEntry]>) =>
+      Effect.scoped(Effect.gen(function*() {
+        if (wanted.length === 0) return []
+        const file = yield* fs.open(state.paths.log, { flag: "r" })
+        let first = Number.POSITIVE_INFINITY
+        let end = 0
+        let needed = 0
+        for (const [, entry] of wanted) {
+          first = Math.min(first, entry.offset)
+          end = Math.max(end, entry.offset + entry.length)
+          needed += entry.length
+        }
+        const span = end - first <= needed * 2 + 65_536 ? yield* readRange(file, first, end - first) : undefined
+        const out: Array<StoredMessage> = []
+        for (const [id, entry] of wanted) {
+          const bytes = span === undefined
+            ? yield* readRange(file, entry.offset, entry.length)
+            : span.subarray(entry.offset - first, entry.offset - first + entry.length)
+          const message = decodeAt(bytes, state.id, id)
+          if (typeof message === "string") {
+            state.index = undefined
+            return yield* new CorruptRecord({ file: state.paths.log, problem: `record at byte ${entry.offset}: ${message}` })
+          }
+          out.push({ message, bytes: entry.bytes })
+        }
+        return out
+      }))
+
+    /**
+     * Appends one record. The log is opened O_APPEND, so each write lands at
+     * the end whatever else happens; the record is fsynced before the call
+     * returns. A log ending in a torn record first gets that record sealed.
+     */
+    const appendRecord = <E>(
+      state: SessionState,
+      plan: (index: LogIndex) => Effect.Effect<{
+        readonly line: string
+        readonly apply: (index: LogIndex, offset: number, length: number) => void
+      }, E>
+    ) =>
+      Effect.scoped(Effect.gen(function*() {
+        const file = yield* fs.open(state.paths.log, { flag: "a+", mode: FILE_MODE }).pipe(
+          Effect.catchIf(
+            (error) => isReason(error, "NotFound"),
+            () => Effect.fail(new SessionNotFound({ sessionId: state.id }))
+          )
+        )
+        const info = yield* file.stat
+        yield* ensureMode(fs, state.paths.log, info, FILE_MODE)
+        let index = state.index
+        if (!isCurrent(index, info)) {
+          const scan = scanLog(yield* readWhole(file, Number(info.size)), state.id, {
+            keepMessages: false,
+            allProblems: false
+          })
+          const corrupt = corruptLog(state.paths.log, scan)
+          if (corrupt !== undefined) return yield* corrupt
+          index = state.index = indexOf(scan, info)
+        }
+        const { apply, line } = yield* plan(index)
+        const seal = index.tornBytes > 0 ? SEAL_TORN_TAIL : ""
+        const data = Buffer.from(seal + line, "utf8")
+        // Until the write is known complete, the file may hold a part of it.
+        state.index = undefined
+        yield* file.writeAll(data)
+        if (fsync) {
+          yield* file.sync
+          // The log was just created: make its directory entry durable too.
+          if (index.size === 0) yield* syncDirectory(fs, state.paths.directory)
+        }
+        const offset = index.size + seal.length
+        index.size += data.length
+        index.tornBytes = 0
+        apply(index, offset, data.length - seal.length - 1)
+        state.index = index
+        state.summaryDirty = true
+        return index
+      }))
+
+    /** Rewrites the log with only its live records; refuses a log that does not fully decode. */
+    const compact = (state: SessionState) =>
+      Effect.gen(function*() {
+        const read = yield* readLog(fs, state.paths.log)
+        const scan = scanLog(read.data, state.id, { keepMessages: false, allProblems: false })
+        const corrupt = corruptLog(state.paths.log, scan)
+        if (corrupt !== undefined) return yield* corrupt
+        const parts: Array<Buffer> = []
+        const entries = new Map<MessageId, LogEntry>()
+        let offset = 0
+        for (const [id, entry] of scan.entries) {
+          parts.push(read.data.subarray(entry.offset, entry.offset + entry.length + 1))
+          entries.set(id, { offset, length: entry.length, bytes: entry.bytes, message: undefined })
+          offset += entry.length + 1
+        }
+        const data = Buffer.concat(parts)
+        state.index = undefined
+        const info = yield* replaceFile(fs, {
+          temporary: layout.temporary("log"),
+          target: state.paths.log,
+          targetDirectory: state.paths.directory,
+          data,
+          fsync
+        })
+        state.index = {
+          entries,
+          identity: fileIdentity(info),
+          size: data.length,
+          tornBytes: 0,
+          liveLineBytes: data.length,
+          messageBytes: messageBytes(entries)
+        }
+        state.summaryDirty = true
+      })
+
+    const compactIfWorthIt = (state: SessionState, index: LogIndex) => {
+      const superseded = index.size - index.tornBytes - index.liveLineBytes
+      if (superseded <= compactAfterBytes || superseded <= index.liveLineBytes) return Effect.void
+      // The append before this is durable and acknowledged whatever happens here.
+      return compact(state).pipe(
+        Effect.catch((error) =>
+          Effect.logWarning(`session-store: compaction of ${state.paths.log} skipped: ${error.message}`)
+        )
+      )
+    }
+
+    const createSession = (info: SessionInfo): Effect.Effect<Written, SessionAlreadyExists | RepositoryError> => {
+      const problem = sessionInfoProblem(info, undefined)
+      if (problem !== undefined) {
+        return Effect.fail(
+          new RepositoryError({
+            operation: "createSession",
+            cause: new InvalidInput({ what: "session info", reason: problem })
+          })
+        )
+      }
+      return withSession("createSession", info.id, true, (state) =>
+        Effect.gen(function*() {
+          if (yield* fs.exists(state.paths.directory)) return yield* new SessionAlreadyExists({ sessionId: info.id })
+          const record = encodeRecord(info)
+          // Staged in tmp/ and renamed into place: a session either exists
+          // with its info record or not at all, whatever the moment of a crash.
+          const staging = layout.temporary("session")
+          yield* Effect.gen(function*() {
+            yield* makePrivateDirectory(fs, staging)
+            yield* writeNewFile(fs, path.join(staging, INFO_FILE), Buffer.from(record.json, "utf8"), fsync)
+            if (fsync) yield* syncDirectory(fs, staging)
+            yield* fs.rename(staging, state.paths.directory)
+          }).pipe(
+            Effect.onError(() => Effect.ignore(fs.remove(staging, { recursive: true, force: true }))),
+            Effect.catchIf(
+              (error) => errnoCode(error) === "ENOTEMPTY" || errnoCode(error) === "EEXIST",
+              () => Effect.fail(new SessionAlreadyExists({ sessionId: info.id }))
+            )
+          )
+          if (fsync) yield* syncDirectory(fs, layout.sessions)
+          state.index = undefined
+          return { bytes: record.bytes }
+        }).pipe(platformFailures("createSession", info.id)))
+    }
+
+    const updateSession = (info: SessionInfo): Effect.Effect<Written, SessionNotFound | RepositoryError | CorruptRecord> => {
+      const problem = sessionInfoProblem(info, undefined)
+      if (problem !== undefined) {
+        return Effect.fail(
+          new RepositoryError({
+            operation: "updateSession",
+            sessionId: info.id,
+            cause: new InvalidInput({ what: "session info", reason: problem })
+          })
+        )
+      }
+      return withSession("updateSession", info.id, true, (state) =>
+        Effect.gen(function*() {
+          // A record that does not decode is evidence: it is never overwritten.
+          const current = yield* readInfo(fs, state.paths, { id: info.id }, "updateSession")
+          if (current === MISSING) return yield* missingInfo(state.paths, info.id)
+          const record = encodeRecord(info)
+          yield* replaceFile(fs, {
+            temporary: layout.temporary("info"),
+            target: state.paths.info,
+            targetDirectory: state.paths.directory,
+            data: Buffer.from(record.json, "utf8"),
+            fsync
+          })
+          return { bytes: record.bytes }
+        }).pipe(platformFailures("updateSession", info.id)))
+    }
+
+    const loadSession = (
+      sessionId: SessionId,
+      { newest }: { readonly newest: number }
+    ): Effect.Effect<LoadedSession, SessionNotFound | RepositoryError | CorruptRecord> =>
+      withSession("loadSession", sessionId, false, (state) =>
+        Effect.gen(function*() {
+          const stored = yield* readInfo(fs, state.paths, { id: sessionId }, "loadSession")
+          if (stored === MISSING) return yield* missingInfo(state.paths, sessionId)
+          let messages: ReadonlyArray<StoredMessage>
+          let index = state.index
+          const info = yield* fs.stat(state.paths.log).pipe(
+            Effect.catchIf((error) => isReason(error, "NotFound"), () => Effect.succeed(undefined))
+          )
+          if (isCurrent(index, info)) {
+            const entries = [...index.entries]
+            messages = yield* readEntries(state, newest <= 0 ? [] : entries.slice(-newest))
+          } else {
+            // A cold load reads and checks the whole log once, and keeps the index.
+            const read = yield* readLog(fs, state.paths.log)
+            const scan = scanLog(read.data, sessionId, { keepMessages: true, allProblems: false })
+            const corrupt = corruptLog(state.paths.log, scan)
+            if (corrupt !== undefined) return yield* corrupt
+            const window = newest <= 0 ? [] : [...scan.entries.values()].slice(-newest)
+            messages = window.map((entry) => ({ message: entry.message!, bytes: entry.bytes }))
+            index = state.index = indexOf(scan, read.info)
+          }
+          return {
+            info: stored.info,
+            infoBytes: stored.bytes,
+            messages,
+            messageCount: index.entries.size,
+            totalBytes: stored.bytes + index.messageBytes
+          }
+        }).pipe(platformFailures("loadSession", sessionId)))
+
+    const putMessage = (
+      sessionId: SessionId,
+      message: MessageWithParts
+    ): Effect.Effect<Written, SessionNotFound | RepositoryError | CorruptRecord> => {
+      // Everything written must read back, or one bad write would make the whole log unreadable.
+      const problem = messageProblem(message, sessionId)
+      if (problem !== undefined) {
+        return Effect.fail(
+          new RepositoryError({ operation: "putMessage", sessionId, cause: new InvalidInput({ what: "message", reason: problem }) })
+        )
+      }
+      const record = encodeRecord(message)
+      const id = message.info.id
+      return withSession("putMessage", sessionId, true, (state) =>
+        appendRecord(state, () =>
+          Effect.succeed({
+            line: putLine(record.json),
+            apply: (index: LogIndex, offset: number, length: number) => {
+              const previous = index.entries.get(id)
+              if (previous !== undefined) {
+                index.liveLineBytes -= previous.length + 1
+                index.messageBytes -= previous.bytes
+              }
+              index.entries.set(id, { offset, length, bytes: record.bytes, message: undefined })
+              index.liveLineBytes += length + 1
+              index.messageBytes += record.bytes
+            }
+          })).pipe(
+            Effect.tap((index) => compactIfWorthIt(state, index)),
+            Effect.as({ bytes: record.bytes }),
+            platformFailures("putMessage", sessionId)
+          ))
+    }
+
+    const getMessage = (
+      sessionId: SessionId,
+      messageId: MessageId
+    ): Effect.Effect<StoredMessage, SessionNotFound | RepositoryError | CorruptRecord | MessageNotFound> =>
+      withSession("getMessage", sessionId, false, (state) =>
+        Effect.gen(function*() {
+          const index = yield* ensureIndex(state)
+          const entry = index.entries.get(messageId)
+          if (entry === undefined) return yield* new MessageNotFound({ sessionId, messageId })
+          const [stored] = yield* readEntries(state, [[messageId, entry]])
+          return stored!
+        }).pipe(platformFailures("getMessage", sessionId)))
+
+    const pageMessages = (
+      sessionId: SessionId,
+      request: { readonly before?: MessageId | undefined; readonly limit: number }
+    ): Effect.Effect<
+      ReadonlyArray<StoredMessage>,
+      SessionNotFound | RepositoryError | CorruptRecord | MessageNotFound
+    > =>
+      withSession("pageMessages", sessionId, false, (state) =>
+        Effect.gen(function*() {
+          const index = yield* ensureIndex(state)
+          const entries = [...index.entries]
+          let end = entries.length
+          if (request.before !== undefined) {
+            const before = request.before
+            end = entries.findIndex(([id]) => id === before)
+            if (end === -1) return yield* new MessageNotFound({ sessionId, messageId: before })
+          }
+          if (request.limit <= 0) return []
+          return yield* readEntries(state, entries.slice(Math.max(0, end - request.limit), end))
+        }).pipe(platformFailures("pageMessages", sessionId)))
+
+    const removeMessage = (
+      sessionId: SessionId,
+      messageId: MessageId
+    ): Effect.Effect<void, SessionNotFound | RepositoryError | CorruptRecord | MessageNotFound> =>
+      withSession("removeMessage", sessionId, true, (state) =>
+        appendRecord(state, (index) => {
+          if (!index.entries.has(messageId)) return Effect.fail(new MessageNotFound({ sessionId, messageId }))
+          return Effect.succeed({
+            line: removeLine(messageId),
+            apply: (index: LogIndex) => {
+              const previous = index.entries.get(messageId)!
+              index.entries.delete(messageId)
+              index.liveLineBytes -= previous.length + 1
+              index.messageBytes -= previous.bytes
+            }
+          })
+        }).pipe(
+          Effect.flatMap((index) => compactIfWorthIt(state, index)),
+          platformFailures("removeMessage", sessionId)
+        ))
+
+    const removeSession = (sessionId: SessionId): Effect.Effect<void, SessionNotFound | RepositoryError> =>
+      withSession("removeSession", sessionId, true, (state) =>
+        Effect.gen(function*() {
+          // Renamed out of sessions/ first, in one step: a crash can leave the
+          // session whole or gone, never half-removed and still loading.
+          const trash = layout.temporary("removed")
+          yield* fs.rename(state.paths.directory, trash).pipe(
+            Effect.catchIf(
+              (error) => isReason(error, "NotFound"),
+              () => Effect.fail(new SessionNotFound({ sessionId }))
+            )
+          )
+          if (fsync) yield* syncDirectory(fs, layout.sessions)
+          state.removed = true
+          state.index = undefined
+          if (live.get(sessionId) === state) live.delete(sessionId)
+          yield* RcMap.invalidate(states, sessionId)
+          yield* fs.remove(trash, { recursive: true }).pipe(
+            Effect.catch((error) =>
+              Effect.logWarning(`session-store: ${trash} is left to remove when the repository next opens: ${error.message}`)
+            )
+          )
+        }).pipe(platformFailures("removeSession", sessionId)))
+
+    const summarize = (name: string): Effect.Effect<SessionSummary | undefined, RepositoryError | CorruptRecord> =>
+      Effect.gen(function*() {
+        const paths = layout.sessionAt(name)
+        const stored = yield* readInfo(fs, paths, { name }, "listSessions")
+        if (stored === MISSING) return undefined
+        const id = stored.info.id
+        const held = live.get(id)?.index
+        let counts: { readonly messageCount: number; readonly messageBytes: number }
+        if (held !== undefined) {
+          counts = { messageCount: held.entries.size, messageBytes: held.messageBytes }
+        } else {
+          const cached = yield* currentSummary(fs, paths)
+          if (cached.summary !== undefined) {
+            counts = cached.summary
+          } else {
+            const counted = yield* countLog(fs, paths, id, "listSessions")
+            counts = counted
+            if (counted.fingerprint !== "missing") yield* Effect.ignore(writeSummary(paths, counted))
+          }
+        }
+        return {
+          id,
+          title: stored.info.title,
+          updated: stored.info.time.updated,
+          messageCount: counts.messageCount,
+          bytes: stored.bytes + counts.messageBytes
+        }
+      })
+
+    const listSessions = (): Effect.Effect<ReadonlyArray<SessionSummary>, RepositoryError | CorruptRecord> =>
+      fs.readDirectory(layout.sessions).pipe(
+        Effect.mapError(repositoryError("listSessions")),
+        Effect.flatMap((names) =>
+          Effect.forEach(names.filter((name) => !name.startsWith(".")), summarize, { concurrency: 8 })
+        ),
+        Effect.map((summaries) =>
+          summaries
+            .filter((summary): summary is SessionSummary => summary !== undefined)
+            .sort((a, b) => b.updated - a.updated || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+        )
+      )
+
+    return {
+      createSession,
+      updateSession,
+      loadSession,
+      putMessage,
+      getMessage,
+      pageMessages,
+      removeMessage,
+      removeSession,
+      listSessions
+    } satisfies SessionRepositoryShape
+  })
+
+/** Decodes one `put` line read at a known offset; a string says what is wrong. */
+const decodeAt = (bytes: Buffer, sessionId: SessionId, id: MessageId): MessageWithParts | string => {
+  let value: unknown
+  try {
+    value = JSON.parse(bytes.toString("utf8"))
+  } catch (error) {
+    return `not valid JSON (${(error as Error).message})`
+  }
+  const message = typeof value === "object" && value !== null ? (value as { put?: unknown }).put : undefined
+  const problem = messageProblem(message, sessionId)
+  if (problem !== undefined) return problem
+  const decoded = message as MessageWithParts
+  return decoded.info.id === id ? decoded : `holds message ${decoded.info.id}, expected ${id}`
+}
+
+/**
+ * Prepares the directory: creates it and its parts (private), checks the
+ * format marker, and empties tmp/ of what a crash left behind.
+ */
+const openDirectory = (fs: FileSystem.FileSystem, path: Path.Path, layout: Layout, fsync: boolean) =>
+  Effect.gen(function*() {
+    if (!(yield* fs.exists(layout.root))) {
+      yield* fs.makeDirectory(layout.root, { recursive: true, mode: DIRECTORY_MODE })
+      yield* fs.chmod(layout.root, DIRECTORY_MODE)
+    }
+    yield* ensurePrivateDirectory(fs, layout.sessions)
+    yield* ensurePrivateDirectory(fs, layout.tmp)
+    for (const name of yield* fs.readDirectory(layout.tmp)) {
+      yield* fs.remove(path.join(layout.tmp, name), { recursive: true, force: true })
+    }
+    const marker = yield* fs.readFileString(layout.formatFile).pipe(
+      Effect.catchIf((error) => isReason(error, "NotFound"), () => Effect.succeed(undefined))
+    )
+    if (marker === undefined) {
+      yield* replaceFile(fs, {
+        temporary: layout.temporary("format"),
+        target: layout.formatFile,
+        targetDirectory: layout.root,
+        data: Buffer.from(JSON.stringify(FORMAT) + "\n", "utf8"),
+        fsync
+      })
+    } else if (!sameFormat(marker)) {
+      return yield* new CorruptRecord({
+        file: layout.formatFile,
+        problem: `not a storage format this version reads (expected ${JSON.stringify(FORMAT)})`
+      })
+    }
+  })
+
+const sameFormat = (text: string): boolean => {
+  try {
+    const value = JSON.parse(text) as { format?: unknown; version?: unknown }
+    return value.format === FORMAT.format && value.version === FORMAT.version
+  } catch {
+    return false
+  }
+}

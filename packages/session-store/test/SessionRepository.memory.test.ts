@@ -1,0 +1,4 @@
+import { SessionRepository } from "../src/SessionRepository.ts"
+import { repositoryContract } from "./SessionRepository.contract.ts"
+
+repositoryContract("memory", SessionRepository.layerMemory)
