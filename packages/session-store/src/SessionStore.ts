@@ -237,7 +237,7 @@ export const testOptions: StoreOptions = {
  *
  * @example
  * ```ts
- * const program = Effect.flatMap(SessionStore.asEffect(), (store) => store.stats)
+ * const program = SessionStore.use((store) => store.stats)
  * program.pipe(Effect.provide(SessionStore.layer.pipe(Layer.provide(SessionRepository.layerMemory))))
  * ```
  */

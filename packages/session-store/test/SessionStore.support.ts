@@ -37,8 +37,8 @@ export type Operation = keyof SessionRepositoryShape
 /** What a spec can see and steer of the repository under the store. */
 export interface Probe {
   readonly calls: Record<Operation, number>
-  /** While set, every loadSession waits until it opens. */
-  holdLoads: Latch.Latch | undefined
+  /** Operations that wait until their latch opens (before touching storage). */
+  readonly held: Partial<Record<Operation, Latch.Latch>>
   /** Operations that fail with a RepositoryError, before touching storage. */
   readonly failing: Set<Operation>
 }
@@ -63,7 +63,7 @@ export const probedRepository: Layer.Layer<SessionRepository | RepositoryProbe> 
     const inner = makeMemoryRepository()
     const probe: Probe = {
       calls: Object.fromEntries(operations.map((op) => [op, 0])) as Record<Operation, number>,
-      holdLoads: undefined,
+      held: {},
       failing: new Set()
     }
     const wrap = <Args extends Array<any>, A, E>(
@@ -77,7 +77,7 @@ export const probedRepository: Layer.Layer<SessionRepository | RepositoryProbe> 
         if (probe.failing.has(op)) {
           return Effect.fail(new RepositoryError({ operation: op, sessionId, cause: new Error("injected failure") }))
         }
-        const hold = op === "loadSession" ? probe.holdLoads : undefined
+        const hold = probe.held[op]
         return hold === undefined ? f(...args) : Effect.andThen(hold.await, f(...args))
       })
     const repository = {
