@@ -33,6 +33,8 @@
  *
  * @since 0.1.0
  */
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
 import { type Config, Context, Effect, Layer } from "effect"
 import type {
   CorruptRecord,
@@ -230,6 +232,7 @@ export const testOptions: StoreOptions = {
  *
  * - `SessionStore.layer`: options from the `memory` config (see `StoreConfig`), on a given repository.
  * - `SessionStore.layerWith(options)`: explicit options, validated like the config.
+ * - `SessionStore.layerFileSystem({ directory })`: the embedded default, on the file-system repository.
  * - `SessionStore.layerTest`: the memory repository and {@link testOptions}; also provides the repository.
  *
  * Releasing a layer stops the sweep, waits for the writes in flight and
@@ -286,4 +289,30 @@ export class SessionStore extends Context.Service<SessionStore, SessionStoreShap
     Layer.orDie,
     Layer.provideMerge(SessionRepository.layerMemory)
   )
+
+  /**
+   * The embedded default: the store, configured from the current
+   * `ConfigProvider`, on the file-system repository in `directory`, with
+   * Node's file system. Fails with `RepositoryError` when the directory
+   * cannot be opened, `ConfigError` when a `memory.*` key is invalid.
+   *
+   * @example
+   * ```ts
+   * import { ConfigProvider, Layer } from "effect"
+   * import { provider } from "@session-store/core/StoreConfig"
+   *
+   * const StoreLive = SessionStore.layerFileSystem({ directory: "/var/lib/opencode/sessions" }).pipe(
+   *   Layer.provide(ConfigProvider.layer(provider({ file: opencodeJson })))
+   * )
+   * ```
+   */
+  static readonly layerFileSystem = (options: {
+    readonly directory: string
+    /** Flush every write to disk before acknowledging it (default true). */
+    readonly fsync?: boolean | undefined
+  }): Layer.Layer<SessionStore, Config.ConfigError | RepositoryError> =>
+    SessionStore.layer.pipe(
+      Layer.provide(SessionRepository.layerFileSystem(options)),
+      Layer.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer))
+    )
 }
