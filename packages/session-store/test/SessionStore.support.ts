@@ -39,6 +39,8 @@ export interface Probe {
   readonly calls: Record<Operation, number>
   /** Operations that wait until their latch opens (before touching storage). */
   readonly held: Partial<Record<Operation, Latch.Latch>>
+  /** When set, only calls for these sessions are held. */
+  heldSessions: ReadonlySet<string> | undefined
   /** Operations that fail with a RepositoryError, before touching storage. */
   readonly failing: Set<Operation>
 }
@@ -64,6 +66,7 @@ export const probedRepository: Layer.Layer<SessionRepository | RepositoryProbe> 
     const probe: Probe = {
       calls: Object.fromEntries(operations.map((op) => [op, 0])) as Record<Operation, number>,
       held: {},
+      heldSessions: undefined,
       failing: new Set()
     }
     const wrap = <Args extends Array<any>, A, E>(
@@ -77,7 +80,9 @@ export const probedRepository: Layer.Layer<SessionRepository | RepositoryProbe> 
         if (probe.failing.has(op)) {
           return Effect.fail(new RepositoryError({ operation: op, sessionId, cause: new Error("injected failure") }))
         }
-        const hold = probe.held[op]
+        const hold = sessionId === undefined || probe.heldSessions === undefined || probe.heldSessions.has(sessionId)
+          ? probe.held[op]
+          : undefined
         return hold === undefined ? f(...args) : Effect.andThen(hold.await, f(...args))
       })
     const repository = {
