@@ -1,0 +1,105 @@
+import { describe, expect, it } from "@effect/vitest"
+import type { MessageWithParts } from "@session-store/core/Message"
+import { SessionRepository } from "@session-store/core/SessionRepository"
+import { SessionStore, type SessionStoreShape } from "@session-store/core/SessionStore"
+import { Effect, Layer } from "effect"
+import { layerBaseline } from "../src/baseline.ts"
+import { soak, type SoakOptions } from "../src/soak.ts"
+
+const options: SoakOptions = { seed: 5, sessions: 30, operations: 3_000, samples: 5, progress: false }
+
+// The real store on the memory repository, small enough that sessions are
+// evicted (and reloaded) all through the run.
+const smallStore = SessionStore.layerWith({ maxSessions: 4, maxMessagesPerSession: 20 }).pipe(
+  Layer.provide(SessionRepository.layerMemory)
+)
+
+/** A store that misbehaves in one way, on top of `layer`. */
+const tamper = <E, R>(
+  layer: Layer.Layer<SessionStore, E, R>,
+  change: (store: SessionStoreShape) => Partial<SessionStoreShape>
+) =>
+  Layer.effect(
+    SessionStore,
+    Effect.gen(function*() {
+      const store = yield* SessionStore
+      return { ...store, ...change(store) }
+    })
+  ).pipe(Layer.provide(layer))
+
+const role = (message: unknown) => (message as MessageWithParts).info.role
+
+describe("soak", () => {
+  it.live("passes against the real store, which evicts and reloads along the way", () =>
+    Effect.gen(function*() {
+      const report = yield* soak(options, { baseline: layerBaseline, store: smallStore })
+      expect(report.passed).toBe(true)
+      expect(report.store.failed).toBe(0)
+      expect(report.store.verification).toMatchObject({ lost: 0, mismatched: 0 })
+      expect(report.store.verification.messages).toBeGreaterThan(500)
+      expect(report.store.stats.loads).toBeGreaterThan(10)
+      expect(report.store.stats.evictions.capacity + report.store.stats.evictions.inactive).toBeGreaterThan(0)
+      // Both runs saw the same workload.
+      expect(report.store.byTag).toStrictEqual(report.baseline.byTag)
+      expect(report.store.verification.messages).toBe(report.baseline.verification.messages)
+      expect(report.store.samples.length).toBeGreaterThanOrEqual(5)
+    }))
+
+  it.live("counts a message lost when the store acknowledges an append it never wrote", () =>
+    Effect.gen(function*() {
+      let users = 0
+      const dropsOne = tamper(smallStore, (store) => ({
+        appendMessage: (sessionId, message) =>
+          role(message) === "user" && ++users === 20
+            ? Effect.succeed(message as MessageWithParts)
+            : store.appendMessage(sessionId, message)
+      }))
+      const report = yield* soak(options, { baseline: layerBaseline, store: dropsOne })
+      expect(report.passed).toBe(false)
+      expect(report.store.verification.lost).toBe(1)
+      expect(report.store.verification.problems.join("\n")).toContain("message lost")
+      expect(report.baseline.verification.lost).toBe(0)
+    }))
+
+  it.live("counts a message mismatched when the store keeps something else than what it acknowledged", () =>
+    Effect.gen(function*() {
+      // Alter a final revision: an earlier one would be replaced by the next put anyway.
+      let finals = 0
+      const altersOne = tamper(smallStore, (store) => ({
+        putMessage: (sessionId, message) => {
+          const m = message as MessageWithParts
+          if (m.info.time.completed === undefined || ++finals !== 50) return store.putMessage(sessionId, message)
+          return store.putMessage(sessionId, { ...m, info: { ...m.info, cost: 999 } })
+        }
+      }))
+      const report = yield* soak(options, { baseline: layerBaseline, store: altersOne })
+      expect(report.passed).toBe(false)
+      expect(report.store.verification.mismatched).toBeGreaterThanOrEqual(1)
+      expect(report.store.verification.lost).toBe(0)
+    }))
+
+  it.live("counts a deleted session that still reads back as mismatched", () =>
+    Effect.gen(function*() {
+      const keeps = tamper(smallStore, () => ({ removeSession: () => Effect.void }))
+      const report = yield* soak({ ...options, operations: 8_000, sessions: 60 }, {
+        baseline: layerBaseline,
+        store: keeps
+      })
+      expect(report.baseline.byTag.DeleteSession).toBeGreaterThan(0)
+      expect(report.passed).toBe(false)
+      expect(report.store.verification.mismatched).toBe(report.baseline.byTag.DeleteSession)
+      expect(report.store.verification.problems.join("\n")).toContain("deleted session still reads back")
+    }))
+
+  it.live("counts operations the store rejects", () =>
+    Effect.gen(function*() {
+      let reads = 0
+      const rejects = tamper(smallStore, (store) => ({
+        getSession: (sessionId) => store.getSession(++reads === 10 ? "../escape" : sessionId)
+      }))
+      const report = yield* soak(options, { baseline: layerBaseline, store: rejects })
+      expect(report.passed).toBe(false)
+      expect(report.store.failed).toBeGreaterThan(0)
+      expect(Object.keys(report.store.failures)).toContain("ReadSession: InvalidId")
+    }))
+})
