@@ -1,0 +1,303 @@
+/**
+ * What a soak produced, for people and for machines: a text table for the
+ * terminal, a compact JSON summary, and a self-contained HTML page with a
+ * chart of heap over operations for both runs (chart.js is inlined, so the
+ * page opens without a network).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { renderTable, summarize, writeReport } from "./report.ts"
+ *
+ * const publish = (report: SoakReport) =>
+ *   Effect.andThen(writeReport(report, ".soak"), (files) => Effect.log(renderTable(report), files.html))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Effect, FileSystem, Path } from "effect"
+import { createRequire } from "node:module"
+import type { RunReport, SoakReport } from "./soak.ts"
+
+/**
+ * The figures of one run, without the samples.
+ *
+ * @example
+ * ```ts
+ * const ok = (r: RunSummary) => r.lost === 0 && r.mismatched === 0
+ * ```
+ */
+export interface RunSummary {
+  readonly operations: number
+  readonly failed: number
+  readonly failures: Readonly<Record<string, number>>
+  readonly elapsedMs: number
+  readonly operationsPerSecond: number
+  readonly virtualDays: number
+  readonly sweeps: number
+  readonly hitRate: number
+  readonly hits: number
+  readonly misses: number
+  readonly loads: number
+  readonly loadFailures: number
+  readonly evictions: Readonly<Record<string, number>>
+  readonly heapBefore: number
+  readonly peakHeap: number
+  readonly finalHeap: number
+  readonly residentSessions: number
+  readonly residentMessages: number
+  readonly residentBytes: number | null
+  readonly verifiedSessions: number
+  readonly verifiedMessages: number
+  readonly lost: number
+  readonly mismatched: number
+  readonly problems: ReadonlyArray<string>
+}
+
+/**
+ * The JSON summary of a soak (what `--json` prints).
+ *
+ * @example
+ * ```ts
+ * const saved = (s: SoakSummary) => s.runs.baseline.peakHeap - s.runs.store.peakHeap
+ * ```
+ */
+export interface SoakSummary {
+  readonly seed: number
+  readonly sessions: number
+  readonly operations: number
+  readonly budget: number | null
+  readonly gcForced: boolean
+  readonly passed: boolean
+  readonly runs: { readonly baseline: RunSummary; readonly store: RunSummary }
+}
+
+const summarizeRun = (run: RunReport): RunSummary => ({
+  operations: run.operations,
+  failed: run.failed,
+  failures: run.failures,
+  elapsedMs: Math.round(run.elapsedMs),
+  operationsPerSecond: Math.round(run.operations / Math.max(run.elapsedMs / 1000, 1e-3)),
+  virtualDays: Number(run.virtualDays.toFixed(2)),
+  sweeps: run.sweeps,
+  hitRate: run.stats.hitRate,
+  hits: run.stats.hits,
+  misses: run.stats.misses,
+  loads: run.stats.loads,
+  loadFailures: run.stats.loadFailures,
+  evictions: run.stats.evictions,
+  heapBefore: run.heapBefore,
+  peakHeap: run.peakHeap,
+  finalHeap: run.finalHeap,
+  residentSessions: run.stats.residentSessions,
+  residentMessages: run.stats.residentMessages,
+  residentBytes: typeof run.stats.residentBytes === "number" ? run.stats.residentBytes : null,
+  verifiedSessions: run.verification.sessions,
+  verifiedMessages: run.verification.messages,
+  lost: run.verification.lost,
+  mismatched: run.verification.mismatched,
+  problems: run.verification.problems
+})
+
+/**
+ * The compact summary of a soak.
+ *
+ * @example
+ * ```ts
+ * console.log(JSON.stringify(summarize(report), null, 2))
+ * ```
+ */
+export const summarize = (report: SoakReport): SoakSummary => ({
+  seed: report.seed,
+  sessions: report.sessions,
+  operations: report.operations,
+  budget: report.budget ?? null,
+  gcForced: report.gcForced,
+  passed: report.passed,
+  runs: { baseline: summarizeRun(report.baseline), store: summarizeRun(report.store) }
+})
+
+const int = (n: number) => Math.round(n).toLocaleString("en-US")
+const megabytes = (n: number) => `${(n / 1e6).toFixed(1)} MB`
+const percent = (n: number) => `${(n * 100).toFixed(1)}%`
+
+/**
+ * The table printed at the end of a soak, with the verdict below it.
+ *
+ * @example
+ * ```ts
+ * yield* Console.log(renderTable(report))
+ * ```
+ */
+export const renderTable = (report: SoakReport): string => {
+  const { baseline, store } = summarize(report).runs
+  const causes = Object.keys(store.evictions)
+  const bytes = (run: RunSummary) => {
+    if (run.residentBytes === null) return "n/a"
+    return report.budget === undefined
+      ? megabytes(run.residentBytes)
+      : `${megabytes(run.residentBytes)} (${percent(run.residentBytes / report.budget)} of budget)`
+  }
+  const rows: Array<readonly [string, string, string]> = [
+    ["operations", int(baseline.operations), int(store.operations)],
+    ["failed operations", int(baseline.failed), int(store.failed)],
+    ["operations / s", int(baseline.operationsPerSecond), int(store.operationsPerSecond)],
+    ["hit rate", percent(baseline.hitRate), percent(store.hitRate)],
+    ["loads", int(baseline.loads), int(store.loads)],
+    ...causes.map((cause): readonly [string, string, string] => [
+      `evictions: ${cause}`,
+      int(baseline.evictions[cause] ?? 0),
+      int(store.evictions[cause] ?? 0)
+    ]),
+    ["heap before", megabytes(baseline.heapBefore), megabytes(store.heapBefore)],
+    ["peak heap", megabytes(baseline.peakHeap), megabytes(store.peakHeap)],
+    ["final heap", megabytes(baseline.finalHeap), megabytes(store.finalHeap)],
+    ["resident sessions", int(baseline.residentSessions), int(store.residentSessions)],
+    ["resident messages", int(baseline.residentMessages), int(store.residentMessages)],
+    ["resident bytes", bytes(baseline), bytes(store)],
+    ["budget", "none", report.budget === undefined ? "n/a" : megabytes(report.budget)],
+    ["verified sessions", int(baseline.verifiedSessions), int(store.verifiedSessions)],
+    ["verified messages", int(baseline.verifiedMessages), int(store.verifiedMessages)],
+    ["lost", int(baseline.lost), int(store.lost)],
+    ["mismatched", int(baseline.mismatched), int(store.mismatched)]
+  ]
+  const header = ["", "baseline (Maps)", "SessionStore"] as const
+  const widths = [0, 1, 2].map((i) => Math.max(...[header, ...rows].map((row) => row[i]!.length)))
+  const line = (row: readonly [string, string, string]) =>
+    `${row[0].padEnd(widths[0]!)}  ${row[1].padStart(widths[1]!)}  ${row[2].padStart(widths[2]!)}`
+  const out = [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)]
+  out.push("")
+  out.push(
+    `seed ${report.seed}, ${int(report.sessions)} sessions, ${
+      int(report.operations)
+    } operations over ${store.virtualDays} virtual days, ${store.sweeps} sweeps`
+  )
+  if (!report.gcForced) out.push("note: global.gc was not exposed (run with --expose-gc); heap figures include garbage")
+  for (const [label, run] of [["baseline", baseline], ["store", store]] as const) {
+    for (const [what, n] of Object.entries(run.failures)) out.push(`${label}: ${n} failed ${what}`)
+    for (const problem of run.problems) out.push(`${label}: ${problem}`)
+  }
+  out.push(
+    report.passed
+      ? `PASS: every acknowledged write read back identical (${int(store.verifiedSessions)} sessions, ${
+        int(store.verifiedMessages)
+      } messages); lost 0, mismatched 0`
+      : `FAIL: lost ${store.lost + baseline.lost}, mismatched ${store.mismatched + baseline.mismatched}, failed operations ${
+        store.failed + baseline.failed
+      }`
+  )
+  return out.join("\n")
+}
+
+const chartBundle = (): string => {
+  // chart.js exports no path to its UMD build; it sits beside the CommonJS entry.
+  const main = createRequire(import.meta.url).resolve("chart.js")
+  return main.replace(/chart\.cjs$/, "chart.umd.min.js")
+}
+
+const scriptSafe = (text: string) => text.replace(/<\/(script)/gi, "<\\/$1")
+const jsonSafe = (value: unknown) => JSON.stringify(value).replace(/</g, "\\u003c")
+
+const chartData = (report: SoakReport) => {
+  const series = (run: RunReport) => run.samples.map((s) => ({ x: s.operation, y: s.heapUsed / 1e6 }))
+  const evictions = report.store.samples.slice(1).map((s, i) => ({
+    x: s.operation,
+    y: s.evictions - report.store.samples[i]!.evictions
+  }))
+  const resident = report.store.samples.flatMap((s) =>
+    s.residentBytes === undefined ? [] : [{ x: s.operation, y: s.residentBytes / 1e6 }]
+  )
+  return {
+    baseline: series(report.baseline),
+    store: series(report.store),
+    resident,
+    evictions,
+    budget: report.budget === undefined ? null : report.budget / 1e6,
+    operations: report.operations
+  }
+}
+
+const escapeHtml = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+
+/**
+ * The HTML page: the chart, then the table. `chartJs` is the chart.js UMD
+ * bundle's source, inlined.
+ *
+ * @example
+ * ```ts
+ * const html = renderHtml(report, chartJsSource)
+ * ```
+ */
+export const renderHtml = (report: SoakReport, chartJs: string): string =>
+  `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>session-store soak, seed ${report.seed}</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; color: #222; }
+pre { background: #f6f6f6; padding: 1rem; overflow-x: auto; }
+.pass { color: #176b2c; } .fail { color: #a11; }
+</style>
+</head>
+<body>
+<h1>session-store soak</h1>
+<p class="${report.passed ? "pass" : "fail"}"><strong>${
+    report.passed ? "PASS" : "FAIL"
+  }</strong>: seed ${report.seed}, ${report.sessions} sessions, ${report.operations} operations.
+Heap in use after a forced GC${
+    report.gcForced ? "" : " (not forced: --expose-gc missing)"
+  }, for the old unbounded <code>Map</code>s and for <code>SessionStore</code>;
+bars are the store's evictions between two samples; the dashed line is the store's byte budget
+(which bounds its resident bytes, drawn dotted, not the whole heap).</p>
+<canvas id="heap" height="120"></canvas>
+<h2>Figures</h2>
+<pre>${escapeHtml(renderTable(report))}</pre>
+<script>${scriptSafe(chartJs)}</script>
+<script type="application/json" id="data">${jsonSafe(chartData(report))}</script>
+<script>
+const data = JSON.parse(document.getElementById("data").textContent)
+const datasets = [
+  { type: "line", label: "baseline heap (MB)", data: data.baseline, borderColor: "#c0392b", pointRadius: 0, yAxisID: "y" },
+  { type: "line", label: "SessionStore heap (MB)", data: data.store, borderColor: "#2471a3", pointRadius: 0, yAxisID: "y" },
+  { type: "bar", label: "evictions", data: data.evictions, backgroundColor: "rgba(243, 156, 18, 0.5)", yAxisID: "y1" }
+]
+if (data.resident.length > 0) datasets.push({ type: "line", label: "SessionStore resident bytes (MB)", data: data.resident, borderColor: "#1e8449", borderDash: [2, 3], pointRadius: 0, yAxisID: "y" })
+if (data.budget !== null) datasets.push({ type: "line", label: "budget (MB)", data: [{ x: 0, y: data.budget }, { x: data.operations, y: data.budget }], borderColor: "#7d3c98", borderDash: [8, 4], pointRadius: 0, yAxisID: "y" })
+new Chart(document.getElementById("heap"), {
+  data: { datasets },
+  options: {
+    parsing: true,
+    interaction: { mode: "nearest", intersect: false },
+    scales: {
+      x: { type: "linear", title: { display: true, text: "operations" } },
+      y: { type: "linear", position: "left", beginAtZero: true, title: { display: true, text: "MB" } },
+      y1: { type: "linear", position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: "evictions" } }
+    }
+  }
+})
+</script>
+</body>
+</html>
+`
+
+/**
+ * Writes `report.html` and `summary.json` into `directory` (created if
+ * missing) and says where.
+ *
+ * @example
+ * ```ts
+ * const files = yield* writeReport(report, ".soak")
+ * ```
+ */
+export const writeReport = Effect.fn("Report.write")(function*(report: SoakReport, directory: string) {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  yield* fs.makeDirectory(directory, { recursive: true })
+  const chartJs = yield* fs.readFileString(chartBundle())
+  const html = path.join(directory, "report.html")
+  const json = path.join(directory, "summary.json")
+  yield* fs.writeFileString(html, renderHtml(report, chartJs))
+  yield* fs.writeFileString(json, `${JSON.stringify(summarize(report), null, 2)}\n`)
+  return { html, json }
+})
