@@ -18,6 +18,16 @@ import type { Path } from "effect/Path"
  */
 export const FORMAT = { format: "session-store/file-system", version: 1 } as const
 
+/** True when `text` is the format marker this version writes and reads. */
+export const isFormatMarker = (text: string): boolean => {
+  try {
+    const value = JSON.parse(text) as { format?: unknown; version?: unknown }
+    return value.format === FORMAT.format && value.version === FORMAT.version
+  } catch {
+    return false
+  }
+}
+
 export const DIRECTORY_MODE = 0o700
 export const FILE_MODE = 0o600
 

@@ -31,7 +31,7 @@ import {
   syncDirectory,
   writeNewFile
 } from "./durableFiles.ts"
-import { DIRECTORY_MODE, FILE_MODE, FORMAT, INFO_FILE, type Layout, makeLayout, type SessionPaths } from "./fileLayout.ts"
+import { DIRECTORY_MODE, FILE_MODE, FORMAT, INFO_FILE, isFormatMarker, type Layout, makeLayout, type SessionPaths } from "./fileLayout.ts"
 import {
   type LogEntry,
   liveLineBytes,
@@ -44,7 +44,7 @@ import {
   SEAL_TORN_TAIL
 } from "./logFormat.ts"
 import { encodeRecord } from "./records.ts"
-import { corruptLog, countLog, currentSummary, MISSING, readInfo, readLog } from "./storedSessions.ts"
+import { corruptLog, listStored, MISSING, readInfo, readLog } from "./storedSessions.ts"
 import { messageProblem, sessionInfoProblem } from "./validation.ts"
 
 /** Options of the file-system repository; the last two exist for tests and tuning. */
@@ -597,47 +597,14 @@ export const makeFileSystemRepository = (
           )
         }).pipe(platformFailures("removeSession", sessionId)))
 
-    const summarize = (name: string): Effect.Effect<SessionSummary | undefined, RepositoryError | CorruptRecord> =>
-      Effect.gen(function*() {
-        const paths = layout.sessionAt(name)
-        const stored = yield* readInfo(fs, paths, { name }, "listSessions")
-        if (stored === MISSING) return undefined
-        const id = stored.info.id
-        const held = live.get(id)?.index
-        let counts: { readonly messageCount: number; readonly messageBytes: number }
-        if (held !== undefined) {
-          counts = { messageCount: held.entries.size, messageBytes: held.messageBytes }
-        } else {
-          const cached = yield* currentSummary(fs, paths)
-          if (cached.summary !== undefined) {
-            counts = cached.summary
-          } else {
-            const counted = yield* countLog(fs, paths, id, "listSessions")
-            counts = counted
-            if (counted.fingerprint !== "missing") yield* Effect.ignore(writeSummary(paths, counted))
-          }
-        }
-        return {
-          id,
-          title: stored.info.title,
-          updated: stored.info.time.updated,
-          messageCount: counts.messageCount,
-          bytes: stored.bytes + counts.messageBytes
-        }
-      })
-
     const listSessions = (): Effect.Effect<ReadonlyArray<SessionSummary>, RepositoryError | CorruptRecord> =>
-      fs.readDirectory(layout.sessions).pipe(
-        Effect.mapError(repositoryError("listSessions")),
-        Effect.flatMap((names) =>
-          Effect.forEach(names.filter((name) => !name.startsWith(".")), summarize, { concurrency: 8 })
-        ),
-        Effect.map((summaries) =>
-          summaries
-            .filter((summary): summary is SessionSummary => summary !== undefined)
-            .sort((a, b) => b.updated - a.updated || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-        )
-      )
+      listStored(fs, layout, "listSessions", {
+        held: (id) => {
+          const index = live.get(id as SessionId)?.index
+          return index === undefined ? undefined : { messageCount: index.entries.size, messageBytes: index.messageBytes }
+        },
+        remember: (paths, summary) => Effect.ignore(writeSummary(paths, summary))
+      })
 
     return {
       createSession,
@@ -693,19 +660,10 @@ const openDirectory = (fs: FileSystem.FileSystem, path: Path.Path, layout: Layou
         data: Buffer.from(JSON.stringify(FORMAT) + "\n", "utf8"),
         fsync
       })
-    } else if (!sameFormat(marker)) {
+    } else if (!isFormatMarker(marker)) {
       return yield* new CorruptRecord({
         file: layout.formatFile,
         problem: `not a storage format this version reads (expected ${JSON.stringify(FORMAT)})`
       })
     }
   })
-
-const sameFormat = (text: string): boolean => {
-  try {
-    const value = JSON.parse(text) as { format?: unknown; version?: unknown }
-    return value.format === FORMAT.format && value.version === FORMAT.version
-  } catch {
-    return false
-  }
-}

@@ -87,13 +87,14 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value)
 
 /**
- * Replays a log. With `allProblems` false the scan stops at the first problem
+ * Replays a log of session `sessionId` (undefined: any session's messages
+ * pass, when the owner is unknown). With `allProblems` false the scan stops at the first problem
  * (a repository refuses a corrupt log); with true it reports every one (for
  * verification). Decoded messages are kept on the entries when `keepMessages`.
  */
 export const scanLog = (
   data: Buffer,
-  sessionId: string,
+  sessionId: string | undefined,
   options: { readonly keepMessages: boolean; readonly allProblems: boolean }
 ): LogScan => {
   const entries = new Map<MessageId, LogEntry>()

@@ -2,9 +2,9 @@ import { Effect } from "effect"
 import type * as FileSystem from "effect/FileSystem"
 import type { PlatformError } from "effect/PlatformError"
 import { CorruptRecord, type RepositoryError } from "../Errors.ts"
-import type { SessionInfo } from "../Session.ts"
+import type { SessionInfo, SessionSummary } from "../Session.ts"
 import { fingerprint, isReason, readWhole, repositoryError } from "./durableFiles.ts"
-import { type SessionPaths, sessionDirectoryName } from "./fileLayout.ts"
+import { type Layout, type SessionPaths, sessionDirectoryName } from "./fileLayout.ts"
 import { decodeInfo, decodeSummary, type LogScan, type LogSummary, messageBytes, scanLog } from "./logFormat.ts"
 
 /**
@@ -112,3 +112,63 @@ export const countLog = (
       })
     })
   )
+
+/** Counts of a session's messages. */
+export interface MessageCounts {
+  readonly messageCount: number
+  readonly messageBytes: number
+}
+
+/**
+ * Lists the sessions under `layout`, most recently updated first (ties by id).
+ * Counts come from `held` (an index in memory) when it knows the session, else
+ * from a current `summary.json`, else from reading the log, after which
+ * `remember` may store a summary (the repository does; inspection does not).
+ */
+export const listStored = (
+  fs: FileSystem.FileSystem,
+  layout: Layout,
+  operation: string,
+  options: {
+    readonly held?: ((id: string) => MessageCounts | undefined) | undefined
+    readonly remember?: ((paths: SessionPaths, summary: LogSummary) => Effect.Effect<void>) | undefined
+  } = {}
+): Effect.Effect<Array<SessionSummary>, RepositoryError | CorruptRecord> => {
+  const summarize = (name: string): Effect.Effect<SessionSummary | undefined, RepositoryError | CorruptRecord> =>
+    Effect.gen(function*() {
+      const paths = layout.sessionAt(name)
+      const stored = yield* readInfo(fs, paths, { name }, operation)
+      if (stored === MISSING) return undefined
+      const id = stored.info.id
+      let counts = options.held?.(id)
+      if (counts === undefined) {
+        const cached = yield* currentSummary(fs, paths)
+        if (cached.summary !== undefined) {
+          counts = cached.summary
+        } else {
+          const counted = yield* countLog(fs, paths, id, operation)
+          counts = counted
+          if (counted.fingerprint !== "missing" && options.remember !== undefined) {
+            yield* options.remember(paths, counted)
+          }
+        }
+      }
+      return {
+        id,
+        title: stored.info.title,
+        updated: stored.info.time.updated,
+        messageCount: counts.messageCount,
+        bytes: stored.bytes + counts.messageBytes
+      }
+    })
+  return fs.readDirectory(layout.sessions).pipe(
+    Effect.mapError(repositoryError(operation)),
+    // Names starting with "." are never sessions (see sessionDirectoryName): .DS_Store and friends.
+    Effect.flatMap((names) => Effect.forEach(names.filter((name) => !name.startsWith(".")), summarize, { concurrency: 8 })),
+    Effect.map((summaries) =>
+      summaries
+        .filter((summary): summary is SessionSummary => summary !== undefined)
+        .sort((a, b) => b.updated - a.updated || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    )
+  )
+}

@@ -26,10 +26,13 @@ const explainSessionInfo = Schema.decodeUnknownResult(SessionInfo)
 const explain = (result: Result.Result<unknown, Schema.SchemaError>): string =>
   Result.isFailure(result) ? result.failure.message.replaceAll("\n", " ") : "does not match the schema"
 
-/** Why `value` is not a stored message of `sessionId`, or `undefined` when it is one. */
-export const messageProblem = (value: unknown, sessionId: string): string | undefined => {
+/**
+ * Why `value` is not a stored message of `sessionId` (of any session when
+ * undefined), or `undefined` when it is one.
+ */
+export const messageProblem = (value: unknown, sessionId: string | undefined): string | undefined => {
   if (!isMessage(value)) return `not a message: ${explain(explainMessage(value))}`
-  if (value.info.sessionID !== sessionId) {
+  if (sessionId !== undefined && value.info.sessionID !== sessionId) {
     return `message ${value.info.id} belongs to session ${value.info.sessionID}, not ${sessionId}`
   }
   return undefined
