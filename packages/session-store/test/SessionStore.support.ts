@@ -41,6 +41,8 @@ export interface Probe {
   readonly held: Partial<Record<Operation, Latch.Latch>>
   /** When set, only calls for these sessions are held. */
   heldSessions: ReadonlySet<string> | undefined
+  /** Every call yields to other fibers first, as real storage would, so fibers interleave. */
+  yieldFirst: boolean
   /** Operations that fail with a RepositoryError, before touching storage. */
   readonly failing: Set<Operation>
 }
@@ -67,6 +69,7 @@ export const probedRepository: Layer.Layer<SessionRepository | RepositoryProbe> 
       calls: Object.fromEntries(operations.map((op) => [op, 0])) as Record<Operation, number>,
       held: {},
       heldSessions: undefined,
+      yieldFirst: false,
       failing: new Set()
     }
     const wrap = <Args extends Array<any>, A, E>(
@@ -83,7 +86,8 @@ export const probedRepository: Layer.Layer<SessionRepository | RepositoryProbe> 
         const hold = sessionId === undefined || probe.heldSessions === undefined || probe.heldSessions.has(sessionId)
           ? probe.held[op]
           : undefined
-        return hold === undefined ? f(...args) : Effect.andThen(hold.await, f(...args))
+        const call = hold === undefined ? f(...args) : Effect.andThen(hold.await, f(...args))
+        return probe.yieldFirst ? Effect.andThen(Effect.yieldNow, call) : call
       })
     const repository = {
       createSession: wrap("createSession", inner.createSession),
