@@ -1,0 +1,126 @@
+/**
+ * `session-store inspect <directory> [--verify]`: what a storage directory
+ * holds, and (with `--verify`) every problem found, each with its file. It
+ * never writes: it reads through the library's read-only inspection
+ * (`StorageInspection`), not by opening the repository, because opening a
+ * repository prepares its directory (creates it, clears tmp/, writes the format
+ * marker and summary caches). A directory that does not exist is reported,
+ * not created.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { inspectDirectory, renderListing } from "./inspect.ts"
+ *
+ * const program = Effect.map(inspectDirectory("/var/lib/opencode/sessions"), renderListing)
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type { SessionSummary } from "@session-store/core/Session"
+import { listStoredSessions, type StorageProblem, verifyDirectory } from "@session-store/core/StorageInspection"
+import { Effect, FileSystem } from "effect"
+import { CliError } from "effect/cli"
+
+/**
+ * One problem `--verify` found.
+ *
+ * @example
+ * ```ts
+ * const line = (p: Problem) => `${p.file}: ${p.problem}`
+ * ```
+ */
+export type Problem = StorageProblem
+
+/**
+ * What `inspect` found.
+ *
+ * @example
+ * ```ts
+ * const total = (i: Inspection) => i.sessions.reduce((n, s) => n + s.messageCount, 0)
+ * ```
+ */
+export interface Inspection {
+  readonly directory: string
+  readonly sessions: ReadonlyArray<SessionSummary>
+  /** Present when `--verify` was asked for. */
+  readonly problems: ReadonlyArray<Problem> | undefined
+}
+
+const userError = (userMessage: string, cause: unknown = userMessage) => new CliError.UserError({ cause, userMessage })
+
+/**
+ * Lists the sessions of `directory` (most recently updated first) and, when
+ * `verify` is set, checks every file.
+ *
+ * @example
+ * ```ts
+ * const inspection = yield* inspectDirectory("./data", { verify: true })
+ * ```
+ */
+export const inspectDirectory = Effect.fn("Inspect.directory")(function*(
+  directory: string,
+  options: { readonly verify?: boolean } = {}
+) {
+  const fs = yield* FileSystem.FileSystem
+  const info = yield* fs.stat(directory).pipe(
+    Effect.mapError((cause) => userError(`cannot read ${directory}: ${cause.message}`, cause))
+  )
+  if (info.type !== "Directory") return yield* userError(`${directory} is not a directory`)
+
+  // Verify first: on a damaged directory the listing may fail, and the
+  // problems are what the user needs to see then.
+  const problems = options.verify === true
+    ? yield* verifyDirectory(directory).pipe(
+      Effect.mapError((cause) => userError(`cannot verify ${directory}: ${cause.message}`, cause))
+    )
+    : undefined
+
+  const sessions = yield* listStoredSessions(directory).pipe(
+    Effect.catch((cause) =>
+      problems !== undefined && problems.length > 0
+        ? Effect.succeed<ReadonlyArray<SessionSummary>>([])
+        : Effect.fail(userError(`cannot list ${directory}: ${cause.message}`, cause))
+    )
+  )
+  return { directory, sessions, problems } satisfies Inspection
+})
+
+const int = (n: number) => n.toLocaleString("en-US")
+
+const sizeOf = (bytes: number) =>
+  bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : bytes >= 1e3 ? `${(bytes / 1e3).toFixed(1)} kB` : `${bytes} B`
+
+const clip = (text: string, width: number) =>
+  (text.length > width ? `${text.slice(0, width - 1)}…` : text).replace(/\s+/g, " ")
+
+/**
+ * The listing as a table, then the problems (if verified).
+ *
+ * @example
+ * ```ts
+ * yield* Console.log(renderListing(inspection))
+ * ```
+ */
+export const renderListing = (inspection: Inspection): string => {
+  const header = ["id", "title", "messages", "bytes", "last update"] as const
+  const rows = inspection.sessions.map((s) =>
+    [s.id, clip(s.title, 48), int(s.messageCount), sizeOf(s.bytes), new Date(s.updated).toISOString()] as const
+  )
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)))
+  const right = new Set([2, 3])
+  const line = (row: ReadonlyArray<string>) =>
+    row.map((cell, i) => (right.has(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join("  ").trimEnd()
+  const out: Array<string> = []
+  if (rows.length > 0) out.push(line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line), "")
+  const messages = inspection.sessions.reduce((n, s) => n + s.messageCount, 0)
+  const bytes = inspection.sessions.reduce((n, s) => n + s.bytes, 0)
+  out.push(
+    `${int(inspection.sessions.length)} sessions, ${int(messages)} messages, ${sizeOf(bytes)} in ${inspection.directory}`
+  )
+  if (inspection.problems !== undefined) {
+    if (inspection.problems.length === 0) out.push("verify: no problems found")
+    for (const p of inspection.problems) out.push(`problem: ${p.problem}\n  file: ${p.file}`)
+  }
+  return out.join("\n")
+}
