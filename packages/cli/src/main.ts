@@ -1,0 +1,222 @@
+/**
+ * The `session-store` command: `soak` and `inspect` (and `bench`), built with
+ * `effect/cli`. This is also the one place where the store under test is
+ * wired: {@link soakStoreLayer} decides which `SessionStore` layer the soak
+ * measures and how it is configured.
+ *
+ * @example
+ * ```ts
+ * import { NodeRuntime, NodeServices } from "@effect/platform-node"
+ * import { Command } from "effect/cli"
+ * import { command } from "./main.ts"
+ *
+ * command.pipe(Command.run({ version: "0.1.0" }), Effect.provide(NodeServices.layer), NodeRuntime.runMain)
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { SessionStore } from "@session-store/core/SessionStore"
+import { ByteSize, ConfigProvider, Console, Effect, FileSystem, Layer, Option } from "effect"
+import { Argument, CliError, Command, Flag } from "effect/cli"
+import { layerBaseline } from "./baseline.ts"
+import { inspectDirectory, renderListing } from "./inspect.ts"
+import { renderTable, summarize, writeReport } from "./report.ts"
+import { soak } from "./soak.ts"
+
+/**
+ * Defaults of `soak`, tuned to finish in about a minute on a 2-core machine.
+ *
+ * @example
+ * ```ts
+ * const quick = { ...soakDefaults, operations: 10_000 }
+ * ```
+ */
+export const soakDefaults = {
+  seed: 1,
+  sessions: 400,
+  operations: 100_000,
+  budget: "64MB",
+  out: ".soak",
+  samples: 50
+} as const
+
+/**
+ * Parses a byte size: `64MB`, `1.5 GB`, `512MiB`, or a bare count of bytes.
+ * Units are effect's `ByteSize` units (SI `kB`/`MB`/`GB`, IEC `KiB`/`MiB`/`GiB`).
+ *
+ * @example
+ * ```ts
+ * parseByteSize("64MB") // 64_000_000
+ * ```
+ */
+export const parseByteSize = (input: string): number => {
+  const bytes = /^\s*\d+\s*$/.test(input) ? BigInt(input.trim()) : ByteSize.toBigInt(ByteSize.fromStringUnsafe(input))
+  if (bytes <= 0n || bytes > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`${input} is out of range`)
+  return Number(bytes)
+}
+
+const positive = (name: string) =>
+  Flag.Int(name).pipe(Flag.filter((n) => n > 0, (n) => `--${name} must be a positive integer, got ${n}`))
+
+/**
+ * The `SessionStore` the soak measures: the embedded file-system store in
+ * `directory` (a fresh temporary directory, removed afterwards, when none is
+ * given), configured like production through the `memory` config (defaults,
+ * `MEMORY_*` environment variables), with the byte budget from `--budget`
+ * taking precedence. fsync is off unless asked for: the soak measures memory
+ * and correctness, not the disk's flush latency.
+ *
+ * @example
+ * ```ts
+ * soak(options, { baseline: layerBaseline, store: soakStoreLayer({ directory: Option.none(), budget: 64e6, fsync: false }) })
+ * ```
+ */
+export const soakStoreLayer = (settings: {
+  readonly directory: Option.Option<string>
+  readonly budget: number
+  readonly fsync: boolean
+}) =>
+  Layer.unwrap(Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const directory = Option.isSome(settings.directory)
+      ? settings.directory.value
+      : yield* fs.makeTempDirectoryScoped({ prefix: "session-store-soak-" })
+    return SessionStore.layerFileSystem({ directory, fsync: settings.fsync }).pipe(
+      Layer.provide(
+        ConfigProvider.layerAdd(ConfigProvider.fromUnknown({ memory: { maxBytes: settings.budget } }), {
+          asPrimary: true
+        })
+      )
+    )
+  }))
+
+const soakCommand = Command.make(
+  "soak",
+  {
+    sessions: positive("sessions").pipe(
+      Flag.withDescription("Sessions created over the run"),
+      Flag.withDefault(soakDefaults.sessions)
+    ),
+    operations: positive("operations").pipe(
+      Flag.withDescription("Operations in the workload"),
+      Flag.withDefault(soakDefaults.operations)
+    ),
+    budget: Flag.String("budget").pipe(
+      Flag.withDescription("The store's byte budget (maxBytes), e.g. 64MB, 256MiB, 1GB or a number of bytes"),
+      Flag.withDefault(soakDefaults.budget),
+      Flag.mapTryCatch(
+        parseByteSize,
+        (error) =>
+          `--budget: ${
+            error instanceof Error ? error.message : String(error)
+          } (expected e.g. 64MB, 256MiB, 1GB or bytes)`
+      )
+    ),
+    seed: Flag.Int("seed").pipe(
+      Flag.withDescription("Seed of the workload: the same seed gives the same operations"),
+      Flag.withDefault(soakDefaults.seed)
+    ),
+    samples: positive("samples").pipe(
+      Flag.withDescription("Heap samples per run (each forces a full GC)"),
+      Flag.withDefault(soakDefaults.samples)
+    ),
+    out: Flag.String("out").pipe(
+      Flag.withDescription("Where report.html and summary.json are written"),
+      Flag.withDefault(soakDefaults.out)
+    ),
+    data: Flag.Directory("data").pipe(
+      Flag.withDescription("Keep the store's files in this directory (default: a temporary one, removed after)"),
+      Flag.optional
+    ),
+    fsync: Flag.Boolean("fsync").pipe(
+      Flag.withDescription("Flush every write to disk before acknowledging it, as in production (much slower)"),
+      Flag.withDefault(false)
+    ),
+    json: Flag.Boolean("json").pipe(
+      Flag.withDescription("Print the JSON summary on stdout instead of the table"),
+      Flag.withDefault(false)
+    )
+  },
+  Effect.fn("Command.soak")(function*(flags) {
+    const report = yield* soak({
+      seed: flags.seed,
+      sessions: flags.sessions,
+      operations: flags.operations,
+      samples: flags.samples,
+      budget: flags.budget
+    }, {
+      baseline: layerBaseline,
+      store: soakStoreLayer({ directory: flags.data, budget: flags.budget, fsync: flags.fsync })
+    })
+    const files = yield* writeReport(report, flags.out)
+    if (flags.json) {
+      yield* Console.log(JSON.stringify({ ...summarize(report), files }, null, 2))
+    } else {
+      yield* Console.log(renderTable(report))
+      yield* Console.log(`\nreport: ${files.html}\nsummary: ${files.json}`)
+    }
+    if (!report.passed) {
+      const { baseline, store } = report
+      return yield* new CliError.UserError({
+        cause: report,
+        userMessage: `soak failed: store lost ${store.verification.lost}, mismatched ${store.verification.mismatched}, ${
+          store.failed + baseline.failed
+        } failed operations`
+      })
+    }
+  })
+).pipe(
+  Command.withDescription(
+    "Run a seeded opencode-like workload against the old unbounded Maps and against SessionStore, " +
+      "chart the heap of both, and verify that the store lost nothing"
+  ),
+  Command.withExamples([
+    { command: "session-store soak", description: "The default run (about a minute)" },
+    { command: "session-store soak --operations 20000 --budget 16MB --seed 7", description: "A quick run" }
+  ])
+)
+
+const inspectCommand = Command.make(
+  "inspect",
+  {
+    directory: Argument.String("directory").pipe(Argument.withDescription("A session-store storage directory")),
+    verify: Flag.Boolean("verify").pipe(
+      Flag.withDescription("Check every file; print each problem with its file and exit 1 if any"),
+      Flag.withDefault(false)
+    ),
+    json: Flag.Boolean("json").pipe(Flag.withDescription("Print JSON instead of a table"), Flag.withDefault(false))
+  },
+  Effect.fn("Command.inspect")(function*({ directory, json, verify }) {
+    const inspection = yield* inspectDirectory(directory, { verify })
+    yield* Console.log(json ? JSON.stringify(inspection, null, 2) : renderListing(inspection))
+    const problems = inspection.problems?.length ?? 0
+    if (problems > 0) {
+      return yield* new CliError.UserError({
+        cause: inspection.problems,
+        userMessage: `${problems} problem${problems === 1 ? "" : "s"} found in ${directory}`
+      })
+    }
+  })
+).pipe(
+  Command.withDescription("List the sessions stored in a directory; with --verify, check every file. Never writes."),
+  Command.withExamples([
+    { command: "session-store inspect ~/.local/share/opencode/sessions", description: "List sessions" },
+    { command: "session-store inspect ./data --verify", description: "Check a directory for damage" }
+  ])
+)
+
+/**
+ * The root command.
+ *
+ * @example
+ * ```ts
+ * Command.runWith(command, { version: "0.1.0" })(["soak", "--operations", "1000"])
+ * ```
+ */
+export const command = Command.make("session-store").pipe(
+  Command.withDescription("A bounded, persistent-backed session store for opencode: soak, bench and inspect it"),
+  Command.withSubcommands([soakCommand, inspectCommand])
+)
+
+/** The version printed by `--version`. */
+export const version = "0.1.0"
