@@ -1,0 +1,280 @@
+/**
+ * The compatibility facade: the class API of the original memory-management
+ * proposal, kept working on top of the real layer. Each `SessionCache` runs
+ * `SessionStore` on its own `ManagedRuntime`; methods keep the proposal's
+ * names and return Promises. New code should use the `SessionStore` service.
+ *
+ * Import it as a namespace, as the proposal did:
+ *
+ * @example
+ * ```ts
+ * import { SessionMemoryManager } from "@session-store/core"
+ *
+ * const cache = new SessionMemoryManager.SessionCache(
+ *   { maxSessions: 100, maxMessagesPerSession: 1000 },
+ *   { directory: "/var/lib/opencode/sessions" }
+ * )
+ * await cache.setSession(info.id, info)
+ * const again = await cache.getSession(info.id) // undefined when unknown
+ * await cache.destroy()
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { NodeFileSystem, NodePath } from "@effect/platform-node"
+import { Cause, Effect, Exit, Layer, ManagedRuntime } from "effect"
+import { InvalidInput } from "./Errors.ts"
+import { MemoryMonitor } from "./MemoryMonitor.ts"
+import type { MessageWithParts } from "./Message.ts"
+import type { SessionInfo } from "./Session.ts"
+import { SessionRepository } from "./SessionRepository.ts"
+import { type MessagePage, SessionStore, type SweepReport } from "./SessionStore.ts"
+import type { StoreOptions } from "./StoreConfig.ts"
+
+/**
+ * The proposal's config object; a missing key takes its default.
+ *
+ * @example
+ * ```ts
+ * const config: SessionCacheConfig = { maxSessions: 50, inactiveTtlMs: 3_600_000 }
+ * ```
+ */
+export type SessionCacheConfig = Partial<StoreOptions>
+
+/**
+ * Where the truth lives: a directory for the file-system repository (the
+ * default is `.opencode/sessions` under the working directory), or `"memory"`
+ * for a throwaway in-process repository.
+ *
+ * @example
+ * ```ts
+ * const storage: SessionCacheStorage = { directory: "/tmp/sessions" }
+ * ```
+ */
+export type SessionCacheStorage = { readonly directory: string } | "memory"
+
+/**
+ * The proposal's statistics shape.
+ *
+ * @example
+ * ```ts
+ * const hitRate = (s: SessionCacheStats) => s.sessions.hits / Math.max(1, s.sessions.hits + s.sessions.misses)
+ * ```
+ */
+export interface SessionCacheStats {
+  readonly sessions: { readonly hits: number; readonly misses: number; readonly evictions: number; readonly size: number }
+  readonly messages: { readonly size: number }
+}
+
+/** Heap in use over the heap limit at or above which memory is under pressure. */
+const PRESSURE_THRESHOLD = 0.8
+
+const storeLayer = (config: SessionCacheConfig, storage: SessionCacheStorage) => {
+  const store = SessionStore.layerWith(config)
+  const repository = storage === "memory"
+    ? SessionRepository.layerMemory
+    : SessionRepository.layerFileSystem({ directory: storage.directory }).pipe(
+      Layer.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer))
+    )
+  return Layer.mergeAll(store.pipe(Layer.provide(repository)), MemoryMonitor.layer)
+}
+
+// The proposal's callers expect plain Error rejections, so a typed failure is
+// rejected as itself (a Schema.TaggedError is an Error) rather than wrapped.
+const squash = <A, E>(exit: Exit.Exit<A, E>): A => {
+  if (Exit.isSuccess(exit)) return exit.value
+  throw Cause.squash(exit.cause)
+}
+
+/**
+ * The proposal's `SessionCache`, on the real `SessionStore` layer.
+ *
+ * @example
+ * ```ts
+ * const cache = new SessionCache({ maxSessions: 10 }, "memory")
+ * await cache.setSession("ses_1", info)
+ * await cache.hasSession("ses_1") // true
+ * await cache.destroy()
+ * ```
+ */
+export class SessionCache {
+  readonly #runtime: ManagedRuntime.ManagedRuntime<SessionStore | MemoryMonitor, unknown>
+
+  /**
+   * Starts building the layer at once. An invalid config is not accepted
+   * silently: every method rejects with the `ConfigError` that names the key.
+   */
+  constructor(config: SessionCacheConfig = {}, storage: SessionCacheStorage = { directory: ".opencode/sessions" }) {
+    this.#runtime = ManagedRuntime.make(storeLayer(config, storage))
+  }
+
+  #run<A, E>(f: (store: SessionStore["Service"]) => Effect.Effect<A, E>): Promise<A> {
+    return this.#runtime.runPromiseExit(SessionStore.use(f)).then(squash)
+  }
+
+  /** Waits until the layer is built; rejects with its error (an invalid config, an unusable directory). */
+  ready(): Promise<void> {
+    return this.#runtime.runPromiseExit(Effect.void).then(squash)
+  }
+
+  /** The session's info, or `undefined` when there is no such session. */
+  getSession(sessionId: string): Promise<SessionInfo | undefined> {
+    return this.#run((store) =>
+      store.getSession(sessionId).pipe(Effect.catchTag("SessionNotFound", () => Effect.succeed(undefined)))
+    )
+  }
+
+  /** Creates the session, or replaces its info when it exists. `session.id` must be `sessionId`. */
+  setSession(sessionId: string, session: SessionInfo): Promise<void> {
+    return this.#run((store) => {
+      if ((session as { readonly id?: unknown }).id !== sessionId) {
+        return Effect.fail(new InvalidInput({ what: "session", reason: `its id is not ${JSON.stringify(sessionId)}` }))
+      }
+      const replace = store.updateSession(sessionId, () => session)
+      // Another writer may create it between our update and our create: then update again.
+      return replace.pipe(
+        Effect.catchTag("SessionNotFound", () =>
+          store.createSession(session).pipe(Effect.catchTag("SessionAlreadyExists", () => replace))),
+        Effect.asVoid
+      )
+    })
+  }
+
+  /** Whether the session exists (in memory or in storage). */
+  hasSession(sessionId: string): Promise<boolean> {
+    return this.getSession(sessionId).then((info) => info !== undefined)
+  }
+
+  /** Deletes the session and its messages; `false` when there was no such session. */
+  deleteSession(sessionId: string): Promise<boolean> {
+    return this.#run((store) =>
+      store.removeSession(sessionId).pipe(
+        Effect.as(true),
+        Effect.catchTag("SessionNotFound", () => Effect.succeed(false))
+      )
+    )
+  }
+
+  /**
+   * The session's messages, oldest first: all of them, or the page asked for.
+   * `undefined` when there is no such session.
+   */
+  getMessages(sessionId: string, page?: MessagePage): Promise<ReadonlyArray<MessageWithParts> | undefined> {
+    return this.#run((store) =>
+      store.getMessages(sessionId, page).pipe(Effect.catchTag("SessionNotFound", () => Effect.succeed(undefined)))
+    )
+  }
+
+  /**
+   * Makes `messages` the session's messages: each is written by id (in place
+   * if it exists, at the end if not), and stored messages not in the list are
+   * removed. The session must exist.
+   */
+  setMessages(sessionId: string, messages: ReadonlyArray<MessageWithParts>): Promise<void> {
+    return this.#run((store) =>
+      Effect.gen(function*() {
+        const keep = new Set<string>()
+        for (const message of messages) {
+          const written = yield* store.putMessage(sessionId, message)
+          keep.add(written.info.id)
+        }
+        const stored = yield* store.getMessages(sessionId)
+        for (const message of stored) {
+          if (!keep.has(message.info.id)) yield* store.removeMessage(sessionId, message.info.id)
+        }
+      })
+    )
+  }
+
+  /** Deletes every message of the session and keeps the session; `false` when there is no such session. */
+  deleteMessages(sessionId: string): Promise<boolean> {
+    return this.#run((store) =>
+      store.getMessages(sessionId).pipe(
+        Effect.flatMap((stored) =>
+          Effect.forEach(stored, (message) => store.removeMessage(sessionId, message.info.id), { discard: true })
+        ),
+        Effect.as(true),
+        Effect.catchTag("SessionNotFound", () => Effect.succeed(false))
+      )
+    )
+  }
+
+  /** Hits, misses, evictions (all causes) and resident counts. */
+  getStats(): Promise<SessionCacheStats> {
+    return this.#run((store) =>
+      Effect.map(store.stats, (stats) => ({
+        sessions: {
+          hits: stats.hits,
+          misses: stats.misses,
+          evictions: Object.values(stats.evictions).reduce((sum, n) => sum + n, 0),
+          size: stats.residentSessions
+        },
+        messages: { size: stats.residentMessages }
+      }))
+    )
+  }
+
+  /** Runs the cleanup now (expired and inactive sessions leave memory) and says what it did. */
+  forceCleanup(): Promise<SweepReport> {
+    return this.#run((store) => store.sweep)
+  }
+
+  /** Whether the V8 heap in use is at or above 80% of its limit, read from `node:v8`. */
+  isUnderMemoryPressure(): Promise<boolean> {
+    return this.#runtime.runPromiseExit(
+      MemoryMonitor.use((monitor) => monitor.current).pipe(
+        Effect.map((reading) => reading.ratio >= PRESSURE_THRESHOLD)
+      )
+    ).then(squash)
+  }
+
+  /** Resident counts: sessions and messages in memory now. */
+  size(): Promise<{ readonly sessions: number; readonly messages: number }> {
+    return this.#run((store) =>
+      Effect.map(store.stats, (stats) => ({ sessions: stats.residentSessions, messages: stats.residentMessages }))
+    )
+  }
+
+  /** Drops everything from memory; storage keeps it all. */
+  clear(): Promise<void> {
+    return this.#run((store) =>
+      Effect.flatMap(store.residents, (residents) =>
+        Effect.forEach(residents, (resident) => store.invalidate(resident.id), { discard: true }))
+    )
+  }
+
+  /** Releases the layer: the sweep stops, writes in flight finish, nothing keeps the process alive. */
+  destroy(): Promise<void> {
+    return this.#runtime.dispose()
+  }
+}
+
+let globalCache: SessionCache | undefined
+
+/**
+ * The process-wide cache, created on first use with `config` and `storage`
+ * (later calls return the same instance and ignore their arguments).
+ *
+ * @example
+ * ```ts
+ * const cache = getGlobalCache({ maxSessions: 100 })
+ * ```
+ */
+export const getGlobalCache = (config?: SessionCacheConfig, storage?: SessionCacheStorage): SessionCache => {
+  globalCache ??= new SessionCache(config, storage)
+  return globalCache
+}
+
+/**
+ * Releases the process-wide cache, if any; the next `getGlobalCache` makes a new one.
+ *
+ * @example
+ * ```ts
+ * await destroyGlobalCache()
+ * ```
+ */
+export const destroyGlobalCache = async (): Promise<void> => {
+  const cache = globalCache
+  globalCache = undefined
+  await cache?.destroy()
+}

@@ -1,0 +1,165 @@
+import { execFile } from "node:child_process"
+import { mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { promisify } from "node:util"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { SessionMemoryManager } from "../src/index.ts"
+import { makeSessionInfo, userMessage } from "./fixtures/messages.ts"
+
+const { SessionCache, getGlobalCache, destroyGlobalCache } = SessionMemoryManager
+
+let directory: string
+const open: Array<SessionMemoryManager.SessionCache> = []
+const cacheOn = (config: SessionMemoryManager.SessionCacheConfig = {}) => {
+  const cache = new SessionCache(config, { directory })
+  open.push(cache)
+  return cache
+}
+
+beforeEach(async () => {
+  directory = await mkdtemp(join(tmpdir(), "session-cache-"))
+})
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((cache) => cache.destroy()))
+  await destroyGlobalCache()
+  await rm(directory, { recursive: true, force: true })
+})
+
+describe("SessionMemoryManager.SessionCache (the proposal's API on the real layer)", () => {
+  it("sets, gets, checks and deletes sessions; an unknown id resolves undefined", async () => {
+    const cache = cacheOn()
+    const info = makeSessionInfo("ses_a")
+    expect(await cache.getSession("ses_a")).toBeUndefined()
+    expect(await cache.hasSession("ses_a")).toBe(false)
+    await cache.setSession("ses_a", info)
+    expect(await cache.getSession("ses_a")).toStrictEqual(info)
+    expect(await cache.hasSession("ses_a")).toBe(true)
+    const renamed = makeSessionInfo("ses_a", { title: "renamed" })
+    await cache.setSession("ses_a", renamed)
+    expect((await cache.getSession("ses_a"))?.title).toBe("renamed")
+    expect(await cache.deleteSession("ses_a")).toBe(true)
+    expect(await cache.deleteSession("ses_a")).toBe(false)
+    expect(await cache.getSession("ses_a")).toBeUndefined()
+  })
+
+  it("deleteSession also deletes the session's messages", async () => {
+    const cache = cacheOn()
+    await cache.setSession("ses_a", makeSessionInfo("ses_a"))
+    await cache.setMessages("ses_a", [userMessage("ses_a", "msg_1", 1)])
+    await cache.deleteSession("ses_a")
+    await cache.setSession("ses_a", makeSessionInfo("ses_a"))
+    expect(await cache.getMessages("ses_a")).toStrictEqual([])
+  })
+
+  it("setMessages makes the list the session's messages; deleteMessages keeps the session", async () => {
+    const cache = cacheOn()
+    await cache.setSession("ses_a", makeSessionInfo("ses_a"))
+    const [m1, m2, m3] = [1, 2, 3].map((n) => userMessage("ses_a", `msg_${n}`, n))
+    await cache.setMessages("ses_a", [m1!, m2!, m3!])
+    expect(await cache.getMessages("ses_a")).toStrictEqual([m1, m2, m3])
+    const m2b = userMessage("ses_a", "msg_2", 2, "edited")
+    await cache.setMessages("ses_a", [m1!, m2b])
+    expect(await cache.getMessages("ses_a")).toStrictEqual([m1, m2b])
+    expect(await cache.getMessages("ses_missing")).toBeUndefined()
+    expect(await cache.deleteMessages("ses_a")).toBe(true)
+    expect(await cache.getMessages("ses_a")).toStrictEqual([])
+    expect(await cache.hasSession("ses_a")).toBe(true)
+    expect(await cache.deleteMessages("ses_missing")).toBe(false)
+  })
+
+  it("keeps more messages than the window: nothing is truncated, older ones come from storage", async () => {
+    const cache = cacheOn({ maxMessagesPerSession: 3 })
+    await cache.setSession("ses_a", makeSessionInfo("ses_a"))
+    const all = Array.from({ length: 10 }, (_, n) => userMessage("ses_a", `msg_${n}`, n))
+    await cache.setMessages("ses_a", all)
+    expect(await cache.getMessages("ses_a")).toStrictEqual(all)
+    expect((await cache.size()).messages).toBeLessThanOrEqual(3)
+  })
+
+  it("clear drops memory and keeps storage", async () => {
+    const cache = cacheOn()
+    await cache.setSession("ses_a", makeSessionInfo("ses_a"))
+    await cache.getSession("ses_a")
+    expect((await cache.size()).sessions).toBe(1)
+    await cache.clear()
+    expect(await cache.size()).toStrictEqual({ sessions: 0, messages: 0 })
+    expect(await cache.getSession("ses_a")).toStrictEqual(makeSessionInfo("ses_a"))
+  })
+
+  it("reports the proposal's stats shape with real counts", async () => {
+    const cache = cacheOn({ maxSessions: 1 })
+    await cache.setSession("ses_a", makeSessionInfo("ses_a"))
+    await cache.setSession("ses_b", makeSessionInfo("ses_b"))
+    await cache.getSession("ses_a") // miss: loads
+    await cache.getSession("ses_a") // hit
+    await cache.getSession("ses_b") // miss: ses_a leaves for capacity
+    const stats = await cache.getStats()
+    expect(stats.sessions.hits).toBeGreaterThanOrEqual(1)
+    expect(stats.sessions.misses).toBeGreaterThanOrEqual(2)
+    expect(stats.sessions.evictions).toBeGreaterThanOrEqual(1)
+    expect(stats.sessions.size).toBe(1)
+    expect(typeof stats.messages.size).toBe("number")
+  })
+
+  it("forceCleanup runs the sweep and says what it did", async () => {
+    const cache = cacheOn()
+    const report = await cache.forceCleanup()
+    expect(report).toMatchObject({ expired: 0, inactive: 0 })
+  })
+
+  it("isUnderMemoryPressure answers from the real V8 heap reading", async () => {
+    const cache = cacheOn()
+    expect(await cache.isUnderMemoryPressure()).toBe(false)
+  })
+
+  it("rejects an invalid config with the config error naming the key", async () => {
+    const cache = cacheOn({ maxSessions: 0 })
+    await expect(cache.ready()).rejects.toThrow(/maxSessions/)
+    await expect(cache.getSession("ses_a")).rejects.toThrow(/maxSessions/)
+  })
+
+  it("rejects hostile ids and a session whose id is not the key", async () => {
+    const cache = cacheOn()
+    await expect(cache.getSession("../../etc/passwd")).rejects.toMatchObject({ _tag: "InvalidId" })
+    await expect(cache.setSession("ses_a", makeSessionInfo("ses_b"))).rejects.toMatchObject({ _tag: "InvalidInput" })
+  })
+
+  it("a new cache on the same directory sees everything: storage holds the truth", async () => {
+    const first = cacheOn()
+    await first.setSession("ses_a", makeSessionInfo("ses_a"))
+    await first.setMessages("ses_a", [userMessage("ses_a", "msg_1", 1)])
+    await first.destroy()
+    const second = cacheOn()
+    expect(await second.getMessages("ses_a")).toStrictEqual([userMessage("ses_a", "msg_1", 1)])
+  })
+
+  it("works on a memory repository too", async () => {
+    const cache = new SessionCache({}, "memory")
+    open.push(cache)
+    await cache.setSession("ses_a", makeSessionInfo("ses_a"))
+    expect(await cache.hasSession("ses_a")).toBe(true)
+  })
+
+  it("getGlobalCache returns one instance until destroyGlobalCache", async () => {
+    const a = getGlobalCache({}, "memory")
+    expect(getGlobalCache()).toBe(a)
+    await a.setSession("ses_a", makeSessionInfo("ses_a"))
+    await destroyGlobalCache()
+    const b = getGlobalCache({}, "memory")
+    expect(b).not.toBe(a)
+    expect(await b.hasSession("ses_a")).toBe(false)
+  })
+
+  it("destroy leaves nothing that keeps the process alive", async () => {
+    const child = fileURLToPath(new URL("./fixtures/facadeDestroyChild.ts", import.meta.url))
+    const started = Date.now()
+    const { stdout } = await promisify(execFile)(process.execPath, [child, directory], { timeout: 20_000 })
+    expect(stdout.trim()).toBe("destroyed")
+    // The child's cleanup interval is an hour: had the sweep's timer survived destroy, it would hang.
+    expect(Date.now() - started).toBeLessThan(20_000)
+    const cache = cacheOn()
+    expect(await cache.getMessages("ses_child")).toHaveLength(3)
+  })
+})
