@@ -163,4 +163,47 @@ describe("SessionStore: operations", () => {
       // Storage untouched: it reloads.
       assert.strictEqual((yield* store.getMessages("ses_1")).length, 1)
     }).pipe(Effect.provide(storeLayer())))
+
+  it.effect("stats are exact after a scripted sequence", () =>
+    Effect.gen(function*() {
+      const store = yield* SessionStore
+      yield* seed(4, 2)
+      assert.deepStrictEqual(yield* store.stats, {
+        hits: 0,
+        misses: 0,
+        loads: 0,
+        loadFailures: 0,
+        evictions: { capacity: 0, expired: 0, inactive: 0, removed: 0, invalidated: 0 },
+        sweeps: 0,
+        residentSessions: 0,
+        residentMessages: 0,
+        residentBytes: 0,
+        hitRate: 0
+      })
+      yield* store.getSession("ses_1") // miss, load
+      yield* store.getSession("ses_1") // hit
+      yield* store.getMessages("ses_2") // miss, load
+      yield* Effect.flip(store.getSession("ses_missing")) // miss, failed load
+      yield* store.getMessage("ses_1", messageId(1)) // hit
+      yield* store.getSession("ses_3") // miss, load
+      yield* store.getSession("ses_4") // miss, load; ses_2 is the least recent: capacity
+      yield* store.invalidate("ses_3") // invalidated
+      yield* store.getSession("ses_3") // miss, load
+      yield* store.sweep
+      const stats = yield* store.stats
+      const residents = yield* store.residents
+      assert.deepStrictEqual(residents.map((r) => r.id), ["ses_1", "ses_4", "ses_3"])
+      assert.deepStrictEqual(stats, {
+        hits: 2,
+        misses: 6,
+        loads: 6,
+        loadFailures: 1,
+        evictions: { capacity: 1, expired: 0, inactive: 0, removed: 0, invalidated: 1 },
+        sweeps: 1,
+        residentSessions: 3,
+        residentMessages: 6,
+        residentBytes: residents.reduce((n, r) => n + r.bytes, 0),
+        hitRate: 2 / 8
+      })
+    }).pipe(Effect.provide(storeLayer())))
 })
