@@ -1,7 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit } from "effect"
+import { ConfigProvider, Effect, Exit, Layer } from "effect"
+import { TestClock } from "effect/testing"
 import { SessionRepository } from "../src/SessionRepository.ts"
 import { SessionStore, testOptions } from "../src/SessionStore.ts"
+import { provider } from "../src/StoreConfig.ts"
 import {
   bytesOf,
   message,
@@ -206,4 +208,40 @@ describe("SessionStore: operations", () => {
         hitRate: 2 / 8
       })
     }).pipe(Effect.provide(storeLayer())))
+
+  it.effect("layerTest: memory repository, small limits, time under TestClock, repository provided", () =>
+    Effect.gen(function*() {
+      const store = yield* SessionStore
+      const repository = yield* SessionRepository
+      yield* store.createSession(sessionInfo("ses_a"))
+      for (let n = 1; n <= 7; n++) yield* store.appendMessage("ses_a", message("ses_a", messageId(n)))
+      yield* store.getSession("ses_a")
+      assert.strictEqual((yield* store.stats).residentMessages, testOptions.maxMessagesPerSession)
+      assert.strictEqual((yield* repository.loadSession("ses_a" as never, { newest: 0 })).messageCount, 7)
+      yield* TestClock.adjust(testOptions.inactiveTtlMs) // two sweeps; the second finds it idle
+      const stats = yield* store.stats
+      assert.strictEqual(stats.sweeps, 2)
+      assert.strictEqual(stats.evictions.inactive, 1)
+    }).pipe(Effect.provide(SessionStore.layerTest)))
+
+  it.effect("SessionStore.layer takes its limits from the ConfigProvider: file, with env over it", () =>
+    Effect.gen(function*() {
+      const store = yield* SessionStore
+      yield* seed(2, 4)
+      yield* store.getSession("ses_1")
+      yield* store.getSession("ses_2")
+      const stats = yield* store.stats
+      assert.strictEqual(stats.evictions.capacity, 1) // memory.maxSessions = 1 from the file
+      assert.strictEqual(stats.residentMessages, 2) // MEMORY_MAX_MESSAGES_PER_SESSION = 2 from the env
+    }).pipe(
+      Effect.provide(
+        SessionStore.layer.pipe(
+          Layer.provideMerge(SessionRepository.layerMemory),
+          Layer.provide(ConfigProvider.layer(provider({
+            file: { memory: { maxSessions: 1, maxMessagesPerSession: 50 } },
+            env: { MEMORY_MAX_MESSAGES_PER_SESSION: "2" }
+          })))
+        )
+      )
+    ))
 })
