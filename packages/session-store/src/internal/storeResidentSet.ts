@@ -26,7 +26,8 @@ import { fromLoaded, type ResidentSnapshot } from "./storeSnapshot.ts"
  *
  * What the Cache lacks is added around it: inactivity (checked on every read
  * with `Clock`, so `TestClock` drives it), exact accounting, eviction causes
- * and counters. Every eviction passes through `evict`.
+ * and counters. Every eviction passes through `evictSlot`, which keeps the
+ * Cache and the ledger in step and is where eviction events will be published.
  */
 export interface ResidentSet {
   /** The session's slot for a read: from memory when resident, live and active; loaded otherwise. */
