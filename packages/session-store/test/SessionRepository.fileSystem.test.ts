@@ -28,6 +28,7 @@ const inTempDirectory = (options?: Omit<FileSystemRepositoryOptions, "directory"
 
 repositoryContract("file system", inTempDirectory())
 repositoryContract("file system, compacting at every chance", inTempDirectory({ compactAfterBytes: 0 }))
+repositoryContract("file system, no log held open between calls", inTempDirectory({ maxHeldLogs: 0, idleTimeToLive: 0 }))
 
 const sid = (id: string) => id as SessionId
 const mid = (id: string) => id as MessageId

@@ -1,8 +1,7 @@
-import { type Duration, Effect, RcMap, Semaphore } from "effect"
+import { type Duration, Effect, Exit, RcMap, Scope, Semaphore } from "effect"
 import * as FileSystem from "effect/FileSystem"
 import * as Path from "effect/Path"
 import { isPlatformError, type PlatformError } from "effect/PlatformError"
-import type { Scope } from "effect/Scope"
 import {
   CorruptRecord,
   InvalidId,
@@ -44,10 +43,10 @@ import {
   SEAL_TORN_TAIL
 } from "./logFormat.ts"
 import { encodeRecord } from "./records.ts"
-import { corruptLog, listStored, MISSING, readInfo, readLog } from "./storedSessions.ts"
+import { corruptLog, listStored, type LogRead, MISSING, readInfo, readLog } from "./storedSessions.ts"
 import { messageProblem, sessionInfoProblem } from "./validation.ts"
 
-/** Options of the file-system repository; the last two exist for tests and tuning. */
+/** Options of the file-system repository; all but the first two exist for tests and tuning. */
 export interface FileSystemRepositoryOptions {
   readonly directory: string
   /** fsync every write before acknowledging it (default true). */
@@ -56,6 +55,8 @@ export interface FileSystemRepositoryOptions {
   readonly compactAfterBytes?: number | undefined
   /** How long the index of an idle session is kept (default 30 seconds). */
   readonly idleTimeToLive?: Duration.Input | undefined
+  /** Logs held open at most at once (default 128, far below a default descriptor limit of 1024). */
+  readonly maxHeldLogs?: number | undefined
 }
 
 /**
@@ -94,10 +95,24 @@ interface SessionState {
   readonly paths: SessionPaths
   readonly lock: Semaphore.Semaphore
   index: LogIndex | undefined
+  /**
+   * The log, held open (O_APPEND) between calls while the session is in use,
+   * so an append is one write (and one fsync) instead of open, stat, write,
+   * close. While it is held, the index is ours alone to change and is trusted
+   * without a stat; it is closed on release, removal and compaction.
+   */
+  log: HeldLog | undefined
   summaryDirty: boolean
   /** Set when the session was removed: a fiber still queued on this state starts over. */
   removed: boolean
 }
+
+interface HeldLog {
+  readonly file: FileSystem.File
+  readonly scope: Scope.Closeable
+}
+
+const DEFAULT_MAX_HELD_LOGS = 128
 
 const MISSING_LOG = "missing"
 
@@ -135,18 +150,62 @@ const RETRY = Symbol("retry")
  */
 export const makeFileSystemRepository = (
   options: FileSystemRepositoryOptions
-): Effect.Effect<SessionRepositoryShape, RepositoryError, FileSystem.FileSystem | Path.Path | Scope> =>
+): Effect.Effect<SessionRepositoryShape, RepositoryError, FileSystem.FileSystem | Path.Path | Scope.Scope> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const layout = makeLayout(path, options.directory)
     const fsync = options.fsync ?? true
     const compactAfterBytes = options.compactAfterBytes ?? DEFAULT_COMPACT_AFTER_BYTES
+    const maxHeldLogs = options.maxHeldLogs ?? DEFAULT_MAX_HELD_LOGS
 
     yield* openDirectory(fs, path, layout, fsync).pipe(Effect.mapError(repositoryError("open")))
 
     /** States currently in the RcMap, so a listing can use an index without retaining it. */
     const live = new Map<SessionId, SessionState>()
+    let heldLogs = 0
+
+    const closeLog = (state: SessionState) =>
+      Effect.suspend(() => {
+        const held = state.log
+        if (held === undefined) return Effect.void
+        state.log = undefined
+        heldLogs--
+        return Scope.close(held.scope, Exit.void)
+      })
+
+    /**
+     * The log open for appending: the one held, or a fresh descriptor (held
+     * from now on while fewer than `maxHeldLogs` are, else closed with the
+     * caller's scope). A fresh one comes with its stat, so the caller can tell
+     * whether the index still describes the file.
+     */
+    const appendableLog = (state: SessionState) =>
+      Effect.gen(function*() {
+        if (state.log !== undefined) return { file: state.log.file, info: undefined }
+        const scope = yield* Scope.make()
+        const file = yield* fs.open(state.paths.log, { flag: "a+", mode: FILE_MODE }).pipe(
+          Scope.provide(scope),
+          Effect.onError(() => Scope.close(scope, Exit.void)),
+          Effect.catchIf(
+            (error) => isReason(error, "NotFound"),
+            () => Effect.fail(new SessionNotFound({ sessionId: state.id }))
+          )
+        )
+        if (heldLogs < maxHeldLogs) {
+          state.log = { file, scope }
+          heldLogs++
+        } else {
+          yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
+        }
+        const info = yield* file.stat
+        yield* ensureMode(fs, state.paths.log, info, FILE_MODE)
+        return { file, info }
+      })
+
+    /** The index, trusted without a stat while its log is held open by us. */
+    const trustedIndex = (state: SessionState): LogIndex | undefined =>
+      state.log !== undefined ? state.index : undefined
 
     const writeSummary = (paths: SessionPaths, summary: LogSummary) =>
       // A cache: atomic (so never half-written) but not fsynced; a stale or
@@ -163,8 +222,9 @@ export const makeFileSystemRepository = (
       Effect.suspend(() => {
         if (live.get(state.id) === state) live.delete(state.id)
         const index = state.index
-        if (!state.summaryDirty || state.removed || index === undefined) return Effect.void
-        return fs.stat(state.paths.log).pipe(
+        if (!state.summaryDirty || state.removed || index === undefined) return closeLog(state)
+        return closeLog(state).pipe(
+          Effect.andThen(fs.stat(state.paths.log)),
           Effect.flatMap((info) =>
             isCurrent(index, info)
               ? writeSummary(state.paths, {
@@ -187,6 +247,7 @@ export const makeFileSystemRepository = (
               paths: layout.session(id),
               lock,
               index: undefined,
+              log: undefined,
               summaryDirty: false,
               removed: false
             }
@@ -243,6 +304,8 @@ export const makeFileSystemRepository = (
     /** The session's index, read from its log unless the one held is current. */
     const ensureIndex = (state: SessionState) =>
       Effect.gen(function*() {
+        const trusted = trustedIndex(state)
+        if (trusted !== undefined) return trusted
         const info = yield* fs.stat(state.paths.log).pipe(
           Effect.catchIf((error) => isReason(error, "NotFound"), () => Effect.succeed(undefined))
         )
@@ -264,7 +327,7 @@ export const makeFileSystemRepository = (
     const readEntries = (state: SessionState, wanted: ReadonlyArray<readonly [MessageId, LogEntry]>) =>
       Effect.scoped(Effect.gen(function*() {
         if (wanted.length === 0) return []
-        const file = yield* fs.open(state.paths.log, { flag: "r" })
+        const file = state.log?.file ?? (yield* fs.open(state.paths.log, { flag: "r" }))
         let first = Number.POSITIVE_INFINITY
         let end = 0
         let needed = 0
@@ -302,16 +365,12 @@ export const makeFileSystemRepository = (
       }, E>
     ) =>
       Effect.scoped(Effect.gen(function*() {
-        const file = yield* fs.open(state.paths.log, { flag: "a+", mode: FILE_MODE }).pipe(
-          Effect.catchIf(
-            (error) => isReason(error, "NotFound"),
-            () => Effect.fail(new SessionNotFound({ sessionId: state.id }))
-          )
-        )
-        const info = yield* file.stat
-        yield* ensureMode(fs, state.paths.log, info, FILE_MODE)
+        const log = yield* appendableLog(state)
+        const file = log.file
+        // A held descriptor with an index is trusted; otherwise the file's stat decides.
         let index = state.index
-        if (!isCurrent(index, info)) {
+        if (index === undefined || (log.info !== undefined && !isCurrent(index, log.info))) {
+          const info = log.info ?? (yield* file.stat)
           const scan = scanLog(yield* readWhole(file, Number(info.size)), state.id, {
             keepMessages: false,
             allProblems: false
@@ -343,6 +402,8 @@ export const makeFileSystemRepository = (
     /** Rewrites the log with only its live records; refuses a log that does not fully decode. */
     const compact = (state: SessionState) =>
       Effect.gen(function*() {
+        // The held descriptor would keep writing to the old file after the rename.
+        yield* closeLog(state)
         const read = yield* readLog(fs, state.paths.log)
         const scan = scanLog(read.data, state.id, { keepMessages: false, allProblems: false })
         const corrupt = corruptLog(state.paths.log, scan)
@@ -455,26 +516,43 @@ export const makeFileSystemRepository = (
     ): Effect.Effect<LoadedSession, SessionNotFound | RepositoryError | CorruptRecord> =>
       withSession("loadSession", sessionId, false, (state) =>
         Effect.gen(function*() {
-          const stored = yield* readInfo(fs, state.paths, { id: sessionId }, "loadSession")
-          if (stored === MISSING) return yield* missingInfo(state.paths, sessionId)
-          let messages: ReadonlyArray<StoredMessage>
-          let index = state.index
-          const info = yield* fs.stat(state.paths.log).pipe(
-            Effect.catchIf((error) => isReason(error, "NotFound"), () => Effect.succeed(undefined))
-          )
-          if (isCurrent(index, info)) {
-            const entries = [...index.entries]
-            messages = yield* readEntries(state, newest <= 0 ? [] : entries.slice(-newest))
-          } else {
+          let index = trustedIndex(state)
+          if (index === undefined && state.index !== undefined) {
+            const info = yield* fs.stat(state.paths.log).pipe(
+              Effect.catchIf((error) => isReason(error, "NotFound"), () => Effect.succeed(undefined))
+            )
+            if (isCurrent(state.index, info)) index = state.index
+          }
+          // The info and the messages are read side by side; the info decides first what went wrong.
+          const held = index
+          type LogPart = {
+            readonly messages: ReadonlyArray<StoredMessage> | undefined
+            readonly read: LogRead | undefined
+          }
+          const logPart: Effect.Effect<LogPart, CorruptRecord | PlatformError> = held !== undefined
+            ? Effect.map(readEntries(state, newest <= 0 ? [] : [...held.entries].slice(-newest)), (messages) => ({
+              messages,
+              read: undefined
+            }))
             // A cold load reads and checks the whole log once, and keeps the index.
-            const read = yield* readLog(fs, state.paths.log)
-            const scan = scanLog(read.data, sessionId, { keepMessages: true, allProblems: false })
+            : Effect.map(readLog(fs, state.paths.log), (read) => ({ messages: undefined, read }))
+          const [infoRead, logRead] = yield* Effect.all([
+            Effect.exit(readInfo(fs, state.paths, { id: sessionId }, "loadSession")),
+            Effect.exit(logPart)
+          ], { concurrency: 2 })
+          const stored = yield* infoRead
+          if (stored === MISSING) return yield* missingInfo(state.paths, sessionId)
+          const log = yield* logRead
+          let messages = log.messages
+          if (log.read !== undefined) {
+            const scan = scanLog(log.read.data, sessionId, { keepMessages: true, allProblems: false })
             const corrupt = corruptLog(state.paths.log, scan)
             if (corrupt !== undefined) return yield* corrupt
             const window = newest <= 0 ? [] : [...scan.entries.values()].slice(-newest)
             messages = window.map((entry) => ({ message: entry.message!, bytes: entry.bytes }))
-            index = state.index = indexOf(scan, read.info)
+            index = state.index = indexOf(scan, log.read.info)
           }
+          if (messages === undefined || index === undefined) return yield* Effect.die("unreachable: no log read")
           return {
             info: stored.info,
             infoBytes: stored.bytes,
@@ -588,6 +666,7 @@ export const makeFileSystemRepository = (
           if (fsync) yield* syncDirectory(fs, layout.sessions)
           state.removed = true
           state.index = undefined
+          yield* closeLog(state)
           if (live.get(sessionId) === state) live.delete(sessionId)
           yield* RcMap.invalidate(states, sessionId)
           yield* fs.remove(trash, { recursive: true }).pipe(
