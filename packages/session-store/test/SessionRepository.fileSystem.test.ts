@@ -260,6 +260,28 @@ describe("SessionRepository.layerFileSystem", () => {
       expect(yield* verifyDirectory(directory)).toStrictEqual([])
     }).pipe(Effect.provide(NodeServices.layer)))
 
+  it.effect("reads records that lie far apart in a log, in message order, as a cold load does", () =>
+    Effect.gen(function*() {
+      const root = yield* tempRoot
+      const directory = `${root}/store`
+      const warm = yield* withRepository(directory, (repo) =>
+        Effect.gen(function*() {
+          yield* seed(repo, "ses_1", 3)
+          // 40 rewrites of m1 of 5 KB each: its latest record ends up ~200 KB after m2 and m3.
+          for (let i = 0; i < 40; i++) yield* repo.putMessage(sid("ses_1"), message("ses_1", "m1", `${"z".repeat(5000)}${i}`))
+          const loaded = yield* repo.loadSession(sid("ses_1"), { newest: 3 })
+          const paged = yield* repo.pageMessages(sid("ses_1"), { limit: 3 })
+          const got = yield* repo.getMessage(sid("ses_1"), mid("m1"))
+          expect(paged).toStrictEqual(loaded.messages)
+          expect(got).toStrictEqual(loaded.messages[0])
+          return loaded
+        }))
+      expect(ids(warm.messages)).toStrictEqual(["m1", "m2", "m3"])
+      expect(String(warm.messages[0]!.message.parts[0]!["text"]).endsWith("39")).toBe(true)
+      const cold = yield* withRepository(directory, (repo) => repo.loadSession(sid("ses_1"), { newest: 3 }))
+      expect(cold).toStrictEqual(warm)
+    }).pipe(Effect.provide(NodeServices.layer)))
+
   it.effect("never builds a path from a hostile id", () =>
     Effect.gen(function*() {
       const root = yield* tempRoot

@@ -321,33 +321,41 @@ export const makeFileSystemRepository = (
       })
 
     /**
-     * Reads the given records. Records close together are read with one read
-     * of their span; scattered ones one by one. Every record is checked again.
+     * Reads the given records, in the order given. Records less than 64 KiB
+     * apart in the file are fetched with one read of their span (the newest
+     * messages of a log mostly sit together; a message rewritten while
+     * streaming sits further on). Every record is checked again.
      */
     const readEntries = (state: SessionState, wanted: ReadonlyArray<readonly [MessageId, LogEntry]>) =>
       Effect.scoped(Effect.gen(function*() {
         if (wanted.length === 0) return []
         const file = state.log?.file ?? (yield* fs.open(state.paths.log, { flag: "r" }))
-        let first = Number.POSITIVE_INFINITY
-        let end = 0
-        let needed = 0
-        for (const [, entry] of wanted) {
-          first = Math.min(first, entry.offset)
-          end = Math.max(end, entry.offset + entry.length)
-          needed += entry.length
-        }
-        const span = end - first <= needed * 2 + 65_536 ? yield* readRange(file, first, end - first) : undefined
-        const out: Array<StoredMessage> = []
-        for (const [id, entry] of wanted) {
-          const bytes = span === undefined
-            ? yield* readRange(file, entry.offset, entry.length)
-            : span.subarray(entry.offset - first, entry.offset - first + entry.length)
-          const message = decodeAt(bytes, state.id, id)
-          if (typeof message === "string") {
-            state.index = undefined
-            return yield* new CorruptRecord({ file: state.paths.log, problem: `record at byte ${entry.offset}: ${message}` })
+        const byOffset = wanted.map((pair, position) => ({ id: pair[0], entry: pair[1], position }))
+          .sort((a, b) => a.entry.offset - b.entry.offset)
+        const out = new Array<StoredMessage>(wanted.length)
+        let run = 0
+        while (run < byOffset.length) {
+          const start = byOffset[run]!.entry.offset
+          let end = run
+          let stop = start + byOffset[run]!.entry.length
+          while (end + 1 < byOffset.length && byOffset[end + 1]!.entry.offset - stop <= 65_536) {
+            end++
+            stop = Math.max(stop, byOffset[end]!.entry.offset + byOffset[end]!.entry.length)
           }
-          out.push({ message, bytes: entry.bytes })
+          const span = yield* readRange(file, start, stop - start)
+          for (let i = run; i <= end; i++) {
+            const { entry, id, position } = byOffset[i]!
+            const message = decodeAt(span.subarray(entry.offset - start, entry.offset - start + entry.length), state.id, id)
+            if (typeof message === "string") {
+              state.index = undefined
+              return yield* new CorruptRecord({
+                file: state.paths.log,
+                problem: `record at byte ${entry.offset}: ${message}`
+              })
+            }
+            out[position] = { message, bytes: entry.bytes }
+          }
+          run = end + 1
         }
         return out
       }))
@@ -722,9 +730,12 @@ const openDirectory = (fs: FileSystem.FileSystem, path: Path.Path, layout: Layou
     if (!(yield* fs.exists(layout.root))) {
       yield* fs.makeDirectory(layout.root, { recursive: true, mode: DIRECTORY_MODE })
       yield* fs.chmod(layout.root, DIRECTORY_MODE)
+      if (fsync) yield* syncDirectory(fs, path.dirname(layout.root))
     }
     yield* ensurePrivateDirectory(fs, layout.sessions)
     yield* ensurePrivateDirectory(fs, layout.tmp)
+    // Every later fsync of sessions/ is worth only as much as sessions/ itself being on disk.
+    if (fsync) yield* syncDirectory(fs, layout.root)
     for (const name of yield* fs.readDirectory(layout.tmp)) {
       yield* fs.remove(path.join(layout.tmp, name), { recursive: true, force: true })
     }
