@@ -486,6 +486,7 @@ export const makeFileSystemRepository = (
           )
           if (fsync) yield* syncDirectory(fs, layout.sessions)
           state.index = undefined
+          yield* closeLog(state)
           return { bytes: record.bytes }
         }).pipe(platformFailures("createSession", info.id)))
     }
@@ -671,12 +672,14 @@ export const makeFileSystemRepository = (
               () => Effect.fail(new SessionNotFound({ sessionId }))
             )
           )
-          if (fsync) yield* syncDirectory(fs, layout.sessions)
+          // From here on the session is gone for this process, whatever fails next:
+          // nothing may append to the log held open in its old place.
           state.removed = true
           state.index = undefined
-          yield* closeLog(state)
           if (live.get(sessionId) === state) live.delete(sessionId)
+          yield* closeLog(state)
           yield* RcMap.invalidate(states, sessionId)
+          if (fsync) yield* syncDirectory(fs, layout.sessions)
           yield* fs.remove(trash, { recursive: true }).pipe(
             Effect.catch((error) =>
               Effect.logWarning(`session-store: ${trash} is left to remove when the repository next opens: ${error.message}`)
