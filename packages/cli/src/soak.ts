@@ -52,8 +52,6 @@ export type { Verification }
 export interface SoakOptions extends WorkloadOptions {
   /** Heap samples per run, each after a forced GC (default 50). */
   readonly samples?: number
-  /** Virtual time between two calls of the store's `sweep` (default 5 minutes, the store's default cleanup interval). */
-  readonly sweepIntervalMs?: number
   /** The store's byte budget, shown beside resident bytes (the caller configures the store with it). */
   readonly budget?: number | undefined
   /** Draw a progress line on stderr (default true). */
@@ -111,6 +109,7 @@ export interface RunReport {
   readonly failures: Readonly<Record<string, number>>
   readonly failed: number
   readonly firstFailures: ReadonlyArray<string>
+  /** Sweeps the store ran on its own timer (its `cleanupIntervalMs`, in virtual time). */
   readonly sweeps: number
   readonly elapsedMs: number
   readonly virtualDays: number
@@ -146,7 +145,6 @@ export interface SoakReport {
 }
 
 const DEFAULT_SAMPLES = 50
-const DEFAULT_SWEEP_INTERVAL = 300_000
 const STATS_EVERY = 500
 
 type OperationError = WriteError | MessageNotFound | SessionAlreadyExists
@@ -200,7 +198,6 @@ export const runWorkload = Effect.fn("Soak.runWorkload")(function*(
   const store = yield* SessionStore
   const ledger = makeLedger()
   const content = makeContent(options.seed)
-  const interval = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL
   const every = Math.max(1, Math.ceil(options.operations / (options.samples ?? DEFAULT_SAMPLES)))
   const progress = options.progress === false ? undefined : makeProgress(label.padEnd(8), options.operations)
   const byTag = Object.fromEntries(OperationTags.map((tag) => [tag, 0])) as Record<Operation["_tag"], number>
@@ -208,11 +205,9 @@ export const runWorkload = Effect.fn("Soak.runWorkload")(function*(
   const firstFailures: Array<string> = []
   const samples: Array<HeapSample> = []
   let failed = 0
-  let sweeps = 0
   let done = 0
   let stats: StatsSnapshot = yield* store.stats
   const start = clock.now()
-  let nextSweep = start + interval
 
   const sample = Effect.fnUntraced(function*() {
     stats = yield* store.stats
@@ -235,12 +230,8 @@ export const runWorkload = Effect.fn("Soak.runWorkload")(function*(
   yield* sample()
   const began = performance.now()
   for (const op of workload(options)) {
+    // Time passes: the store's timers (sweep, pressure checks) that are due wake now.
     clock.set(op.at)
-    if (op.at >= nextSweep) {
-      yield* store.sweep
-      sweeps++
-      nextSweep = op.at + interval
-    }
     const result = yield* Effect.result(apply(store, ledger, op))
     if (result._tag === "Failure") {
       failed++
@@ -269,7 +260,7 @@ export const runWorkload = Effect.fn("Soak.runWorkload")(function*(
     failures,
     failed,
     firstFailures,
-    sweeps,
+    sweeps: finalStats.sweeps,
     elapsedMs,
     virtualDays: (clock.now() - start) / 86_400_000,
     stats: finalStats,
@@ -294,8 +285,7 @@ const startTime = (options: SoakOptions) => options.startTime ?? Date.UTC(2025, 
  */
 export const runAgainst = <E, R>(label: string, options: SoakOptions, layer: Layer.Layer<SessionStore, E, R>) =>
   Effect.gen(function*() {
-    const live = yield* Clock.Clock
-    const clock = makeVirtualClock(live, startTime(options))
+    const clock = makeVirtualClock(startTime(options))
     const heapBefore = heapInUse()
     return yield* runWorkload(label, options, clock, heapBefore).pipe(
       Effect.provide(layer),
