@@ -1,0 +1,606 @@
+/**
+ * Model-based property test of the store's promise, "bounded memory and
+ * nothing lost": random sequences of every operation, clock advances,
+ * sweeps, injected repository failures and interruptions at random points,
+ * against tiny limits so every cause of eviction fires, checked after every
+ * step against a plain model of what was acknowledged (an operation is
+ * acknowledged when its effect succeeded).
+ *
+ * After every step:
+ * - what the store returned equals what the model predicts (values and error tags);
+ * - storage, read around the store, equals the model whenever a write reached it
+ *   (no lost write, no phantom write);
+ * - memory is a consistent, bounded view of the model (resident counts and
+ *   bytes are those of the model's newest messages; at most `maxSessions`);
+ * - a write that failed left memory exactly as it was;
+ * - an interrupted operation is applied entirely or not at all (decided by
+ *   reading storage), and left no lock held (the next operations finish).
+ * At the end of a sequence every session reads back identical through the
+ * store and from storage, and releasing the layer finishes.
+ *
+ * Runs: SESSION_STORE_MODEL_RUNS sequences on the memory repository (default
+ * 1000) and SESSION_STORE_MODEL_FS_RUNS on the file-system repository
+ * (default 50), from SESSION_STORE_MODEL_SEED (default fixed). A failure
+ * prints the shrunk sequence, the step that failed and the seed and path;
+ * SESSION_STORE_MODEL_SEED=<seed> SESSION_STORE_MODEL_PATH=<path> replays it.
+ */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { NodeServices } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Fiber, Latch, Layer, Scope } from "effect"
+import { TestClock } from "effect/testing"
+import * as fc from "fast-check"
+import type { SessionInfo } from "../src/Session.ts"
+import { SessionRepository } from "../src/SessionRepository.ts"
+import { type EvictionCause, SessionStore, type SessionStoreShape } from "../src/SessionStore.ts"
+import {
+  ChaosControl,
+  chaosOver,
+  cloneModel,
+  envInt,
+  type Model,
+  outcomeTag,
+  plain,
+  promptly,
+  readStorage,
+  residentBytes,
+  Storage
+} from "./Reliability.support.ts"
+import { message, messageId, sessionInfo } from "./SessionStore.support.ts"
+
+const RUNS = envInt("SESSION_STORE_MODEL_RUNS", 1000)
+const FS_RUNS = envInt("SESSION_STORE_MODEL_FS_RUNS", 50)
+const SEED = envInt("SESSION_STORE_MODEL_SEED", 20_260_606)
+const PATH = process.env["SESSION_STORE_MODEL_PATH"] || undefined
+const MAX_STEPS = envInt("SESSION_STORE_MODEL_STEPS", 100)
+
+// Tiny limits: one session more than fit (capacity), windows of four messages.
+const SESSIONS = 4
+const limits = { maxSessions: 3, maxMessagesPerSession: 4, sessionTtlMs: 60_000, cleanupIntervalMs: 10_000 }
+const W = limits.maxMessagesPerSession
+
+// ---------------------------------------------------------------------------
+// Steps.
+
+type StoreOp =
+  | { readonly op: "create" | "read" | "removeSession"; readonly s: number }
+  | { readonly op: "update"; readonly s: number; readonly title: string }
+  | { readonly op: "append"; readonly s: number; readonly text: string }
+  | { readonly op: "put"; readonly s: number; readonly i: number | undefined; readonly text: string }
+  | {
+    readonly op: "page"
+    readonly s: number
+    readonly limit: number | undefined
+    readonly before: number | "missing" | undefined
+  }
+  | { readonly op: "getMessage" | "removeMessage"; readonly s: number; readonly i: number }
+  | { readonly op: "list" }
+
+type Step =
+  | StoreOp
+  | { readonly op: "invalidate"; readonly s: number }
+  | { readonly op: "sweep" }
+  | { readonly op: "advance"; readonly ms: number }
+  /** The (after+1)-th repository call made by `inner` fails with a RepositoryError. */
+  | { readonly op: "fault"; readonly after: number; readonly inner: StoreOp }
+  /** `inner` forked, interrupted after `yields` scheduler turns; every repository call first yields `repoYields` times. */
+  | { readonly op: "interrupt"; readonly yields: number; readonly repoYields: number; readonly inner: StoreOp }
+  /** `inner` forked and interrupted while its first repository call is blocked. */
+  | { readonly op: "interruptBlocked"; readonly inner: StoreOp }
+
+const text = fc.string({ maxLength: 60, unit: fc.constantFrom("a", "z", " ", "é", "漢", "😀", "\n", "\"", "\\") })
+const s = fc.integer({ min: 0, max: SESSIONS - 1 })
+const i = fc.nat(40)
+
+const storeOp: fc.Arbitrary<StoreOp> = fc.oneof(
+  { weight: 2, arbitrary: fc.record({ op: fc.constant("create" as const), s }) },
+  { weight: 4, arbitrary: fc.record({ op: fc.constant("read" as const), s }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("removeSession" as const), s }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("update" as const), s, title: text }) },
+  { weight: 6, arbitrary: fc.record({ op: fc.constant("append" as const), s, text }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ op: fc.constant("put" as const), s, i: fc.option(i, { nil: undefined }), text })
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant("page" as const),
+      s,
+      limit: fc.option(fc.nat(9), { nil: undefined }),
+      before: fc.option(fc.oneof({ weight: 9, arbitrary: i }, { weight: 1, arbitrary: fc.constant("missing" as const) }), {
+        nil: undefined
+      })
+    })
+  },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant("getMessage" as const), s, i }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant("removeMessage" as const), s, i }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("list" as const) }) }
+)
+
+const step: fc.Arbitrary<Step> = fc.oneof(
+  { weight: 25, arbitrary: storeOp },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("invalidate" as const), s }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("sweep" as const) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant("advance" as const),
+      ms: fc.constantFrom(1_000, 5_000, 10_000, 25_000, 61_000)
+    })
+  },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant("fault" as const), after: fc.nat(2), inner: storeOp }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ op: fc.constant("interrupt" as const), yields: fc.nat(8), repoYields: fc.nat(3), inner: storeOp })
+  },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant("interruptBlocked" as const), inner: storeOp }) }
+)
+
+const times = fc.record({ inactiveTtlMs: fc.constantFrom(20_000, 90_000) })
+
+// ---------------------------------------------------------------------------
+// What the model predicts for one store operation.
+
+interface Planned {
+  readonly label: string
+  readonly run: (store: SessionStoreShape) => Effect.Effect<unknown, { readonly _tag: string }>
+  /** The error tag predicted, undefined for success. */
+  readonly failure: string | undefined
+  /** Checks a successful result against the model. */
+  readonly check: (value: unknown) => void
+  /** The model once the operation is acknowledged (the same model when it changes nothing). */
+  readonly after: Model
+  readonly write: boolean
+}
+
+const sid = (n: number) => `ses_${n}`
+
+const plan = (op: StoreOp, model: Model, newId: () => string): Planned => {
+  const pick = <A>(items: ReadonlyArray<A>, n: number): A | undefined =>
+    items.length === 0 ? undefined : items[n % items.length]
+  const read = (label: string, run: Planned["run"], failure: string | undefined, check: Planned["check"]): Planned => ({
+    label,
+    run,
+    failure,
+    check,
+    after: model,
+    write: false
+  })
+  const write = (
+    label: string,
+    run: Planned["run"],
+    failure: string | undefined,
+    change: (next: Model) => void,
+    check: Planned["check"] = () => {}
+  ): Planned => {
+    const after = failure === undefined ? cloneModel(model) : model
+    if (failure === undefined) change(after)
+    return { label, run, failure, check, after, write: true }
+  }
+  switch (op.op) {
+    case "list":
+      return read("list", (store) => store.listSessions(), undefined, (value) => {
+        const listed = value as ReadonlyArray<{ id: string; messageCount: number; bytes: number }>
+        assert.deepStrictEqual(listed.map((x) => x.id).sort(), [...model.keys()].sort(), "listed ids")
+        for (const summary of listed) {
+          const m = model.get(summary.id)!
+          assert.strictEqual(summary.messageCount, m.messages.length, `${summary.id} listed count`)
+          assert.strictEqual(summary.bytes, residentBytes(m, m.messages.length), `${summary.id} listed bytes`)
+        }
+      })
+    case "create": {
+      const id = sid(op.s)
+      const info = sessionInfo(id)
+      return write(
+        `create ${id}`,
+        (store) => store.createSession(info),
+        model.has(id) ? "SessionAlreadyExists" : undefined,
+        (next) => next.set(id, { info: info as unknown as SessionInfo, messages: [] }),
+        (value) => assert.deepStrictEqual(value, info)
+      )
+    }
+    case "read": {
+      const id = sid(op.s)
+      const m = model.get(id)
+      return read(
+        `read ${id}`,
+        (store) => store.getSession(id),
+        m === undefined ? "SessionNotFound" : undefined,
+        (value) => assert.deepStrictEqual(value, m!.info)
+      )
+    }
+    case "removeSession": {
+      const id = sid(op.s)
+      return write(
+        `removeSession ${id}`,
+        (store) => store.removeSession(id),
+        model.has(id) ? undefined : "SessionNotFound",
+        (next) => next.delete(id)
+      )
+    }
+    case "update": {
+      const id = sid(op.s)
+      const m = model.get(id)
+      const info = m === undefined ? undefined : { ...m.info, title: op.title }
+      return write(
+        `update ${id} title=${JSON.stringify(op.title)}`,
+        (store) => store.updateSession(id, (current) => ({ ...current, title: op.title })),
+        m === undefined ? "SessionNotFound" : undefined,
+        (next) => next.get(id)!.info = info!,
+        (value) => assert.deepStrictEqual(value, info)
+      )
+    }
+    case "append":
+    case "put": {
+      const id = sid(op.s)
+      const m = model.get(id)
+      const existing = op.op === "put" && m !== undefined && op.i !== undefined ? pick(m.messages, op.i) : undefined
+      const mid = existing?.info.id ?? newId()
+      const msg = message(id, mid, op.text)
+      return write(
+        `${op.op} ${id} ${mid}${existing === undefined ? " (new)" : " (in place)"}`,
+        (store) => op.op === "append" ? store.appendMessage(id, msg) : store.putMessage(id, msg),
+        m === undefined ? "SessionNotFound" : undefined,
+        (next) => {
+          const messages = next.get(id)!.messages
+          const at = messages.findIndex((x) => x.info.id === mid)
+          if (at >= 0) messages[at] = msg as never
+          else messages.push(msg as never)
+        },
+        (value) => assert.deepStrictEqual(value, msg)
+      )
+    }
+    case "page": {
+      const id = sid(op.s)
+      const m = model.get(id)
+      const before = op.before === undefined
+        ? undefined
+        : op.before === "missing" || m === undefined
+        ? "msg_missing"
+        : pick(m.messages, op.before)?.info.id ?? "msg_missing"
+      const end = m === undefined || before === undefined
+        ? m?.messages.length ?? 0
+        : m.messages.findIndex((x) => x.info.id === before)
+      const failure = m === undefined ? "SessionNotFound" : end < 0 ? "MessageNotFound" : undefined
+      return read(
+        `page ${id} limit=${op.limit} before=${before}`,
+        (store) => store.getMessages(id, { limit: op.limit, before }),
+        failure,
+        (value) => {
+          const start = op.limit === undefined ? 0 : Math.max(0, end - op.limit)
+          assert.deepStrictEqual(value, m!.messages.slice(start, end))
+        }
+      )
+    }
+    case "getMessage": {
+      const id = sid(op.s)
+      const m = model.get(id)
+      const target = m === undefined ? undefined : pick(m.messages, op.i)
+      return read(
+        `getMessage ${id} ${target?.info.id ?? "msg_none"}`,
+        (store) => store.getMessage(id, target?.info.id ?? "msg_none"),
+        m === undefined ? "SessionNotFound" : target === undefined ? "MessageNotFound" : undefined,
+        (value) => assert.deepStrictEqual(value, target)
+      )
+    }
+    case "removeMessage": {
+      const id = sid(op.s)
+      const m = model.get(id)
+      const target = m === undefined ? undefined : pick(m.messages, op.i)
+      return write(
+        `removeMessage ${id} ${target?.info.id ?? "msg_none"}`,
+        (store) => store.removeMessage(id, target?.info.id ?? "msg_none"),
+        m === undefined ? "SessionNotFound" : target === undefined ? "MessageNotFound" : undefined,
+        (next) => {
+          const messages = next.get(id)!.messages
+          messages.splice(messages.findIndex((x) => x.info.id === target!.info.id), 1)
+        }
+      )
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// One sequence.
+
+/** Causes of eviction seen over all sequences of a run, to show each was exercised. */
+const newCauses = (): Record<EvictionCause, number> => ({
+  capacity: 0,
+  expired: 0,
+  inactive: 0,
+  removed: 0,
+  invalidated: 0
+})
+
+interface Tally {
+  readonly causes: Record<EvictionCause, number>
+  sequences: number
+  steps: number
+  faultsInjected: number
+  interruptedApplied: number
+  interruptedNotApplied: number
+}
+
+const newTally = (): Tally => ({
+  causes: newCauses(),
+  sequences: 0,
+  steps: 0,
+  faultsInjected: 0,
+  interruptedApplied: 0,
+  interruptedNotApplied: 0
+})
+
+const scenario = (steps: ReadonlyArray<Step>, tally: Tally, bounded: boolean) =>
+  Effect.gen(function*() {
+    const store = yield* SessionStore
+    const storage = yield* Storage
+    const chaos = yield* ChaosControl
+    let model: Model = new Map()
+    let next = 1
+    const newId = () => messageId(next++)
+    const trail: Array<string> = []
+    /** Runs an effect to its exit; on the memory repository, a hang becomes a failure. */
+    const settle = <A, E>(effect: Effect.Effect<A, E>, label: string) =>
+      bounded ? promptly(effect, label) : Effect.exit(effect)
+
+    const fail = (message: string): never => {
+      assert.fail(`${message}\n  steps so far:\n    ${trail.join("\n    ")}`)
+    }
+    const expectStorage = Effect.fnUntraced(function*(expected: Model, label: string) {
+      const stored = yield* readStorage(storage)
+      try {
+        assert.deepStrictEqual(plain(stored), plain(expected))
+      } catch (error) {
+        fail(`${label}: storage differs from the acknowledged model: ${(error as Error).message}`)
+      }
+    })
+
+    const checkMemory = Effect.gen(function*() {
+      const residents = yield* store.residents
+      const stats = yield* store.stats
+      let bytes = 0
+      let messages = 0
+      for (const r of residents) {
+        const m = model.get(r.id)
+        if (m === undefined) fail(`${r.id} is resident but was removed (or never created)`)
+        assert.strictEqual(r.messageCount, m!.messages.length, `${r.id} resident message count`)
+        assert.isAtMost(r.windowMessages, Math.min(W, m!.messages.length), `${r.id} window bound`)
+        assert.strictEqual(r.bytes, residentBytes(m!, r.windowMessages), `${r.id} resident bytes`)
+        bytes += r.bytes
+        messages += r.windowMessages
+      }
+      assert.isAtMost(residents.length, limits.maxSessions, "resident sessions bound")
+      assert.strictEqual(stats.residentSessions, residents.length)
+      assert.strictEqual(stats.residentBytes, bytes)
+      assert.strictEqual(stats.residentMessages, messages)
+    })
+
+    /** Checks an operation's exit against its plan; adopts the plan's model on success. */
+    const judge = (planned: Planned, exit: Exit.Exit<unknown, unknown>) => {
+      const tag = outcomeTag(exit)
+      if (tag !== planned.failure) {
+        fail(`${planned.label}: expected ${planned.failure ?? "success"}, got ${tag ?? "success"}${
+          Exit.isFailure(exit) ? `: ${String(exit.cause)}` : ""
+        }`)
+      }
+      if (Exit.isSuccess(exit)) {
+        try {
+          planned.check(exit.value)
+        } catch (error) {
+          fail(`${planned.label}: returned a value that differs from the model: ${(error as Error).message}`)
+        }
+        model = planned.after
+      }
+    }
+
+    /** After an interruption: storage holds the model before or after the operation, nothing in between. */
+    const settleInterrupted = Effect.fnUntraced(function*(planned: Planned, label: string) {
+      const stored = plain(yield* readStorage(storage))
+      const before = plain(model)
+      const after = plain(planned.after)
+      const same = (a: unknown, b: unknown) => {
+        try {
+          assert.deepStrictEqual(a, b)
+          return true
+        } catch {
+          return false
+        }
+      }
+      if (same(stored, after) && planned.after !== model) {
+        model = planned.after
+        tally.interruptedApplied++
+      } else if (same(stored, before)) {
+        tally.interruptedNotApplied++
+      } else {
+        fail(`${label}: interrupted operation left storage half-applied:\n${JSON.stringify(stored)}`)
+      }
+    })
+
+    for (const [index, current] of steps.entries()) {
+      const writesBefore = chaos.writes
+      let checkStorage = false
+      switch (current.op) {
+        case "invalidate": {
+          trail.push(`invalidate ${sid(current.s)}`)
+          const exit = yield* settle(store.invalidate(sid(current.s)), "invalidate")
+          if (Exit.isFailure(exit)) fail(`invalidate failed: ${String(exit.cause)}`)
+          break
+        }
+        case "sweep": {
+          trail.push("sweep")
+          const exit = yield* settle(store.sweep, "sweep")
+          if (Exit.isFailure(exit)) fail(`sweep failed: ${String(exit.cause)}`)
+          break
+        }
+        case "advance": {
+          trail.push(`advance ${current.ms} ms`)
+          yield* TestClock.adjust(current.ms)
+          break
+        }
+        case "fault": {
+          const planned = plan(current.inner, model, newId)
+          trail.push(`fault (repository call ${current.after + 1} fails) during ${planned.label}`)
+          const residentsBefore = yield* store.residents
+          const injectedBefore = chaos.injected
+          chaos.failAfter = current.after
+          const exit = yield* settle(planned.run(store), planned.label)
+          chaos.failAfter = -1
+          const injected = chaos.injected > injectedBefore
+          tally.faultsInjected += injected ? 1 : 0
+          if (outcomeTag(exit) === "RepositoryError") {
+            if (!injected) fail(`${planned.label}: RepositoryError without an injected failure: ${String(Exit.isFailure(exit) && exit.cause)}`)
+            // Typed error, nothing changed: storage, and for a write, memory.
+            yield* expectStorage(model, planned.label)
+            if (planned.write) {
+              assert.deepStrictEqual(yield* store.residents, residentsBefore, `${planned.label}: failed write changed memory`)
+            }
+          } else {
+            judge(planned, exit)
+            checkStorage = true
+          }
+          break
+        }
+        case "interrupt":
+        case "interruptBlocked": {
+          const planned = plan(current.inner, model, newId)
+          const label = current.op === "interrupt"
+            ? `interrupt after ${current.yields} turns (repository yields ${current.repoYields}) ${planned.label}`
+            : `interrupt while blocked in the repository: ${planned.label}`
+          trail.push(label)
+          const latch = current.op === "interruptBlocked" ? yield* Latch.make(false) : undefined
+          chaos.yieldsFirst = current.op === "interrupt" ? current.repoYields : 0
+          chaos.hold = latch
+          const fiber = yield* Effect.forkChild(planned.run(store), { startImmediately: true })
+          if (current.op === "interrupt") {
+            for (let n = 0; n < current.yields; n++) yield* Effect.yieldNow
+            yield* Fiber.interrupt(fiber)
+          } else {
+            for (let n = 0; n < 1_000 && chaos.blocked === 0 && fiber.pollUnsafe() === undefined; n++) {
+              yield* Effect.yieldNow
+            }
+            // A write inside the repository is uninterruptible: the interruption waits for it.
+            const interrupter = yield* Effect.forkChild(Fiber.interrupt(fiber), { startImmediately: true })
+            for (let n = 0; n < 5; n++) yield* Effect.yieldNow
+            yield* latch!.open
+            yield* Fiber.join(interrupter)
+          }
+          chaos.yieldsFirst = 0
+          chaos.hold = undefined
+          const exit = yield* Fiber.await(fiber)
+          if (outcomeTag(exit) === "interrupted") yield* settleInterrupted(planned, label)
+          else judge(planned, exit)
+          checkStorage = true
+          break
+        }
+        default: {
+          const planned = plan(current, model, newId)
+          trail.push(planned.label)
+          judge(planned, yield* settle(planned.run(store), planned.label))
+        }
+      }
+      tally.steps++
+      if (checkStorage || chaos.writes !== writesBefore) yield* expectStorage(model, `step ${index + 1}`)
+      yield* checkMemory
+    }
+
+    // No lock was left held: a write and a read of every session finish.
+    trail.push("final: touch and read back every session")
+    for (let n = 0; n < SESSIONS; n++) {
+      const id = sid(n)
+      const m = model.get(id)
+      const touched = yield* settle(store.updateSession(id, (info) => info), `final update ${id}`)
+      assert.strictEqual(outcomeTag(touched), m === undefined ? "SessionNotFound" : undefined, `final update ${id}`)
+      if (m === undefined) continue
+      assert.deepStrictEqual(yield* store.getSession(id), m.info, `final read ${id}`)
+      assert.deepStrictEqual(yield* store.getMessages(id), m.messages, `final messages ${id}`)
+    }
+    yield* expectStorage(model, "final")
+    yield* checkMemory
+    const { evictions } = yield* store.stats
+    for (const cause of Object.keys(tally.causes) as Array<EvictionCause>) tally.causes[cause] += evictions[cause] ?? 0
+    tally.sequences++
+  })
+
+/** Builds the store on `repository`, runs the scenario, then checks that releasing the layer finishes. */
+const runSequence = (
+  repository: Layer.Layer<SessionRepository>,
+  bounded: boolean,
+  tally: Tally
+) =>
+(steps: ReadonlyArray<Step>, time: { readonly inactiveTtlMs: number }) =>
+  Effect.runPromise(
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const layer = SessionStore.layerWith({ ...limits, ...time }).pipe(
+        Layer.orDie,
+        Layer.provideMerge(chaosOver(repository))
+      )
+      const context = yield* Layer.buildWithScope(layer, scope)
+      const exit = yield* Effect.exit(scenario(steps, tally, bounded).pipe(Effect.provideContext(context)))
+      const released = bounded
+        ? yield* promptly(Scope.close(scope, Exit.void), "releasing the layer")
+        : yield* Effect.exit(Scope.close(scope, Exit.void))
+      if (Exit.isFailure(exit)) return yield* exit
+      assert.isTrue(Exit.isSuccess(released), "releasing the layer finishes")
+    }).pipe(Effect.provide(TestClock.layer()))
+  )
+
+const property = (tally: Tally, repository: () => Layer.Layer<SessionRepository>, bounded: boolean) =>
+  fc.asyncProperty(
+    fc.array(step, { minLength: 1, maxLength: MAX_STEPS, size: "max" }),
+    times,
+    (steps, time) => runSequence(repository(), bounded, tally)(steps, time)
+  )
+
+const parameters = (numRuns: number): fc.Parameters<[ReadonlyArray<Step>, { inactiveTtlMs: number }]> => ({
+  numRuns,
+  seed: SEED,
+  ...(PATH === undefined ? {} : { path: PATH, endOnFailure: true })
+})
+
+const report = (name: string, tally: Tally) =>
+  console.log(
+    `${name}: ${tally.sequences} sequences, ${tally.steps} steps (seed ${SEED}); evictions by cause ${
+      JSON.stringify(tally.causes)
+    }; ${tally.faultsInjected} faults injected; interrupted operations applied ${tally.interruptedApplied}, not applied ${tally.interruptedNotApplied}`
+  )
+
+describe("Reliability: model-based", () => {
+  it(`memory repository: ${RUNS} random sequences agree with the model after every step`, async () => {
+    const tally = newTally()
+    await fc.assert(property(tally, () => SessionRepository.layerMemory, true), parameters(RUNS))
+    report("memory repository", tally)
+    if (PATH === undefined && RUNS >= 100) {
+      for (const [cause, count] of Object.entries(tally.causes)) assert.isAbove(count, 0, `eviction cause ${cause} exercised`)
+      assert.isAbove(tally.faultsInjected, 0)
+      assert.isAbove(tally.interruptedApplied, 0, "some interrupted writes were applied")
+      assert.isAbove(tally.interruptedNotApplied, 0, "some interrupted operations were not")
+    }
+  }, 600_000)
+
+  it(`file-system repository: ${FS_RUNS} random sequences agree with the model after every step`, async () => {
+    const tally = newTally()
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "session-store-model-"))
+    let n = 0
+    try {
+      await fc.assert(
+        property(
+          tally,
+          () =>
+            SessionRepository.layerFileSystem({ directory: path.join(root, `run-${n++}`), fsync: false }).pipe(
+              Layer.orDie,
+              Layer.provide(NodeServices.layer)
+            ),
+          false
+        ),
+        parameters(FS_RUNS)
+      )
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true })
+    }
+    report("file-system repository", tally)
+  }, 600_000)
+})

@@ -1,0 +1,237 @@
+/**
+ * Support for the reliability specs: a repository wrapper that can fail,
+ * hold or slow down any call of any repository (memory or file system), a
+ * view of storage that goes around it, and helpers to compare what storage
+ * holds with a plain model.
+ *
+ * The wrapper fails *before* touching storage, as a refused write or an
+ * unreachable disk does: a failed call never changed anything, so a store
+ * that reports the error must also show nothing changed.
+ */
+import { Context, Effect, Exit, Fiber, Latch, Layer } from "effect"
+import { RepositoryError } from "../src/Errors.ts"
+import type { SessionId } from "../src/Ids.ts"
+import type { MessageWithParts } from "../src/Message.ts"
+import type { SessionInfo } from "../src/Session.ts"
+import { SessionRepository, type SessionRepositoryShape } from "../src/SessionRepository.ts"
+import { encodeRecord } from "../src/internal/records.ts"
+
+export type Operation = keyof SessionRepositoryShape
+
+export const writeOperations: ReadonlySet<Operation> = new Set([
+  "createSession",
+  "updateSession",
+  "putMessage",
+  "removeMessage",
+  "removeSession"
+])
+
+const operations: ReadonlyArray<Operation> = [
+  "createSession",
+  "updateSession",
+  "loadSession",
+  "putMessage",
+  "getMessage",
+  "pageMessages",
+  "removeMessage",
+  "removeSession",
+  "listSessions"
+]
+
+/** What a spec steers and sees of the repository under the store. All fields may be changed at any time. */
+export interface Chaos {
+  /** Calls per operation, failed ones included. */
+  readonly calls: Record<Operation, number>
+  /** Calls that reached the wrapper, by kind. */
+  reads: number
+  writes: number
+  /** Fail every Nth write (counted over all writes); 0 = never. */
+  failEveryNthWrite: number
+  /** Fail every Nth read; 0 = never. */
+  failEveryNthRead: number
+  /** Fail the call after this many more calls (0: the next one); -1 = off. One shot. */
+  failAfter: number
+  /** Failures injected so far. */
+  injected: number
+  /** Every call yields this many times first, so interruption can land inside an operation. */
+  yieldsFirst: number
+  /** While set, every call waits for this latch before touching storage. */
+  hold: Latch.Latch | undefined
+  /** Calls waiting on `hold` right now. */
+  blocked: number
+}
+
+export class ChaosControl extends Context.Service<ChaosControl, Chaos>()("test/ChaosControl") {}
+
+/** The repository the wrapper wraps: reading it never goes through the chaos, nor counts. */
+export class Storage extends Context.Service<Storage, SessionRepositoryShape>()("test/Storage") {}
+
+export const injectedError = (operation: string, sessionId: string | undefined) =>
+  new RepositoryError({
+    operation,
+    ...(sessionId === undefined ? {} : { sessionId }),
+    cause: new Error("injected failure")
+  })
+
+const makeChaos = (): Chaos => ({
+  calls: Object.fromEntries(operations.map((op) => [op, 0])) as Record<Operation, number>,
+  reads: 0,
+  writes: 0,
+  failEveryNthWrite: 0,
+  failEveryNthRead: 0,
+  failAfter: -1,
+  injected: 0,
+  yieldsFirst: 0,
+  hold: undefined,
+  blocked: 0
+})
+
+/** Wraps `inner` so that every call goes through `chaos`. */
+export const chaotic = (inner: SessionRepositoryShape, chaos: Chaos): SessionRepositoryShape => {
+  const wrap = <Args extends Array<any>, A, E>(op: Operation, f: (...args: Args) => Effect.Effect<A, E>) =>
+  (...args: Args): Effect.Effect<A, E | RepositoryError> =>
+    Effect.suspend((): Effect.Effect<A, E | RepositoryError> => {
+      chaos.calls[op]++
+      const write = writeOperations.has(op)
+      const n = write ? ++chaos.writes : ++chaos.reads
+      const every = write ? chaos.failEveryNthWrite : chaos.failEveryNthRead
+      let fail = every > 0 && n % every === 0
+      if (chaos.failAfter === 0) {
+        fail = true
+        chaos.failAfter = -1
+      } else if (chaos.failAfter > 0) {
+        chaos.failAfter--
+      }
+      const sessionId = typeof args[0] === "string"
+        ? args[0]
+        : typeof args[0] === "object" && args[0] !== null && typeof args[0].id === "string"
+        ? args[0].id as string
+        : undefined
+      const yields = chaos.yieldsFirst
+      const hold = chaos.hold
+      const before = Effect.gen(function*() {
+        for (let i = 0; i < yields; i++) yield* Effect.yieldNow
+        if (hold !== undefined) {
+          chaos.blocked++
+          yield* Effect.ensuring(hold.await, Effect.sync(() => chaos.blocked--))
+        }
+      })
+      if (fail) {
+        chaos.injected++
+        return Effect.andThen(before, Effect.fail(injectedError(op, sessionId)))
+      }
+      return Effect.andThen(before, Effect.suspend(() => f(...args)))
+    })
+  return {
+    createSession: wrap("createSession", inner.createSession),
+    updateSession: wrap("updateSession", inner.updateSession),
+    loadSession: wrap("loadSession", inner.loadSession),
+    putMessage: wrap("putMessage", inner.putMessage),
+    getMessage: wrap("getMessage", inner.getMessage),
+    pageMessages: wrap("pageMessages", inner.pageMessages),
+    removeMessage: wrap("removeMessage", inner.removeMessage),
+    removeSession: wrap("removeSession", inner.removeSession),
+    listSessions: wrap("listSessions", inner.listSessions)
+  } as SessionRepositoryShape
+}
+
+/**
+ * The repository of `inner`, wrapped: provides the wrapped `SessionRepository`,
+ * its `ChaosControl`, and the unwrapped `Storage` to check what really is stored.
+ */
+export const chaosOver = <E, R>(
+  inner: Layer.Layer<SessionRepository, E, R>
+): Layer.Layer<SessionRepository | ChaosControl | Storage, E, R> =>
+  Layer.effectContext(Effect.gen(function*() {
+    const repository = yield* SessionRepository
+    const chaos = makeChaos()
+    return Context.make(SessionRepository, chaotic(repository, chaos)).pipe(
+      Context.add(ChaosControl, chaos),
+      Context.add(Storage, repository)
+    )
+  })).pipe(Layer.provide(inner))
+
+// ---------------------------------------------------------------------------
+// The model: what was acknowledged.
+
+export interface ModelSession {
+  info: SessionInfo
+  messages: Array<MessageWithParts>
+}
+
+/** Acknowledged state: sessions by id, each with its info and its messages in order of first write. */
+export type Model = Map<string, ModelSession>
+
+export const cloneModel = (model: Model): Model =>
+  new Map([...model].map(([id, s]) => [id, { info: s.info, messages: s.messages.slice() }]))
+
+/** A plain, key-sorted form of a model, for deep comparison and readable diffs. */
+export const plain = (model: Model) =>
+  Object.fromEntries(
+    [...model.keys()].sort().map((id) => {
+      const s = model.get(id)!
+      return [id, { info: s.info, messages: s.messages }]
+    })
+  )
+
+/** Everything storage holds, read around the chaos, as a model. */
+export const readStorage = Effect.fnUntraced(function*(storage: SessionRepositoryShape) {
+  const out: Model = new Map()
+  for (const summary of yield* storage.listSessions()) {
+    const loaded = yield* storage.loadSession(summary.id, { newest: Number.MAX_SAFE_INTEGER })
+    out.set(summary.id, { info: loaded.info, messages: loaded.messages.map((m) => m.message) })
+  }
+  return out
+})
+
+export const recordBytes = (value: SessionInfo | MessageWithParts) => encodeRecord(value).bytes
+
+/** What a session of the model weighs in memory with a window of its newest `window` messages. */
+export const residentBytes = (session: ModelSession, window: number) =>
+  recordBytes(session.info) +
+  session.messages.slice(session.messages.length - window).reduce((n, m) => n + recordBytes(m), 0)
+
+// ---------------------------------------------------------------------------
+// Running steps.
+
+/**
+ * Runs `effect` in a child fiber and gives it a bounded number of scheduler
+ * turns to finish. On the memory repository every operation finishes within
+ * a few turns unless it waits for something that will never come (a lock or
+ * a gate permit left held), which this turns into a failure instead of a hang.
+ */
+export const promptly = <A, E>(effect: Effect.Effect<A, E>, label: string, turns = 10_000) =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.forkChild(effect, { startImmediately: true })
+    for (let i = 0; i < turns && fiber.pollUnsafe() === undefined; i++) yield* Effect.yieldNow
+    const exit = fiber.pollUnsafe()
+    if (exit === undefined) {
+      yield* Fiber.interrupt(fiber)
+      return yield* Effect.die(new Error(`${label}: did not finish (a lock or the write gate is still held)`))
+    }
+    return exit as Exit.Exit<A, E>
+  })
+
+/** The tag of a failure, "interrupted" for an interruption, "defect" for a defect; undefined on success. */
+export const outcomeTag = (exit: Exit.Exit<unknown, unknown>): string | undefined => {
+  if (Exit.isSuccess(exit)) return undefined
+  const reasons = exit.cause.reasons
+  const fail = reasons.find((r) => r._tag === "Fail")
+  if (fail !== undefined && fail._tag === "Fail") {
+    const error = fail.error as { readonly _tag?: unknown }
+    return typeof error._tag === "string" ? error._tag : "untagged failure"
+  }
+  if (reasons.some((r) => r._tag === "Die")) return "defect"
+  return "interrupted"
+}
+
+/** Test parameters from the environment: `name` as a non-negative integer, or `fallback`. */
+export const envInt = (name: string, fallback: number): number => {
+  const raw = process.env[name]
+  if (raw === undefined || raw === "") return fallback
+  const value = Number(raw)
+  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got ${raw}`)
+  return value
+}
+
+export type { SessionId }
