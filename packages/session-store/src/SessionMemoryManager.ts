@@ -24,7 +24,6 @@
 import { NodeFileSystem, NodePath } from "@effect/platform-node"
 import { Cause, Effect, Exit, Layer, ManagedRuntime } from "effect"
 import { InvalidInput } from "./Errors.ts"
-import { MemoryMonitor } from "./MemoryMonitor.ts"
 import type { MessageWithParts } from "./Message.ts"
 import type { SessionInfo } from "./Session.ts"
 import { SessionRepository } from "./SessionRepository.ts"
@@ -66,9 +65,6 @@ export interface SessionCacheStats {
   readonly messages: { readonly size: number }
 }
 
-/** Heap in use over the heap limit at or above which memory is under pressure. */
-const PRESSURE_THRESHOLD = 0.8
-
 const storeLayer = (config: SessionCacheConfig, storage: SessionCacheStorage) => {
   const store = SessionStore.layerWith(config)
   const repository = storage === "memory"
@@ -76,7 +72,8 @@ const storeLayer = (config: SessionCacheConfig, storage: SessionCacheStorage) =>
     : SessionRepository.layerFileSystem({ directory: storage.directory }).pipe(
       Layer.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer))
     )
-  return Layer.mergeAll(store.pipe(Layer.provide(repository)), MemoryMonitor.layer)
+  // The store starts its own live MemoryMonitor, with its interval from the same config.
+  return store.pipe(Layer.provide(repository))
 }
 
 // The proposal's callers expect plain Error rejections, so a typed failure is
@@ -98,7 +95,7 @@ const squash = <A, E>(exit: Exit.Exit<A, E>): A => {
  * ```
  */
 export class SessionCache {
-  readonly #runtime: ManagedRuntime.ManagedRuntime<SessionStore | MemoryMonitor, unknown>
+  readonly #runtime: ManagedRuntime.ManagedRuntime<SessionStore, unknown>
 
   /**
    * Starts building the layer at once. An invalid config is not accepted
@@ -219,13 +216,13 @@ export class SessionCache {
     return this.#run((store) => store.sweep)
   }
 
-  /** Whether the V8 heap in use is at or above 80% of its limit, read from `node:v8`. */
+  /**
+   * Whether the store's latest heap reading (V8 heap in use over its limit,
+   * from `node:v8`) is at or above `pressureThreshold` (default 0.8): the
+   * reading on which the store itself sheds sessions.
+   */
   isUnderMemoryPressure(): Promise<boolean> {
-    return this.#runtime.runPromiseExit(
-      MemoryMonitor.use((monitor) => monitor.current).pipe(
-        Effect.map((reading) => reading.ratio >= PRESSURE_THRESHOLD)
-      )
-    ).then(squash)
+    return this.#run((store) => Effect.map(store.memoryPressure, (pressure) => pressure.underPressure))
   }
 
   /** Resident counts: sessions and messages in memory now. */

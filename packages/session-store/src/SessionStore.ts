@@ -35,7 +35,7 @@
  */
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
-import { type Config, Context, Effect, Layer } from "effect"
+import { type Config, Context, Effect, Layer, type Stream } from "effect"
 import type {
   CorruptRecord,
   InvalidId,
@@ -46,24 +46,36 @@ import type {
   SessionNotFound
 } from "./Errors.ts"
 import type { SessionId } from "./Ids.ts"
+import { MemoryMonitor, type MemoryMonitorTest, type MemoryReading } from "./MemoryMonitor.ts"
 import type { MessageWithParts } from "./Message.ts"
 import type { SessionInfo, SessionSummary } from "./Session.ts"
 import { SessionRepository } from "./SessionRepository.ts"
-import { fromOptions, StoreConfig, type StoreOptions } from "./StoreConfig.ts"
+import { defaults, fromOptions, StoreConfig, type StoreOptions } from "./StoreConfig.ts"
+import type { StoreEvent } from "./StoreEvents.ts"
 import { makeSessionStore } from "./internal/storeService.ts"
 
 /**
  * Why a session left memory. `capacity`: more than `maxSessions` were
- * resident and it was the least recently read. `expired`: loaded longer ago
- * than `sessionTtlMs`. `inactive`: not read for `inactiveTtlMs`. `removed`:
- * the session was deleted. `invalidated`: `invalidate` was called.
+ * resident and it was the least recently used. `budget`: resident bytes were
+ * over `maxBytes` and it was among the least recently used. `expired`: loaded
+ * longer ago than `sessionTtlMs`. `inactive`: not used for `inactiveTtlMs`.
+ * `pressure`: the heap reached `pressureThreshold` and it was among the least
+ * recently used. `removed`: the session was deleted. `invalidated`:
+ * `invalidate` was called.
  *
  * @example
  * ```ts
  * const isPolicy = (c: EvictionCause) => c !== "removed" && c !== "invalidated"
  * ```
  */
-export type EvictionCause = "capacity" | "expired" | "inactive" | "removed" | "invalidated"
+export type EvictionCause =
+  | "capacity"
+  | "budget"
+  | "expired"
+  | "inactive"
+  | "pressure"
+  | "removed"
+  | "invalidated"
 
 /**
  * What one sweep did.
@@ -76,7 +88,7 @@ export type EvictionCause = "capacity" | "expired" | "inactive" | "removed" | "i
 export interface SweepReport {
   /** Sessions dropped because their time to live was over. */
   readonly expired: number
-  /** Sessions dropped because nobody read them for `inactiveTtlMs`. */
+  /** Sessions dropped because nobody used them for `inactiveTtlMs`. */
   readonly inactive: number
   /** Sessions the Cache had already let go for capacity, now taken out of the accounting. */
   readonly reconciled: number
@@ -127,10 +139,51 @@ export interface ResidentSession {
   /** Messages of the session in storage. */
   readonly messageCount: number
   readonly bytes: number
-  /** Clock millis of the last read. */
+  /** Clock millis of the last use: a read served from memory, or a write. */
   readonly lastRead: number
   /** Clock millis at which it is reloaded. */
   readonly expiresAt: number
+}
+
+/**
+ * One shedding under memory pressure.
+ *
+ * @example
+ * ```ts
+ * const line = (s: Shedding) => `at ${(s.reading.ratio * 100).toFixed(0)}% freed ${s.bytes} B in ${s.sessions} sessions`
+ * ```
+ */
+export interface Shedding {
+  /** Clock millis when it happened. */
+  readonly at: number
+  /** The reading that caused it. */
+  readonly reading: MemoryReading
+  /** Sessions dropped. */
+  readonly sessions: number
+  /** Accounted bytes freed. */
+  readonly bytes: number
+  /** Accounted bytes still resident afterwards. */
+  readonly residentBytes: number
+}
+
+/**
+ * The store's view of memory pressure: the latest heap reading it received
+ * from the `MemoryMonitor` and what it did about it.
+ *
+ * @example
+ * ```ts
+ * const warn = (p: MemoryPressure) => p.underPressure ? `heap at ${(p.reading.ratio * 100).toFixed(0)}%` : undefined
+ * ```
+ */
+export interface MemoryPressure {
+  readonly reading: MemoryReading
+  /** `memory.pressureThreshold`. */
+  readonly threshold: number
+  /** Whether the latest reading is at or above the threshold. */
+  readonly underPressure: boolean
+  /** Times the store shed sessions since the layer was built. */
+  readonly sheddings: number
+  readonly lastShedding: Shedding | undefined
 }
 
 /**
@@ -205,14 +258,25 @@ export interface SessionStoreShape {
   /** Runs the cleanup now and says what it did. */
   readonly sweep: Effect.Effect<SweepReport>
   readonly stats: Effect.Effect<StoreStats>
-  /** The resident sessions, least recently read first. */
+  /** The resident sessions, least recently used first. */
   readonly residents: Effect.Effect<ReadonlyArray<ResidentSession>>
+  /**
+   * Loads and evictions as they happen, from the moment the stream is run;
+   * ends when the layer is released. A consumer that falls more than
+   * `eventCapacity` (1024) events behind loses the oldest (see `StoreEvents`).
+   */
+  readonly events: Stream.Stream<StoreEvent>
+  /** The latest heap reading and what the store did about pressure. */
+  readonly memoryPressure: Effect.Effect<MemoryPressure>
 }
 
 /**
  * Small limits for tests, every time rule reachable with a few `TestClock`
  * adjustments: 3 sessions, 5 messages each, reloaded after a minute, inactive
- * after 20 seconds, swept every 10 seconds.
+ * after 20 seconds, swept every 10 seconds; a 4 MiB byte budget (more than
+ * small test sessions reach: a spec of the budget sets its own), and the
+ * default pressure settings (threshold 0.8, hysteresis 0.1, cooldown a
+ * minute, shedding to half).
  *
  * @example
  * ```ts
@@ -220,11 +284,13 @@ export interface SessionStoreShape {
  * ```
  */
 export const testOptions: StoreOptions = {
+  ...defaults,
   maxSessions: 3,
   maxMessagesPerSession: 5,
   sessionTtlMs: 60_000,
   inactiveTtlMs: 20_000,
-  cleanupIntervalMs: 10_000
+  cleanupIntervalMs: 10_000,
+  maxBytes: 4 * 1024 * 1024
 }
 
 /**
@@ -233,10 +299,17 @@ export const testOptions: StoreOptions = {
  * - `SessionStore.layer`: options from the `memory` config (see `StoreConfig`), on a given repository.
  * - `SessionStore.layerWith(options)`: explicit options, validated like the config.
  * - `SessionStore.layerFileSystem({ directory })`: the embedded default, on the file-system repository.
- * - `SessionStore.layerTest`: the memory repository and {@link testOptions}; also provides the repository.
+ * - `SessionStore.layerTest`: the memory repository, the test `MemoryMonitor` and
+ *   {@link testOptions}; also provides the repository and `MemoryMonitorTest`.
  *
- * Releasing a layer stops the sweep, waits for the writes in flight and
- * leaves no fiber or timer behind.
+ * Memory pressure follows the `MemoryMonitor` in context when one is
+ * provided (a spec provides `MemoryMonitor.layerTest()`); otherwise each
+ * store starts the live monitor in its own scope, reading the V8 heap every
+ * `pressureCheckIntervalMs`. So the one `memory` config covers every setting.
+ *
+ * Releasing a layer stops the sweep, the pressure fiber and its own monitor,
+ * waits for the writes in flight, ends the `events` streams, removes its
+ * metric series and leaves no fiber or timer behind.
  *
  * @example
  * ```ts
@@ -276,25 +349,31 @@ export class SessionStore extends Context.Service<SessionStore, SessionStoreShap
   )
 
   /**
-   * The store on a fresh memory repository with {@link testOptions}, for
-   * specs under `TestClock`. The repository is provided too, so a spec can
-   * check what storage holds.
+   * The store on a fresh memory repository and the test `MemoryMonitor`
+   * (heap reading 0 until a spec sets one) with {@link testOptions}, for specs
+   * under `TestClock`. The repository and `MemoryMonitorTest` are provided
+   * too, so a spec can check what storage holds and set the heap reading.
    *
    * @example
    * ```ts
-   * it.effect("reads back", () => program.pipe(Effect.provide(SessionStore.layerTest)))
+   * it.effect("sheds under pressure", () =>
+   *   Effect.gen(function*() {
+   *     yield* MemoryMonitorTest.use((monitor) => monitor.set(0.9))
+   *   }).pipe(Effect.provide(SessionStore.layerTest)))
    * ```
    */
-  static readonly layerTest: Layer.Layer<SessionStore | SessionRepository> = SessionStore.layerWith(testOptions).pipe(
-    Layer.orDie,
-    Layer.provideMerge(SessionRepository.layerMemory)
-  )
+  static readonly layerTest: Layer.Layer<SessionStore | SessionRepository | MemoryMonitor | MemoryMonitorTest> =
+    SessionStore.layerWith(testOptions).pipe(
+      Layer.orDie,
+      Layer.provideMerge(Layer.mergeAll(SessionRepository.layerMemory, MemoryMonitor.layerTest()))
+    )
 
   /**
    * The embedded default: the store, configured from the current
    * `ConfigProvider`, on the file-system repository in `directory`, with
-   * Node's file system. Fails with `RepositoryError` when the directory
-   * cannot be opened, `ConfigError` when a `memory.*` key is invalid.
+   * Node's file system and the live `MemoryMonitor` (every
+   * `memory.pressureCheckIntervalMs`). Fails with `RepositoryError` when the
+   * directory cannot be opened, `ConfigError` when a `memory.*` key is invalid.
    *
    * @example
    * ```ts

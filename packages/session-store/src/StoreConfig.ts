@@ -2,24 +2,37 @@
  * The store's configuration: the `memory` section of opencode.json, read as an
  * Effect `Config` and validated with `effect/Schema`.
  *
- * | key                            | default      | meaning                                             |
- * |--------------------------------|--------------|-----------------------------------------------------|
- * | `memory.maxSessions`           | 100          | sessions resident at most (least recently used go)  |
- * | `memory.maxMessagesPerSession` | 1000         | newest messages kept resident per session           |
- * | `memory.sessionTtlMs`          | 86 400 000   | a loaded session is reloaded after this long (24 h) |
- * | `memory.inactiveTtlMs`         | 14 400 000   | a session not read for this long leaves memory (4 h)|
- * | `memory.cleanupIntervalMs`     | 300 000      | time between two sweeps (5 min)                     |
+ * | key                              | default              | meaning                                                      |
+ * |----------------------------------|----------------------|--------------------------------------------------------------|
+ * | `memory.maxSessions`             | 100                  | sessions resident at most (least recently used go)           |
+ * | `memory.maxMessagesPerSession`   | 1000                 | newest messages kept resident per session                    |
+ * | `memory.sessionTtlMs`            | 86 400 000           | a loaded session is reloaded after this long (24 h)          |
+ * | `memory.inactiveTtlMs`           | 14 400 000           | a session not used for this long leaves memory (4 h)         |
+ * | `memory.cleanupIntervalMs`       | 300 000              | time between two sweeps (5 min)                              |
+ * | `memory.maxBytes`                | heap limit / 8       | byte budget of resident data (see {@link defaultMaxBytes})   |
+ * | `memory.maxMessageBytes`         | 8 388 608 (8 MiB)    | a larger message is refused with `InvalidInput`              |
+ * | `memory.pressureThreshold`       | 0.8                  | heap used / heap limit at which resident sessions are shed   |
+ * | `memory.pressureCheckIntervalMs` | 10 000               | time between two heap readings                               |
+ * | `memory.pressureHysteresis`      | 0.1                  | re-armed once the reading is below threshold minus this      |
+ * | `memory.pressureCooldownMs`      | 60 000               | or once this long has passed since the last shedding         |
+ * | `memory.pressureShedTarget`      | 0.5                  | a shedding keeps at most this fraction of the resident bytes |
  *
- * Every value must be a positive integer. Zero, a negative or fractional
- * number, a non-numeric string, an empty string or a nested object fails with
- * a `ConfigError` whose message names the key (`at ["memory"]["maxSessions"]`);
- * there is no silent fallback to the default. A missing key, a missing
- * section, or a JSON `null` mean the default.
+ * Counts, sizes and durations must be positive integers; `pressureThreshold`
+ * a number in (0, 1]; `pressureHysteresis` and `pressureShedTarget` numbers
+ * in [0, 1). Anything else (zero, a negative or fractional count, a
+ * non-numeric or empty string, a nested object) fails with a `ConfigError`
+ * whose message names the key (`at ["memory"]["maxSessions"]`); there is no
+ * silent fallback to the default. A missing key, a missing section, or a JSON
+ * `null` mean the default.
  *
  * {@link provider} composes the usual sources: environment variables
- * (`MEMORY_MAX_SESSIONS`, `MEMORY_MAX_MESSAGES_PER_SESSION`,
- * `MEMORY_SESSION_TTL_MS`, `MEMORY_INACTIVE_TTL_MS`,
- * `MEMORY_CLEANUP_INTERVAL_MS`) override the opencode.json object, key by key.
+ * (`MEMORY_` and the key in constant case: `MEMORY_MAX_SESSIONS`,
+ * `MEMORY_MAX_MESSAGES_PER_SESSION`, `MEMORY_SESSION_TTL_MS`,
+ * `MEMORY_INACTIVE_TTL_MS`, `MEMORY_CLEANUP_INTERVAL_MS`, `MEMORY_MAX_BYTES`,
+ * `MEMORY_MAX_MESSAGE_BYTES`, `MEMORY_PRESSURE_THRESHOLD`,
+ * `MEMORY_PRESSURE_CHECK_INTERVAL_MS`, `MEMORY_PRESSURE_HYSTERESIS`,
+ * `MEMORY_PRESSURE_COOLDOWN_MS`, `MEMORY_PRESSURE_SHED_TARGET`) override the
+ * opencode.json object, key by key.
  *
  * @example
  * ```ts
@@ -28,12 +41,14 @@
  *
  * const opencodeJson = { memory: { maxSessions: 100, maxMessagesPerSession: 1000 } }
  * const options = Effect.runSync(StoreConfig.parse(provider({ file: opencodeJson })))
- * // { maxSessions: 100, ..., cleanupIntervalMs: 300000 }, with MEMORY_* env vars applied
+ * // { maxSessions: 100, ..., pressureShedTarget: 0.5 }, with MEMORY_* env vars applied
  * ```
  *
  * @since 0.1.0
  */
+import { getHeapStatistics } from "node:v8"
 import { Config, ConfigProvider, Effect, Option, Schema, SchemaIssue } from "effect"
+import { defaultPressureCheckIntervalMs } from "./MemoryMonitor.ts"
 
 /**
  * The resolved configuration of the store. Durations are in milliseconds, as
@@ -50,13 +65,60 @@ export interface StoreOptions {
   readonly sessionTtlMs: number
   readonly inactiveTtlMs: number
   readonly cleanupIntervalMs: number
+  /** Budget of resident bytes (infos and windows, as the repository measured their JSON). */
+  readonly maxBytes: number
+  /** Largest message accepted, in bytes of its JSON. */
+  readonly maxMessageBytes: number
+  /** Heap used over heap limit at or above which the store sheds resident sessions. */
+  readonly pressureThreshold: number
+  readonly pressureCheckIntervalMs: number
+  /** After a shedding, the reading must fall below `pressureThreshold - pressureHysteresis` to re-arm it… */
+  readonly pressureHysteresis: number
+  /** …or this long must pass since the shedding. */
+  readonly pressureCooldownMs: number
+  /** A shedding leaves at most this fraction of the resident bytes it found. */
+  readonly pressureShedTarget: number
 }
 
 /** The namespace every key lives under, in files and in environment variables. */
 const NAMESPACE = "memory"
 
 /**
- * The defaults: the values of the original proposal's opencode.json section.
+ * Share of the V8 heap limit the default byte budget lets resident sessions
+ * occupy: a quarter, so at the default `pressureThreshold` (0.8) the rest of
+ * the process keeps more than half of the heap before the store is asked to
+ * shed anything.
+ */
+export const defaultHeapShare = 0.25
+
+/**
+ * V8 heap bytes one accounted byte costs once resident, with a margin.
+ * Measured by bench/residentHeap.ts (Node 24, after forced GC): 1.27 for a
+ * realistic conversation, 1.33 for many 200-800 B turns, 2.17 for 150 B
+ * messages, 1.01 for 50 KB ASCII tool outputs, 0.75 for 50 KB of CJK text
+ * (two-byte strings beat UTF-8's three bytes). 2 covers every realistic mix;
+ * only sessions made of tiny messages cost more, and those are few bytes.
+ */
+export const heapBytesPerAccountedByte = 2
+
+/**
+ * The default byte budget for a given V8 heap limit: `heapLimit *
+ * defaultHeapShare / heapBytesPerAccountedByte`, i.e. an eighth of the limit
+ * (536 MiB of JSON under Node 24's default 4 GiB heap), which keeps the
+ * resident sessions' heap near a quarter of the limit.
+ *
+ * @example
+ * ```ts
+ * defaultMaxBytes(4 * 2 ** 30) // 536870912
+ * ```
+ */
+export const defaultMaxBytes = (heapLimit: number): number =>
+  Math.floor(heapLimit * defaultHeapShare / heapBytesPerAccountedByte)
+
+/**
+ * The defaults: the values of the original proposal's opencode.json section,
+ * and for the later keys the values in the module's table. `maxBytes` depends
+ * on this process's heap limit (`--max-old-space-size`).
  *
  * @example
  * ```ts
@@ -68,10 +130,19 @@ export const defaults: StoreOptions = {
   maxMessagesPerSession: 1000,
   sessionTtlMs: 86_400_000,
   inactiveTtlMs: 14_400_000,
-  cleanupIntervalMs: 300_000
+  cleanupIntervalMs: 300_000,
+  maxBytes: defaultMaxBytes(getHeapStatistics().heap_size_limit),
+  maxMessageBytes: 8 * 1024 * 1024,
+  pressureThreshold: 0.8,
+  pressureCheckIntervalMs: defaultPressureCheckIntervalMs,
+  pressureHysteresis: 0.1,
+  pressureCooldownMs: 60_000,
+  pressureShedTarget: 0.5
 }
 
 const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
+const Threshold = Schema.Finite.check(Schema.isGreaterThan(0), Schema.isLessThanOrEqualTo(1))
+const Fraction = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThan(1))
 
 // A record or an array where a scalar belongs. Config decodes such a node as
 // "absent" for a scalar schema, which would silently fall back to the default;
@@ -81,9 +152,7 @@ const Structure = Schema.Union([Schema.Struct({}), Schema.Array(Schema.Undefined
 /**
  * One key of the `memory` section: `schema` validates a present value (its
  * failure names the key), a nested object or array in its place fails too,
- * and only a missing key takes `fallback`. Later keys (`maxBytes`,
- * `pressureThreshold`, `pressureCheckIntervalMs`, `maxMessageBytes`) are one
- * more `setting(...)` each in {@link StoreConfig}.
+ * and only a missing key takes `fallback`.
  */
 const setting = <A>(
   key: string,
@@ -115,6 +184,8 @@ const setting = <A>(
   )
 
 const positiveInt = (key: keyof StoreOptions) => setting(key, PositiveInt, "a positive integer", defaults[key])
+const threshold = (key: keyof StoreOptions) => setting(key, Threshold, "a number in (0, 1]", defaults[key])
+const fraction = (key: keyof StoreOptions) => setting(key, Fraction, "a number in [0, 1)", defaults[key])
 
 /**
  * The store's configuration as an Effect `Config`, read from the current
@@ -133,7 +204,14 @@ export const StoreConfig: Config.Config<StoreOptions> = Config.all({
   maxMessagesPerSession: positiveInt("maxMessagesPerSession"),
   sessionTtlMs: positiveInt("sessionTtlMs"),
   inactiveTtlMs: positiveInt("inactiveTtlMs"),
-  cleanupIntervalMs: positiveInt("cleanupIntervalMs")
+  cleanupIntervalMs: positiveInt("cleanupIntervalMs"),
+  maxBytes: positiveInt("maxBytes"),
+  maxMessageBytes: positiveInt("maxMessageBytes"),
+  pressureThreshold: threshold("pressureThreshold"),
+  pressureCheckIntervalMs: positiveInt("pressureCheckIntervalMs"),
+  pressureHysteresis: fraction("pressureHysteresis"),
+  pressureCooldownMs: positiveInt("pressureCooldownMs"),
+  pressureShedTarget: fraction("pressureShedTarget")
 }).pipe(Config.nested(NAMESPACE))
 
 /**

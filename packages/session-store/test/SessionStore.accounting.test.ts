@@ -1,12 +1,13 @@
 /**
- * Random sequences of every operation, time steps and sweeps, checked against
- * a plain model after every step: results and errors agree with the model,
- * the accounting equals what is recomputed from the resident windows, and at
- * the end everything written reads back identical, through the store and
- * straight from storage, whatever left memory and why.
+ * Random sequences of every operation, time steps, sweeps and heap readings,
+ * checked against a plain model after every step: results and errors agree
+ * with the model, the accounting equals what is recomputed from the resident
+ * windows, the byte budget holds, and at the end everything written reads
+ * back identical, through the store and straight from storage, whatever left
+ * memory and why.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer } from "effect"
+import { Effect, Exit, Layer, Logger } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
 import type { SessionId } from "../src/Ids.ts"
@@ -14,13 +15,16 @@ import type { MessageWithParts } from "../src/Message.ts"
 import type { SessionInfo } from "../src/Session.ts"
 import { SessionRepository } from "../src/SessionRepository.ts"
 import { type EvictionCause, SessionStore, testOptions } from "../src/SessionStore.ts"
-import { bytesOf, message, messageId, sessionInfo, storeLayer } from "./SessionStore.support.ts"
+import { bytesOf, message, messageId, sessionInfo, setHeapReading, storeLayer } from "./SessionStore.support.ts"
 
 const options = { maxSessions: 3, maxMessagesPerSession: 4 }
 // Times vary per run: with an inactivity limit above the time to live, expiry is what ends sessions.
+// So does the byte budget: an info is about 250 B and a message 250-600 B, so
+// 1 200 B holds one or two sessions, 2 500 B two or three, 1 MB never binds.
 const times = fc.record({
   sessionTtlMs: fc.constantFrom(30_000, 60_000),
-  inactiveTtlMs: fc.constantFrom(20_000, 90_000)
+  inactiveTtlMs: fc.constantFrom(20_000, 90_000),
+  maxBytes: fc.constantFrom(1_200, 2_500, 1_000_000)
 })
 // One more session than fit, so capacity evictions happen, few enough that sessions grow past the window.
 const SESSIONS = 4
@@ -34,6 +38,7 @@ type Op =
   | { readonly kind: "update"; readonly s: number; readonly title: string }
   | { readonly kind: "advance"; readonly ms: number }
   | { readonly kind: "sweep" }
+  | { readonly kind: "heap"; readonly ratio: number }
 
 const text = fc.string({ maxLength: 120, unit: fc.constantFrom("a", "z", " ", "é", "漢", "😀", "\n", "\"") })
 const s = fc.integer({ min: 0, max: SESSIONS - 1 })
@@ -59,7 +64,9 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ kind: fc.constant("put" as const), s, i, text }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("update" as const), s, title: text }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("advance" as const), ms: fc.constantFrom(1_000, 5_000, 10_000, 25_000, 61_000) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("sweep" as const) }) }
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("sweep" as const) }) },
+  // Readings on both sides of the threshold (0.8) and of its hysteresis (0.7).
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("heap" as const), ratio: fc.constantFrom(0.3, 0.75, 0.85, 0.95) }) }
 )
 
 interface ModelSession {
@@ -68,9 +75,17 @@ interface ModelSession {
 }
 
 /** Evictions seen over every run, to show each cause was exercised. */
-const causesSeen: Record<EvictionCause, number> = { capacity: 0, expired: 0, inactive: 0, removed: 0, invalidated: 0 }
+const causesSeen: Record<EvictionCause, number> = {
+  capacity: 0,
+  budget: 0,
+  expired: 0,
+  inactive: 0,
+  pressure: 0,
+  removed: 0,
+  invalidated: 0
+}
 
-const scenario = (ops: ReadonlyArray<Op>) =>
+const scenario = (ops: ReadonlyArray<Op>, maxBytes: number) =>
   Effect.gen(function*() {
     const store = yield* SessionStore
     const repository = yield* SessionRepository
@@ -116,6 +131,8 @@ const scenario = (ops: ReadonlyArray<Op>) =>
         messages += r.windowMessages
       }
       assert.isAtMost(residents.length, options.maxSessions)
+      // The budget holds, except for a single session larger than it alone.
+      assert.isTrue(bytes <= maxBytes || residents.length === 1, `${bytes} B resident over a budget of ${maxBytes} B`)
       assert.strictEqual(stats.residentSessions, residents.length)
       assert.strictEqual(stats.residentBytes, bytes)
       assert.strictEqual(stats.residentMessages, messages)
@@ -228,6 +245,10 @@ const scenario = (ops: ReadonlyArray<Op>) =>
           yield* store.sweep
           break
         }
+        case "heap": {
+          yield* setHeapReading(step.ratio)
+          break
+        }
       }
       yield* checkAccounting
     }
@@ -251,10 +272,14 @@ const scenario = (ops: ReadonlyArray<Op>) =>
     for (const cause of Object.keys(causesSeen) as Array<EvictionCause>) causesSeen[cause] += evictions[cause]
   })
 
-const run = (ops: ReadonlyArray<Op>, time: { sessionTtlMs: number; inactiveTtlMs: number }) =>
+const run = (ops: ReadonlyArray<Op>, limits: { sessionTtlMs: number; inactiveTtlMs: number; maxBytes: number }) =>
   // provideMerge: the store's own fibers (the sweep) and the scenario share one TestClock.
   Effect.runPromise(
-    scenario(ops).pipe(Effect.provide(storeLayer({ ...options, ...time }).pipe(Layer.provideMerge(TestClock.layer()))))
+    scenario(ops, limits.maxBytes).pipe(
+      Effect.provide(storeLayer({ ...options, ...limits }).pipe(Layer.provideMerge(TestClock.layer()))),
+      // The pressure warnings are the subject of the pressure specs, not of this one.
+      Effect.provide(Logger.layer([]))
+    )
   )
 
 describe("SessionStore: accounting and integrity under random operations", () => {
@@ -304,6 +329,20 @@ describe("SessionStore: accounting and integrity under random operations", () =>
       yield* store.removeSession("ses_1") // removed while resident
       expected.delete("ses_1")
 
+      yield* store.getSession("ses_2")
+      yield* store.getSession("ses_3") // resident, least recent first: ses_5, ses_2, ses_3
+      yield* append("ses_3", 200, "x".repeat(18_000)) // over the 20 kB budget: ses_5 and ses_2 leave
+      assert.deepStrictEqual((yield* store.residents).map((r) => r.id), ["ses_3"])
+      yield* store.getSession("ses_4") // and ses_3 leaves to make room for it
+      assert.deepStrictEqual((yield* store.residents).map((r) => r.id), ["ses_4"])
+      yield* store.getSession("ses_2")
+      yield* store.getSession("ses_5")
+      const before = (yield* store.stats).residentBytes
+      yield* setHeapReading(0.9) // pressure: at least half of the resident bytes go, least recent first
+      const after = yield* store.residents
+      assert.isAtMost(after.reduce((n, r) => n + r.bytes, 0), before / 2)
+      assert.deepStrictEqual(after.map((r) => r.id), ["ses_4", "ses_2", "ses_5"].slice(3 - after.length))
+
       const { evictions } = yield* store.stats
       for (const cause of Object.keys(evictions) as Array<EvictionCause>) {
         assert.isAbove(evictions[cause], 0, cause)
@@ -318,5 +357,8 @@ describe("SessionStore: accounting and integrity under random operations", () =>
         assert.deepStrictEqual(stored.messages.map((x) => x.message), want.messages, id)
       }
       assert.strictEqual((yield* Effect.flip(store.getSession("ses_1")))._tag, "SessionNotFound")
-    }).pipe(Effect.provide(storeLayer({ cleanupIntervalMs: 1_000_000_000 }))))
+    }).pipe(
+      Effect.provide(storeLayer({ cleanupIntervalMs: 1_000_000_000, maxBytes: 20_000 })),
+      Effect.provide(Logger.layer([]))
+    ))
 })

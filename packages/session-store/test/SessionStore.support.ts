@@ -5,6 +5,7 @@
 import { Context, Effect, Layer, type Latch } from "effect"
 import { RepositoryError } from "../src/Errors.ts"
 import type { SessionId } from "../src/Ids.ts"
+import { type HeapFigures, MemoryMonitor, MemoryMonitorTest } from "../src/MemoryMonitor.ts"
 import type { MessageWithParts } from "../src/Message.ts"
 import { SessionRepository, type SessionRepositoryShape } from "../src/SessionRepository.ts"
 import { SessionStore, testOptions } from "../src/SessionStore.ts"
@@ -104,11 +105,18 @@ export const probedRepository: Layer.Layer<SessionRepository | RepositoryProbe> 
   })
 )
 
-/** The store on a probed memory repository, with the test limits unless overridden. */
+/**
+ * The store on a probed memory repository and the test memory monitor (heap
+ * reading 0 until a spec sets one through `MemoryMonitorTest`), with the test
+ * limits unless overridden.
+ */
 export const storeLayer = (
   options: Partial<StoreOptions> = {}
-): Layer.Layer<SessionStore | SessionRepository | RepositoryProbe> =>
-  SessionStore.layerWith({ ...testOptions, ...options }).pipe(Layer.orDie, Layer.provideMerge(probedRepository))
+): Layer.Layer<SessionStore | SessionRepository | RepositoryProbe | MemoryMonitor | MemoryMonitorTest> =>
+  SessionStore.layerWith({ ...testOptions, ...options }).pipe(
+    Layer.orDie,
+    Layer.provideMerge(Layer.mergeAll(probedRepository, MemoryMonitor.layerTest()))
+  )
 
 /** Creates `count` sessions with `messages` messages each, straight in storage. */
 export const seed = Effect.fnUntraced(function*(count: number, messages = 0, prefix = "ses_") {
@@ -121,4 +129,19 @@ export const seed = Effect.fnUntraced(function*(count: number, messages = 0, pre
     ids.push(id)
   }
   return ids
+})
+
+/**
+ * Sets the test monitor's heap reading and waits until the store has acted
+ * on it (its pressure fiber follows the monitor's `changes` on its own fiber,
+ * so that takes a few scheduler turns). Returns the reading.
+ */
+export const setHeapReading = Effect.fnUntraced(function*(input: number | HeapFigures) {
+  const store = yield* SessionStore
+  const reading = yield* MemoryMonitorTest.use((monitor) => monitor.set(input))
+  for (let turn = 0; turn < 10_000; turn++) {
+    if ((yield* store.memoryPressure).reading === reading) return reading
+    yield* Effect.yieldNow
+  }
+  return yield* Effect.die(new Error(`the store never acted on the reading ${JSON.stringify(reading)}`))
 })

@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect } from "effect"
-import { defaults, fromOptions, provider, StoreConfig, type StoreOptions } from "../src/StoreConfig.ts"
+import { getHeapStatistics } from "node:v8"
+import { defaultPressureCheckIntervalMs } from "../src/MemoryMonitor.ts"
+import { defaultMaxBytes, defaults, fromOptions, provider, StoreConfig, type StoreOptions } from "../src/StoreConfig.ts"
 
 // The `memory` section of opencode.json as the original proposal wrote it.
 const proposal = {
@@ -13,20 +15,43 @@ const proposal = {
   }
 }
 
-const keys: ReadonlyArray<keyof StoreOptions> = [
+// Keys whose value is a count, a size or a duration: a positive integer.
+const intKeys = [
   "maxSessions",
   "maxMessagesPerSession",
   "sessionTtlMs",
   "inactiveTtlMs",
-  "cleanupIntervalMs"
-]
+  "cleanupIntervalMs",
+  "maxBytes",
+  "maxMessageBytes",
+  "pressureCheckIntervalMs",
+  "pressureCooldownMs"
+] as const
+// Keys whose value is a ratio.
+const ratioKeys = ["pressureThreshold", "pressureHysteresis", "pressureShedTarget"] as const
+const keys: ReadonlyArray<keyof StoreOptions> = [...intKeys, ...ratioKeys]
 
 const envNames: Record<keyof StoreOptions, string> = {
   maxSessions: "MEMORY_MAX_SESSIONS",
   maxMessagesPerSession: "MEMORY_MAX_MESSAGES_PER_SESSION",
   sessionTtlMs: "MEMORY_SESSION_TTL_MS",
   inactiveTtlMs: "MEMORY_INACTIVE_TTL_MS",
-  cleanupIntervalMs: "MEMORY_CLEANUP_INTERVAL_MS"
+  cleanupIntervalMs: "MEMORY_CLEANUP_INTERVAL_MS",
+  maxBytes: "MEMORY_MAX_BYTES",
+  maxMessageBytes: "MEMORY_MAX_MESSAGE_BYTES",
+  pressureThreshold: "MEMORY_PRESSURE_THRESHOLD",
+  pressureCheckIntervalMs: "MEMORY_PRESSURE_CHECK_INTERVAL_MS",
+  pressureHysteresis: "MEMORY_PRESSURE_HYSTERESIS",
+  pressureCooldownMs: "MEMORY_PRESSURE_COOLDOWN_MS",
+  pressureShedTarget: "MEMORY_PRESSURE_SHED_TARGET"
+}
+
+// A valid value for each key other than its default, as the environment spells it.
+const envValues: Record<keyof StoreOptions, string> = {
+  ...Object.fromEntries(intKeys.map((key) => [key, "42"])) as Record<(typeof intKeys)[number], string>,
+  pressureThreshold: "0.9",
+  pressureHysteresis: "0.05",
+  pressureShedTarget: "0.25"
 }
 
 const read = (p: ConfigProvider.ConfigProvider) => StoreConfig.parse(p)
@@ -35,7 +60,7 @@ describe("StoreConfig", () => {
   it.effect("the proposal's opencode.json section loads verbatim through fromUnknown", () =>
     Effect.gen(function*() {
       const options = yield* read(ConfigProvider.fromUnknown(proposal))
-      assert.deepStrictEqual(options, proposal.memory)
+      assert.deepStrictEqual(options, { ...defaults, ...proposal.memory })
     }))
 
   it.effect("a missing section, an empty section and null values mean the defaults", () =>
@@ -43,9 +68,22 @@ describe("StoreConfig", () => {
       assert.deepStrictEqual(yield* read(ConfigProvider.fromUnknown({})), defaults)
       assert.deepStrictEqual(yield* read(ConfigProvider.fromUnknown({ memory: {} })), defaults)
       assert.deepStrictEqual(yield* read(ConfigProvider.fromUnknown({ memory: { maxSessions: null } })), defaults)
+      assert.deepStrictEqual(yield* read(ConfigProvider.fromUnknown({ memory: { pressureThreshold: null } })), defaults)
       assert.deepStrictEqual(yield* read(provider({ file: {}, env: {} })), defaults)
-      assert.deepStrictEqual(defaults, proposal.memory)
+      assert.deepStrictEqual({ ...defaults, ...proposal.memory }, defaults)
     }))
+
+  it("the later keys' defaults: a byte budget of an eighth of the heap limit, 8 MiB messages, pressure at 0.8", () => {
+    const heapLimit = getHeapStatistics().heap_size_limit
+    assert.strictEqual(defaults.maxBytes, Math.floor(heapLimit / 8))
+    assert.strictEqual(defaultMaxBytes(4 * 2 ** 30), 512 * 2 ** 20)
+    assert.strictEqual(defaults.maxMessageBytes, 8 * 2 ** 20)
+    assert.strictEqual(defaults.pressureThreshold, 0.8)
+    assert.strictEqual(defaults.pressureCheckIntervalMs, defaultPressureCheckIntervalMs)
+    assert.strictEqual(defaults.pressureHysteresis, 0.1)
+    assert.strictEqual(defaults.pressureCooldownMs, 60_000)
+    assert.strictEqual(defaults.pressureShedTarget, 0.5)
+  })
 
   it.effect("file values override the defaults key by key, numbers or numeric strings", () =>
     Effect.gen(function*() {
@@ -56,8 +94,8 @@ describe("StoreConfig", () => {
   it.effect("environment variables override the file, each under its constant-case name", () =>
     Effect.gen(function*() {
       for (const key of keys) {
-        const options = yield* read(provider({ file: proposal, env: { [envNames[key]]: "42" } }))
-        assert.deepStrictEqual(options, { ...proposal.memory, [key]: 42 }, key)
+        const options = yield* read(provider({ file: proposal, env: { [envNames[key]]: envValues[key] } }))
+        assert.deepStrictEqual(options, { ...defaults, ...proposal.memory, [key]: Number(envValues[key]) }, key)
       }
       // Keys the environment does not set still come from the file.
       const mixed = yield* read(
@@ -69,7 +107,7 @@ describe("StoreConfig", () => {
   it.effect("unrelated environment variables are ignored", () =>
     Effect.gen(function*() {
       const options = yield* read(provider({ file: proposal, env: { MEMORY: "lots", HOME: "/root", memory_x: "1" } }))
-      assert.deepStrictEqual(options, proposal.memory)
+      assert.deepStrictEqual(options, { ...defaults, ...proposal.memory })
     }))
 
   const invalid: ReadonlyArray<readonly [string, unknown, string]> = [
@@ -86,9 +124,9 @@ describe("StoreConfig", () => {
   ]
 
   for (const [label, value, expected] of invalid) {
-    it.effect(`a value that is ${label} fails with a ConfigError naming each key`, () =>
+    it.effect(`a value that is ${label} fails with a ConfigError naming each integer key`, () =>
       Effect.gen(function*() {
-        for (const key of keys) {
+        for (const key of intKeys) {
           // Through `provider`, as opencode reads its file (plain fromUnknown would treat "" as unset).
           const error = yield* Effect.flip(read(provider({ file: { memory: { [key]: value } }, env: {} })))
           assert.strictEqual(error._tag, "ConfigError")
@@ -97,6 +135,35 @@ describe("StoreConfig", () => {
         }
       }))
   }
+
+  const invalidRatios: ReadonlyArray<readonly [string, unknown, ReadonlyArray<(typeof ratioKeys)[number]>, string]> = [
+    ["zero, for the threshold", 0, ["pressureThreshold"], "greater than 0"],
+    ["above 1", 1.5, ratioKeys, "less than"],
+    ["1, for a fraction", 1, ["pressureHysteresis", "pressureShedTarget"], "less than 1"],
+    ["negative", -0.1, ratioKeys, "greater than"],
+    ["non-numeric", "high", ratioKeys, "finite number"],
+    ["empty", "", ratioKeys, "finite number"],
+    ["not finite", Infinity, ratioKeys, "finite number"],
+    ["an object", { value: 0.5 }, ratioKeys, "a number in"]
+  ]
+
+  for (const [label, value, ratios, expected] of invalidRatios) {
+    it.effect(`a ratio that is ${label} fails with a ConfigError naming the key`, () =>
+      Effect.gen(function*() {
+        for (const key of ratios) {
+          const error = yield* Effect.flip(read(provider({ file: { memory: { [key]: value } }, env: {} })))
+          assert.strictEqual(error._tag, "ConfigError")
+          assert.include(error.message, `["memory"]["${key}"]`)
+          assert.include(error.message, expected)
+        }
+      }))
+  }
+
+  it.effect("ratios take their bounds: a threshold of 1, a hysteresis or target of 0", () =>
+    Effect.gen(function*() {
+      const options = yield* fromOptions({ pressureThreshold: 1, pressureHysteresis: 0, pressureShedTarget: 0 })
+      assert.deepStrictEqual(options, { ...defaults, pressureThreshold: 1, pressureHysteresis: 0, pressureShedTarget: 0 })
+    }))
 
   it.effect("an invalid environment variable fails even when the file is valid", () =>
     Effect.gen(function*() {
@@ -112,13 +179,16 @@ describe("StoreConfig", () => {
       assert.deepStrictEqual(yield* fromOptions({ maxSessions: 3 }), { ...defaults, maxSessions: 3 })
       const error = yield* Effect.flip(fromOptions({ maxMessagesPerSession: -1 }))
       assert.include(error.message, `["memory"]["maxMessagesPerSession"]`)
+      const ratio = yield* Effect.flip(fromOptions({ pressureThreshold: 2 }))
+      assert.include(ratio.message, `["memory"]["pressureThreshold"]`)
       const nan = yield* Effect.flip(fromOptions({ cleanupIntervalMs: Number.NaN }))
       assert.include(nan.message, `["memory"]["cleanupIntervalMs"]`)
     }))
 
   it.effect("Effect's default provider (plain fromEnv) reads the path joined with underscores", () =>
     Effect.gen(function*() {
-      const options = yield* read(ConfigProvider.fromEnv({ env: { memory_maxSessions: "12" } }))
+      const options = yield* read(ConfigProvider.fromEnv({ env: { memory_maxSessions: "12", memory_maxBytes: "4096" } }))
       assert.strictEqual(options.maxSessions, 12)
+      assert.strictEqual(options.maxBytes, 4096)
     }))
 })

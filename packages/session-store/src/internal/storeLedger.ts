@@ -12,7 +12,7 @@ import type { ResidentSnapshot } from "./storeSnapshot.ts"
 export interface Slot {
   readonly id: SessionId
   snapshot: ResidentSnapshot
-  /** Clock millis of the last read served from this slot: the inactivity clock. */
+  /** Clock millis of the last use (a read served from this slot, or a write to it): the inactivity clock. */
   lastRead: number
   /**
    * When the Cache's own time-to-live ends for this slot (load time plus
@@ -21,22 +21,21 @@ export interface Slot {
   readonly expiresAt: number
 }
 
-/** Called for every slot that leaves memory, once, with its cause. */
-export type EvictionHook = (slot: Slot, cause: EvictionCause) => void
-
 // A literal, not a loop over a list: adding a cause to `EvictionCause` makes
 // this a compile error until the new counter is added here.
 const noEvictions = (): Record<EvictionCause, number> => ({
   capacity: 0,
   expired: 0,
   inactive: 0,
+  budget: 0,
+  pressure: 0,
   removed: 0,
   invalidated: 0
 })
 
 /**
  * The store's accounting beside the Cache: which slots are resident, in
- * least-recently-read order (a `Map` keeps insertion order; a read re-inserts),
+ * least-recently-used order (a `Map` keeps insertion order; a use re-inserts),
  * the totals of what they hold, and the counters. Every total is adjusted by
  * the difference a change makes, so it stays exact without rescanning; the
  * byte figures are the ones the repository measured, never re-serialized.
@@ -54,10 +53,18 @@ export class Ledger {
   loadFailures = 0
   sweeps = 0
   readonly evictions = noEvictions()
-  private readonly onEvicted: EvictionHook
 
-  constructor(onEvicted: EvictionHook = () => {}) {
-    this.onEvicted = onEvicted
+  /** Accounted bytes of every resident slot. */
+  get residentBytes(): number {
+    return this.bytes
+  }
+
+  get residentMessages(): number {
+    return this.messages
+  }
+
+  get residentSessions(): number {
+    return this.slots.size
   }
 
   get(id: SessionId): Slot | undefined {
@@ -69,18 +76,18 @@ export class Ledger {
     return this.slots.get(slot.id) === slot
   }
 
-  /** Slots from least to most recently read. A copy, so callers may evict while walking it. */
+  /** Slots from least to most recently used. A copy, so callers may evict while walking it. */
   ordered(): Array<Slot> {
     return Array.from(this.slots.values())
   }
 
-  /** The least recently read slot. */
+  /** The least recently used slot. */
   oldest(): Slot | undefined {
     return this.slots.values().next().value
   }
 
   /**
-   * Accounts a freshly loaded slot as the most recently read. The caller has
+   * Accounts a freshly loaded slot as the most recently used. The caller has
    * evicted any slot still accounted for the same session: a load only runs
    * when the Cache has no live entry, so that one is gone from the Cache.
    */
@@ -90,7 +97,7 @@ export class Ledger {
     this.bytes += slot.snapshot.bytes
   }
 
-  /** A read served from `slot`: it becomes the most recently read. */
+  /** A read served from `slot`, or a write to it: it becomes the most recently used. */
   touch(slot: Slot, now: number): void {
     if (!this.holds(slot)) return
     slot.lastRead = now
@@ -114,7 +121,6 @@ export class Ledger {
     this.messages -= slot.snapshot.window.length
     this.bytes -= slot.snapshot.bytes
     this.evictions[cause]++
-    this.onEvicted(slot, cause)
     return true
   }
 

@@ -1,12 +1,19 @@
-import { Duration, Effect, Schedule, Schema } from "effect"
+import { Duration, Effect, Option, Schedule, Schema } from "effect"
 import { InvalidInput } from "../Errors.ts"
 import { decodeMessageId, decodeSessionId, type MessageId, type SessionId } from "../Ids.ts"
+import { MemoryMonitor } from "../MemoryMonitor.ts"
 import { MessageWithParts } from "../Message.ts"
 import { SessionInfo } from "../Session.ts"
 import { SessionRepository, type StoredMessage } from "../SessionRepository.ts"
 import type { MessagePage, SessionStoreShape } from "../SessionStore.ts"
 import type { StoreOptions } from "../StoreConfig.ts"
+import { eventCapacity } from "../StoreEvents.ts"
+import { makeLive } from "./memoryMonitor.ts"
+import { encodeRecord } from "./records.ts"
+import { makeEventHub } from "./storeEvents.ts"
 import { makeSessionLocks, makeWriteGate } from "./storeLocks.ts"
+import { registerMetrics } from "./storeMetrics.ts"
+import { makePressure } from "./storePressure.ts"
 import { makeResidentSet } from "./storeResidentSet.ts"
 import {
   indexInWindow,
@@ -26,7 +33,7 @@ const decodeMessage = Schema.decodeUnknownEffect(MessageWithParts)
 const sessionInput = (input: unknown) =>
   Effect.mapError(decodeInfo(input), (error) => new InvalidInput({ what: "session", reason: oneLine(error) }))
 
-const messageInput = (sessionId: SessionId, input: unknown) =>
+const messageInput = (sessionId: SessionId, input: unknown, maxMessageBytes: number) =>
   decodeMessage(input).pipe(
     Effect.mapError((error) => new InvalidInput({ what: "message", reason: oneLine(error) })),
     Effect.filterOrFail(
@@ -35,6 +42,18 @@ const messageInput = (sessionId: SessionId, input: unknown) =>
         new InvalidInput({
           what: "message",
           reason: `message ${message.info.id} belongs to session ${message.info.sessionID}, not ${sessionId}`
+        })
+    ),
+    // Measured here, before anything is written, with the repositories' own
+    // measure. It costs one more JSON.stringify per write (the repository
+    // encodes again), never one per read.
+    Effect.filterOrFail(
+      (message) => encodeRecord(message).bytes <= maxMessageBytes,
+      (message) =>
+        new InvalidInput({
+          what: "message",
+          reason: `message ${message.info.id} is ${encodeRecord(message).bytes} bytes, ` +
+            `over the limit of ${maxMessageBytes} bytes (memory.maxMessageBytes)`
         })
     )
   )
@@ -51,17 +70,26 @@ const pageInput = Effect.fnUntraced(function*(page: MessagePage | undefined) {
 const messagesOf = (stored: ReadonlyArray<StoredMessage>) => stored.map((s) => s.message)
 
 /**
- * Builds the store on the repository in context. Background work (the sweep)
- * and the per-session locks live in the surrounding scope: closing it stops
- * the sweep, waits for the writes in flight, then releases the locks.
+ * Builds the store on the repository in context, following the
+ * `MemoryMonitor` in context if there is one, else a live monitor of its own
+ * reading every `pressureCheckIntervalMs`. Background work (the sweep, the
+ * pressure fiber, the own monitor), the event hub, the metric series and the
+ * per-session locks live in the surrounding scope: closing it stops the
+ * fibers and unregisters the metrics, waits for the writes in flight, ends
+ * the event streams, then releases the locks.
  */
 export const makeSessionStore = Effect.fnUntraced(function*(options: StoreOptions) {
   const repository = yield* SessionRepository
-  // Finalizers run in reverse: sweep interrupted, then writes drained, then locks released.
+  // Finalizers run in reverse order of creation.
   const locks = yield* makeSessionLocks
+  const hub = yield* makeEventHub(eventCapacity)
   const gate = yield* makeWriteGate
   yield* Effect.addFinalizer(() => gate.close)
-  const resident = yield* makeResidentSet(repository, options, locks)
+  const provided = yield* Effect.serviceOption(MemoryMonitor)
+  const monitor = Option.isSome(provided) ? provided.value : yield* makeLive(options.pressureCheckIntervalMs)
+  const resident = yield* makeResidentSet(repository, options, locks, hub)
+  const pressure = yield* makePressure(monitor, options, resident)
+  yield* registerMetrics(resident.ledger, pressure.state, options.maxBytes)
 
   /**
    * A write: through the gate (so release waits for it), under the session's
@@ -105,7 +133,7 @@ export const makeSessionStore = Effect.fnUntraced(function*(options: StoreOption
           })
         }
         const written = yield* repository.updateSession(next)
-        if (slot !== undefined) resident.replace(slot, withInfo(slot.snapshot, next, written.bytes))
+        if (slot !== undefined) yield* resident.written(slot, withInfo(slot.snapshot, next, written.bytes))
         return next
       })
     )
@@ -119,7 +147,7 @@ export const makeSessionStore = Effect.fnUntraced(function*(options: StoreOption
   const putMessage = (name: string) =>
     Effect.fn(name)(function*(sessionId: string, input: unknown) {
       const id = yield* decodeSessionId(sessionId)
-      const message = yield* messageInput(id, input)
+      const message = yield* messageInput(id, input, options.maxMessageBytes)
       const messageId = message.info.id
       yield* write(
         id,
@@ -133,16 +161,19 @@ export const makeSessionStore = Effect.fnUntraced(function*(options: StoreOption
           const index = indexInWindow(slot.snapshot, messageId)
           if (index >= 0) {
             const written = yield* repository.putMessage(id, message)
-            resident.replace(slot, withReplaced(slot.snapshot, index, { message, bytes: written.bytes }))
+            yield* resident.written(slot, withReplaced(slot.snapshot, index, { message, bytes: written.bytes }))
             return
           }
           // Outside the window: new (it goes at the end, so into the window), or an
           // older message rewritten in place (it must not be pulled into the window).
           const isNew = isComplete(slot.snapshot) || (yield* exists(id, messageId)) === false
           const written = yield* repository.putMessage(id, message)
-          if (isNew) {
-            resident.replace(slot, withAppended(slot.snapshot, { message, bytes: written.bytes }, options.maxMessagesPerSession))
-          }
+          yield* resident.written(
+            slot,
+            isNew
+              ? withAppended(slot.snapshot, { message, bytes: written.bytes }, options.maxMessagesPerSession)
+              : undefined
+          )
         })
       )
       return message
@@ -183,7 +214,9 @@ export const makeSessionStore = Effect.fnUntraced(function*(options: StoreOption
       Effect.gen(function*() {
         yield* repository.removeMessage(id, mid)
         const slot = resident.peek(id)
-        if (slot !== undefined) resident.replace(slot, withRemoved(slot.snapshot, indexInWindow(slot.snapshot, mid)))
+        if (slot !== undefined) {
+          yield* resident.written(slot, withRemoved(slot.snapshot, indexInWindow(slot.snapshot, mid)))
+        }
       })
     )
   })
@@ -216,6 +249,8 @@ export const makeSessionStore = Effect.fnUntraced(function*(options: StoreOption
     invalidate,
     sweep: resident.sweep,
     stats: resident.stats,
-    residents: resident.residents
+    residents: resident.residents,
+    events: hub.events,
+    memoryPressure: Effect.sync(pressure.state)
   } satisfies SessionStoreShape
 })
