@@ -52,7 +52,13 @@ const opArb: fc.Arbitrary<Op> = fc.record({
   target: fc.nat(INITIAL - 1)
 })
 
-const scenarioArb = fc.record({
+interface Scenario {
+  readonly ops: ReadonlyArray<Op>
+  readonly resident: boolean
+  readonly repoYields: number
+}
+
+const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
   ops: fc.array(opArb, { minLength: 1, maxLength: 30 }),
   resident: fc.boolean(),
   repoYields: fc.nat(3)
@@ -63,7 +69,7 @@ const appendedId = (j: number) => `msg_append_${j}`
 
 /** Runs the operations at once on one session, interrupts some, and checks what is left. */
 const scenario = (
-  { ops, repoYields, resident }: fc.infer<typeof scenarioArb>,
+  { ops, repoYields, resident }: Scenario,
   bounded: boolean
 ) =>
   Effect.gen(function*() {
@@ -192,7 +198,7 @@ interface Tally {
 }
 
 const run = (repository: () => Layer.Layer<SessionRepository>, bounded: boolean, tally: Tally) =>
-(input: fc.infer<typeof scenarioArb>) =>
+(input: Scenario) =>
   Effect.runPromise(
     Effect.gen(function*() {
       const scope = yield* Scope.make()

@@ -32,13 +32,12 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Latch, Layer, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
-import type { SessionInfo } from "../src/Session.ts"
 import { SessionRepository } from "../src/SessionRepository.ts"
-import { type EvictionCause, SessionStore, type SessionStoreShape } from "../src/SessionStore.ts"
+import { SessionStore } from "../src/SessionStore.ts"
+import { type Planned, plan, s, SESSIONS, sid, type StoreOp, storeOp } from "./Reliability.operations.ts"
 import {
   ChaosControl,
   chaosOver,
-  cloneModel,
   envInt,
   type Model,
   outcomeTag,
@@ -48,7 +47,7 @@ import {
   residentBytes,
   Storage
 } from "./Reliability.support.ts"
-import { message, messageId, sessionInfo } from "./SessionStore.support.ts"
+import { messageId } from "./SessionStore.support.ts"
 
 const RUNS = envInt("SESSION_STORE_MODEL_RUNS", 1000)
 const FS_RUNS = envInt("SESSION_STORE_MODEL_FS_RUNS", 50)
@@ -57,26 +56,11 @@ const PATH = process.env["SESSION_STORE_MODEL_PATH"] || undefined
 const MAX_STEPS = envInt("SESSION_STORE_MODEL_STEPS", 100)
 
 // Tiny limits: one session more than fit (capacity), windows of four messages.
-const SESSIONS = 4
 const limits = { maxSessions: 3, maxMessagesPerSession: 4, sessionTtlMs: 60_000, cleanupIntervalMs: 10_000 }
 const W = limits.maxMessagesPerSession
 
 // ---------------------------------------------------------------------------
 // Steps.
-
-type StoreOp =
-  | { readonly op: "create" | "read" | "removeSession"; readonly s: number }
-  | { readonly op: "update"; readonly s: number; readonly title: string }
-  | { readonly op: "append"; readonly s: number; readonly text: string }
-  | { readonly op: "put"; readonly s: number; readonly i: number | undefined; readonly text: string }
-  | {
-    readonly op: "page"
-    readonly s: number
-    readonly limit: number | undefined
-    readonly before: number | "missing" | undefined
-  }
-  | { readonly op: "getMessage" | "removeMessage"; readonly s: number; readonly i: number }
-  | { readonly op: "list" }
 
 type Step =
   | StoreOp
@@ -89,36 +73,6 @@ type Step =
   | { readonly op: "interrupt"; readonly yields: number; readonly repoYields: number; readonly inner: StoreOp }
   /** `inner` forked and interrupted while its first repository call is blocked. */
   | { readonly op: "interruptBlocked"; readonly inner: StoreOp }
-
-const text = fc.string({ maxLength: 60, unit: fc.constantFrom("a", "z", " ", "é", "漢", "😀", "\n", "\"", "\\") })
-const s = fc.integer({ min: 0, max: SESSIONS - 1 })
-const i = fc.nat(40)
-
-const storeOp: fc.Arbitrary<StoreOp> = fc.oneof(
-  { weight: 2, arbitrary: fc.record({ op: fc.constant("create" as const), s }) },
-  { weight: 4, arbitrary: fc.record({ op: fc.constant("read" as const), s }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant("removeSession" as const), s }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant("update" as const), s, title: text }) },
-  { weight: 6, arbitrary: fc.record({ op: fc.constant("append" as const), s, text }) },
-  {
-    weight: 3,
-    arbitrary: fc.record({ op: fc.constant("put" as const), s, i: fc.option(i, { nil: undefined }), text })
-  },
-  {
-    weight: 3,
-    arbitrary: fc.record({
-      op: fc.constant("page" as const),
-      s,
-      limit: fc.option(fc.nat(9), { nil: undefined }),
-      before: fc.option(fc.oneof({ weight: 9, arbitrary: i }, { weight: 1, arbitrary: fc.constant("missing" as const) }), {
-        nil: undefined
-      })
-    })
-  },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant("getMessage" as const), s, i }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant("removeMessage" as const), s, i }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant("list" as const) }) }
-)
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 25, arbitrary: storeOp },
@@ -142,181 +96,12 @@ const step: fc.Arbitrary<Step> = fc.oneof(
 const times = fc.record({ inactiveTtlMs: fc.constantFrom(20_000, 90_000) })
 
 // ---------------------------------------------------------------------------
-// What the model predicts for one store operation.
-
-interface Planned {
-  readonly label: string
-  readonly run: (store: SessionStoreShape) => Effect.Effect<unknown, { readonly _tag: string }>
-  /** The error tag predicted, undefined for success. */
-  readonly failure: string | undefined
-  /** Checks a successful result against the model. */
-  readonly check: (value: unknown) => void
-  /** The model once the operation is acknowledged (the same model when it changes nothing). */
-  readonly after: Model
-  readonly write: boolean
-}
-
-const sid = (n: number) => `ses_${n}`
-
-const plan = (op: StoreOp, model: Model, newId: () => string): Planned => {
-  const pick = <A>(items: ReadonlyArray<A>, n: number): A | undefined =>
-    items.length === 0 ? undefined : items[n % items.length]
-  const read = (label: string, run: Planned["run"], failure: string | undefined, check: Planned["check"]): Planned => ({
-    label,
-    run,
-    failure,
-    check,
-    after: model,
-    write: false
-  })
-  const write = (
-    label: string,
-    run: Planned["run"],
-    failure: string | undefined,
-    change: (next: Model) => void,
-    check: Planned["check"] = () => {}
-  ): Planned => {
-    const after = failure === undefined ? cloneModel(model) : model
-    if (failure === undefined) change(after)
-    return { label, run, failure, check, after, write: true }
-  }
-  switch (op.op) {
-    case "list":
-      return read("list", (store) => store.listSessions(), undefined, (value) => {
-        const listed = value as ReadonlyArray<{ id: string; messageCount: number; bytes: number }>
-        assert.deepStrictEqual(listed.map((x) => x.id).sort(), [...model.keys()].sort(), "listed ids")
-        for (const summary of listed) {
-          const m = model.get(summary.id)!
-          assert.strictEqual(summary.messageCount, m.messages.length, `${summary.id} listed count`)
-          assert.strictEqual(summary.bytes, residentBytes(m, m.messages.length), `${summary.id} listed bytes`)
-        }
-      })
-    case "create": {
-      const id = sid(op.s)
-      const info = sessionInfo(id)
-      return write(
-        `create ${id}`,
-        (store) => store.createSession(info),
-        model.has(id) ? "SessionAlreadyExists" : undefined,
-        (next) => next.set(id, { info: info as unknown as SessionInfo, messages: [] }),
-        (value) => assert.deepStrictEqual(value, info)
-      )
-    }
-    case "read": {
-      const id = sid(op.s)
-      const m = model.get(id)
-      return read(
-        `read ${id}`,
-        (store) => store.getSession(id),
-        m === undefined ? "SessionNotFound" : undefined,
-        (value) => assert.deepStrictEqual(value, m!.info)
-      )
-    }
-    case "removeSession": {
-      const id = sid(op.s)
-      return write(
-        `removeSession ${id}`,
-        (store) => store.removeSession(id),
-        model.has(id) ? undefined : "SessionNotFound",
-        (next) => next.delete(id)
-      )
-    }
-    case "update": {
-      const id = sid(op.s)
-      const m = model.get(id)
-      const info = m === undefined ? undefined : { ...m.info, title: op.title }
-      return write(
-        `update ${id} title=${JSON.stringify(op.title)}`,
-        (store) => store.updateSession(id, (current) => ({ ...current, title: op.title })),
-        m === undefined ? "SessionNotFound" : undefined,
-        (next) => next.get(id)!.info = info!,
-        (value) => assert.deepStrictEqual(value, info)
-      )
-    }
-    case "append":
-    case "put": {
-      const id = sid(op.s)
-      const m = model.get(id)
-      const existing = op.op === "put" && m !== undefined && op.i !== undefined ? pick(m.messages, op.i) : undefined
-      const mid = existing?.info.id ?? newId()
-      const msg = message(id, mid, op.text)
-      return write(
-        `${op.op} ${id} ${mid}${existing === undefined ? " (new)" : " (in place)"}`,
-        (store) => op.op === "append" ? store.appendMessage(id, msg) : store.putMessage(id, msg),
-        m === undefined ? "SessionNotFound" : undefined,
-        (next) => {
-          const messages = next.get(id)!.messages
-          const at = messages.findIndex((x) => x.info.id === mid)
-          if (at >= 0) messages[at] = msg as never
-          else messages.push(msg as never)
-        },
-        (value) => assert.deepStrictEqual(value, msg)
-      )
-    }
-    case "page": {
-      const id = sid(op.s)
-      const m = model.get(id)
-      const before = op.before === undefined
-        ? undefined
-        : op.before === "missing" || m === undefined
-        ? "msg_missing"
-        : pick(m.messages, op.before)?.info.id ?? "msg_missing"
-      const end = m === undefined || before === undefined
-        ? m?.messages.length ?? 0
-        : m.messages.findIndex((x) => x.info.id === before)
-      const failure = m === undefined ? "SessionNotFound" : end < 0 ? "MessageNotFound" : undefined
-      return read(
-        `page ${id} limit=${op.limit} before=${before}`,
-        (store) => store.getMessages(id, { limit: op.limit, before }),
-        failure,
-        (value) => {
-          const start = op.limit === undefined ? 0 : Math.max(0, end - op.limit)
-          assert.deepStrictEqual(value, m!.messages.slice(start, end))
-        }
-      )
-    }
-    case "getMessage": {
-      const id = sid(op.s)
-      const m = model.get(id)
-      const target = m === undefined ? undefined : pick(m.messages, op.i)
-      return read(
-        `getMessage ${id} ${target?.info.id ?? "msg_none"}`,
-        (store) => store.getMessage(id, target?.info.id ?? "msg_none"),
-        m === undefined ? "SessionNotFound" : target === undefined ? "MessageNotFound" : undefined,
-        (value) => assert.deepStrictEqual(value, target)
-      )
-    }
-    case "removeMessage": {
-      const id = sid(op.s)
-      const m = model.get(id)
-      const target = m === undefined ? undefined : pick(m.messages, op.i)
-      return write(
-        `removeMessage ${id} ${target?.info.id ?? "msg_none"}`,
-        (store) => store.removeMessage(id, target?.info.id ?? "msg_none"),
-        m === undefined ? "SessionNotFound" : target === undefined ? "MessageNotFound" : undefined,
-        (next) => {
-          const messages = next.get(id)!.messages
-          messages.splice(messages.findIndex((x) => x.info.id === target!.info.id), 1)
-        }
-      )
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------
 // One sequence.
 
-/** Causes of eviction seen over all sequences of a run, to show each was exercised. */
-const newCauses = (): Record<EvictionCause, number> => ({
-  capacity: 0,
-  expired: 0,
-  inactive: 0,
-  removed: 0,
-  invalidated: 0
-})
 
 interface Tally {
-  readonly causes: Record<EvictionCause, number>
+  /** Causes of eviction seen over all sequences of a run, to show each was exercised. */
+  readonly causes: Record<string, number>
   sequences: number
   steps: number
   faultsInjected: number
@@ -325,7 +110,7 @@ interface Tally {
 }
 
 const newTally = (): Tally => ({
-  causes: newCauses(),
+  causes: {},
   sequences: 0,
   steps: 0,
   faultsInjected: 0,
@@ -520,7 +305,7 @@ const scenario = (steps: ReadonlyArray<Step>, tally: Tally, bounded: boolean) =>
     yield* expectStorage(model, "final")
     yield* checkMemory
     const { evictions } = yield* store.stats
-    for (const cause of Object.keys(tally.causes) as Array<EvictionCause>) tally.causes[cause] += evictions[cause] ?? 0
+    for (const [cause, count] of Object.entries(evictions)) tally.causes[cause] = (tally.causes[cause] ?? 0) + count
     tally.sequences++
   })
 
