@@ -29,7 +29,8 @@ import {
   type SessionStoreShape,
   type StoreStats
 } from "@session-store/core/SessionStore"
-import { Effect, Layer } from "effect"
+import { Clock, Effect, Layer, Stream } from "effect"
+import { getHeapStatistics } from "node:v8"
 
 /**
  * A fresh unbounded store.
@@ -85,7 +86,7 @@ export const makeBaseline = (): SessionStoreShape => {
     misses: 0,
     loads: 0,
     loadFailures: 0,
-    evictions: { capacity: 0, expired: 0, inactive: 0, removed: 0, invalidated: 0 },
+    evictions: { capacity: 0, budget: 0, expired: 0, inactive: 0, pressure: 0, removed: 0, invalidated: 0 },
     sweeps: 0,
     residentSessions: 0,
     residentMessages: 0,
@@ -173,6 +174,24 @@ export const makeBaseline = (): SessionStoreShape => {
         residentSessions: sessions.size,
         residentMessages,
         residentBytes
+      }
+    }),
+    // The old code had no events and did nothing about memory pressure.
+    events: Stream.empty,
+    memoryPressure: Effect.gen(function*() {
+      const heap = getHeapStatistics()
+      const at = yield* Clock.currentTimeMillis
+      return {
+        reading: {
+          heapUsed: heap.used_heap_size,
+          heapLimit: heap.heap_size_limit,
+          ratio: heap.used_heap_size / heap.heap_size_limit,
+          at
+        },
+        threshold: 1,
+        underPressure: false,
+        sheddings: 0,
+        lastShedding: undefined
       }
     }),
     residents: Effect.sync(() =>
