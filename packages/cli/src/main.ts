@@ -1,5 +1,5 @@
 /**
- * The `session-store` command: `soak` and `inspect` (and `bench`), built with
+ * The `session-store` command: `soak`, `bench` and `inspect`, built with
  * `effect/cli`. This is also the one place where the store under test is
  * wired: {@link soakStoreLayer} decides which `SessionStore` layer the soak
  * measures and how it is configured.
@@ -16,9 +16,10 @@
  * @since 0.1.0
  */
 import { SessionStore } from "@session-store/core/SessionStore"
-import { ByteSize, ConfigProvider, Console, Effect, FileSystem, Layer, Option } from "effect"
+import { ByteSize, ConfigProvider, Console, Effect, FileSystem, Layer, Option, Path } from "effect"
 import { Argument, CliError, Command, Flag } from "effect/cli"
 import { layerBaseline } from "./baseline.ts"
+import { renderBench, runBench } from "./bench.ts"
 import { inspectDirectory, renderListing } from "./inspect.ts"
 import { renderTable, summarize, writeReport } from "./report.ts"
 import { soak } from "./soak.ts"
@@ -205,6 +206,50 @@ const inspectCommand = Command.make(
   ])
 )
 
+const benchCommand = Command.make(
+  "bench",
+  {
+    time: positive("time").pipe(
+      Flag.withDescription("Time budget per task, in milliseconds"),
+      Flag.withDefault(500)
+    ),
+    quick: Flag.Boolean("quick").pipe(
+      Flag.withDescription("Small sizes and short tasks: a smoke run of every benchmark in a few seconds"),
+      Flag.withDefault(false)
+    ),
+    out: Flag.String("out").pipe(
+      Flag.withDescription("Where bench.json is written"),
+      Flag.withDefault(".bench")
+    ),
+    json: Flag.Boolean("json").pipe(
+      Flag.withDescription("Print the JSON report on stdout instead of the table"),
+      Flag.withDefault(false)
+    )
+  },
+  Effect.fn("Command.bench")(function*(flags) {
+    const report = yield* runBench(
+      flags.quick
+        ? { time: Math.min(flags.time, 100), residentSizes: [100, 1_000], sweepSizes: [1_000], coldMessages: 200 }
+        : { time: flags.time }
+    )
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    yield* fs.makeDirectory(flags.out, { recursive: true })
+    const file = path.join(flags.out, "bench.json")
+    yield* fs.writeFileString(file, `${JSON.stringify(report, null, 2)}\n`)
+    yield* Console.log(flags.json ? JSON.stringify({ ...report, file }, null, 2) : `${renderBench(report)}\n\nwritten: ${file}`)
+  })
+).pipe(
+  Command.withDescription(
+    "Measure the store's hot paths beside Map, lru-cache, Effect's Cache and a naive LRU, cold loads, appends " +
+      "and sweeps, each figure beside its target (figures only: it never fails on a missed target)"
+  ),
+  Command.withExamples([
+    { command: "session-store bench", description: "The full run (about a minute)" },
+    { command: "session-store bench --quick", description: "A few seconds, small sizes" }
+  ])
+)
+
 /**
  * The root command.
  *
@@ -215,7 +260,7 @@ const inspectCommand = Command.make(
  */
 export const command = Command.make("session-store").pipe(
   Command.withDescription("A bounded, persistent-backed session store for opencode: soak, bench and inspect it"),
-  Command.withSubcommands([soakCommand, inspectCommand])
+  Command.withSubcommands([soakCommand, benchCommand, inspectCommand])
 )
 
 /** The version printed by `--version`. */
