@@ -281,3 +281,48 @@ describe("SessionStore: single flight", () => {
       assert.strictEqual((yield* store.stats).hits, 1)
     }).pipe(Effect.provide(storeLayer(noSweep))))
 })
+
+describe("SessionStore: a write to a resident session counts as use", () => {
+  it.effect("it becomes the most recently used, for the store and for the Cache", () =>
+    Effect.gen(function*() {
+      const store = yield* SessionStore
+      yield* seed(4, 1)
+      for (const id of ["ses_1", "ses_2", "ses_3"]) yield* store.getSession(id)
+      yield* store.appendMessage("ses_1", message("ses_1", messageId(2)))
+      assert.deepStrictEqual(yield* residentIds, ["ses_2", "ses_3", "ses_1"])
+      yield* store.updateSession("ses_2", (info) => ({ ...info, title: "renamed" }))
+      assert.deepStrictEqual(yield* residentIds, ["ses_3", "ses_1", "ses_2"])
+      yield* store.removeMessage("ses_3", messageId(1))
+      assert.deepStrictEqual(yield* residentIds, ["ses_1", "ses_2", "ses_3"])
+      // The Cache agrees: past capacity it drops ses_1, the least recently used of both.
+      yield* store.getSession("ses_4")
+      assert.deepStrictEqual(yield* residentIds, ["ses_2", "ses_3", "ses_4"])
+      assert.strictEqual((yield* store.stats).evictions.capacity, 1)
+    }).pipe(Effect.provide(storeLayer(noSweep))))
+
+  it.effect("it restarts the inactivity clock, not the time to live", () =>
+    Effect.gen(function*() {
+      const store = yield* SessionStore
+      const probe = yield* RepositoryProbe
+      yield* seed(1)
+      yield* store.getSession("ses_1") // t = 0
+      for (let n = 1; n <= 2; n++) {
+        yield* TestClock.adjust(testOptions.inactiveTtlMs - 1)
+        yield* store.appendMessage("ses_1", message("ses_1", messageId(n)))
+      }
+      yield* TestClock.adjust(testOptions.inactiveTtlMs - 1)
+      // t = 59 997 ms: without the writes it would have been inactive since t = 20 s.
+      yield* store.getSession("ses_1")
+      assert.strictEqual(probe.calls.loadSession, 1)
+      assert.strictEqual((yield* store.stats).evictions.inactive, 0)
+      const [resident] = yield* store.residents
+      assert.strictEqual(resident!.lastRead, 3 * (testOptions.inactiveTtlMs - 1))
+
+      yield* TestClock.adjust(3) // t = 60 s: the time to live, counted from the load, is over
+      yield* store.appendMessage("ses_1", message("ses_1", messageId(3)))
+      const stats = yield* store.stats
+      assert.strictEqual(stats.evictions.expired, 1)
+      assert.strictEqual(stats.residentSessions, 0)
+      assert.strictEqual((yield* store.getMessages("ses_1")).length, 3)
+    }).pipe(Effect.provide(storeLayer(noSweep))))
+})
