@@ -86,11 +86,11 @@ export const makeResidentSet = Effect.fnUntraced(function*(
       sessionId,
       Effect.gen(function*() {
         ledger.loads++
-        const started = yield* Clock.currentTimeNanos
+        const started = yield* Clock.monotonicTimeNanos
         const loaded = yield* repository.loadSession(sessionId, { newest: window }).pipe(
           Effect.tapError(() => Effect.sync(() => ledger.loadFailures++))
         )
-        const durationMs = Number((yield* Clock.currentTimeNanos) - started) / 1e6
+        const durationMs = Number((yield* Clock.monotonicTimeNanos) - started) / 1e6
         yield* Metric.update(StoreMetrics.loadDuration, durationMs)
         const now = yield* Clock.currentTimeMillis
         const snapshot = fromLoaded(loaded, window)
