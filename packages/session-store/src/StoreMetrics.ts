@@ -10,7 +10,7 @@
  * | `session_store_misses_total`              | counter   | reads that needed a load (or joined one)               |
  * | `session_store_loads_total`               | counter   | loads from the repository                              |
  * | `session_store_load_failures_total`       | counter   | loads that failed ("not found" included)               |
- * | `session_store_load_duration_ms`          | histogram | time of each load, in milliseconds                     |
+ * | `session_store_load_duration_ms`          | histogram | time of each successful load, in milliseconds          |
  * | `session_store_evictions_total{cause}`    | counter   | sessions that left memory, one series per cause        |
  * | `session_store_resident_sessions`         | gauge     | sessions in memory                                     |
  * | `session_store_resident_messages`         | gauge     | messages in the resident windows                       |
@@ -20,11 +20,12 @@
  * | `session_store_pressure_sheddings_total`  | counter   | times memory pressure made the store shed sessions     |
  *
  * Every series but the load histogram is read from the store's own exact
- * accounting when the registry is read, so the figures equal
- * `SessionStore.stats` and a read served from memory costs no metric update.
- * Each store registers its series when its layer is built and removes them
- * when it is released. A registry holds one store's series: give each store
- * its own `Metric.MetricRegistry` if one process runs several.
+ * accounting when the registry is read (`Metric.registerUnsafe`), so the
+ * figures equal `SessionStore.stats` and a read served from memory costs no
+ * metric update. Each store registers them when its layer is built and
+ * removes them when it is released; the histogram is updated on each load
+ * (a miss, never a hit) and stays. A registry holds one store's series: give
+ * each store its own `Metric.MetricRegistry` if one process runs several.
  *
  * @example
  * ```ts
