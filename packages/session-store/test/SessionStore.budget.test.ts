@@ -6,6 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import type { SessionId } from "../src/Ids.ts"
+import type { MessageWithParts } from "../src/Message.ts"
 import { SessionRepository } from "../src/SessionRepository.ts"
 import { SessionStore } from "../src/SessionStore.ts"
 import { bytesOf, message, messageId, RepositoryProbe, sessionInfo, storeLayer } from "./SessionStore.support.ts"
@@ -107,12 +108,12 @@ describe("SessionStore: byte budget", () => {
   it.effect("sessions evicted for the budget read back identical", () =>
     Effect.gen(function*() {
       const store = yield* SessionStore
-      const written = new Map<string, Array<unknown>>()
+      const written = new Map<string, Array<MessageWithParts>>()
       for (let s = 1; s <= 6; s++) {
         const id = `ses_${s}`
         yield* store.createSession(sessionInfo(id))
         yield* store.getSession(id)
-        const messages: Array<unknown> = []
+        const messages: Array<MessageWithParts> = []
         for (let m = 1; m <= 4; m++) {
           messages.push(yield* store.appendMessage(id, message(id, messageId(m), `${id} ${m} ${"é".repeat(300 * m)}`)))
         }
