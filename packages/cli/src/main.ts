@@ -34,9 +34,9 @@ import { soak } from "./soak.ts"
  */
 export const soakDefaults = {
   seed: 1,
-  sessions: 400,
-  operations: 100_000,
-  budget: "64MB",
+  sessions: 320,
+  operations: 80_000,
+  budget: "16MB",
   out: ".soak",
   samples: 50
 } as const

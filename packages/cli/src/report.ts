@@ -47,6 +47,8 @@ export interface RunSummary {
   readonly residentSessions: number
   readonly residentMessages: number
   readonly residentBytes: number | null
+  /** Highest resident bytes among the samples. */
+  readonly peakResidentBytes: number | null
   readonly verifiedSessions: number
   readonly verifiedMessages: number
   readonly lost: number
@@ -92,6 +94,10 @@ const summarizeRun = (run: RunReport): RunSummary => ({
   residentSessions: run.stats.residentSessions,
   residentMessages: run.stats.residentMessages,
   residentBytes: typeof run.stats.residentBytes === "number" ? run.stats.residentBytes : null,
+  peakResidentBytes: run.samples.reduce<number | null>(
+    (peak, s) => (s.residentBytes === undefined ? peak : Math.max(peak ?? 0, s.residentBytes)),
+    null
+  ),
   verifiedSessions: run.verification.sessions,
   verifiedMessages: run.verification.messages,
   lost: run.verification.lost,
@@ -132,11 +138,11 @@ const percent = (n: number) => `${(n * 100).toFixed(1)}%`
 export const renderTable = (report: SoakReport): string => {
   const { baseline, store } = summarize(report).runs
   const causes = Object.keys(store.evictions)
-  const bytes = (run: RunSummary) => {
-    if (run.residentBytes === null) return "n/a"
+  const bytes = (value: number | null) => {
+    if (value === null) return "n/a"
     return report.budget === undefined
-      ? megabytes(run.residentBytes)
-      : `${megabytes(run.residentBytes)} (${percent(run.residentBytes / report.budget)} of budget)`
+      ? megabytes(value)
+      : `${megabytes(value)} (${percent(value / report.budget)} of budget)`
   }
   const rows: Array<readonly [string, string, string]> = [
     ["operations", int(baseline.operations), int(store.operations)],
@@ -154,7 +160,8 @@ export const renderTable = (report: SoakReport): string => {
     ["final heap", megabytes(baseline.finalHeap), megabytes(store.finalHeap)],
     ["resident sessions", int(baseline.residentSessions), int(store.residentSessions)],
     ["resident messages", int(baseline.residentMessages), int(store.residentMessages)],
-    ["resident bytes", bytes(baseline), bytes(store)],
+    ["peak resident bytes", bytes(baseline.peakResidentBytes), bytes(store.peakResidentBytes)],
+    ["final resident bytes", bytes(baseline.residentBytes), bytes(store.residentBytes)],
     ["budget", "none", report.budget === undefined ? "n/a" : megabytes(report.budget)],
     ["verified sessions", int(baseline.verifiedSessions), int(store.verifiedSessions)],
     ["verified messages", int(baseline.verifiedMessages), int(store.verifiedMessages)],

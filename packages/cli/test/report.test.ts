@@ -19,7 +19,7 @@ describe("report", () => {
       expect(summary.runs.store).toMatchObject({ operations: 800, lost: 0, mismatched: 0, failed: 0 })
       expect(summary.runs.store.residentBytes).toBeGreaterThan(0)
       const table = renderTable(report)
-      for (const label of ["hit rate", "loads", "evictions: capacity", "peak heap", "final heap", "resident bytes"]) {
+      for (const label of ["hit rate", "loads", "evictions: capacity", "peak heap", "final heap", "peak resident bytes"]) {
         expect(table).toContain(label)
       }
       expect(table).toMatch(/^lost\s+0\s+0$/m)
