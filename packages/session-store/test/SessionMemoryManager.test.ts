@@ -114,6 +114,15 @@ describe("SessionMemoryManager.SessionCache (the proposal's API on the real laye
     expect(await cache.isUnderMemoryPressure()).toBe(false)
   })
 
+  it("isUnderMemoryPressure is the store's own reading against its pressureThreshold", async () => {
+    // Any real heap is over the smallest positive threshold, and never over 1.
+    const tight = cacheOn({ pressureThreshold: Number.MIN_VALUE })
+    await tight.setSession("ses_a", makeSessionInfo("ses_a"))
+    expect(await tight.isUnderMemoryPressure()).toBe(true)
+    const loose = cacheOn({ pressureThreshold: 1 })
+    expect(await loose.isUnderMemoryPressure()).toBe(false)
+  })
+
   it("rejects an invalid config with the config error naming the key", async () => {
     const cache = cacheOn({ maxSessions: 0 })
     await expect(cache.ready()).rejects.toThrow(/maxSessions/)
