@@ -392,12 +392,25 @@ export const makeFileSystemRepository = (
         const data = Buffer.from(seal + line, "utf8")
         // Until the write is known complete, the file may hold a part of it.
         state.index = undefined
-        yield* file.writeAll(data)
-        if (fsync) {
-          yield* file.sync
-          // The log was just created: make its directory entry durable too.
-          if (index.size === 0) yield* syncDirectory(fs, state.paths.directory)
-        }
+        yield* Effect.gen(function*() {
+          yield* file.writeAll(data)
+          if (fsync) {
+            yield* file.sync
+            // The log was just created: make its directory entry durable too.
+            if (index.size === 0) yield* syncDirectory(fs, state.paths.directory)
+          }
+        }).pipe(
+          // A failed write is not acknowledged, so it must not load either: a
+          // record whose fsync failed is complete and would. Cut the log back
+          // to where it was (then the index holds again); if even that fails,
+          // the next call reads the log afresh.
+          Effect.onError(() =>
+            file.truncate(index.size).pipe(
+              Effect.andThen(Effect.sync(() => (state.index = index))),
+              Effect.ignore
+            )
+          )
+        )
         const offset = index.size + seal.length
         index.size += data.length
         index.tornBytes = 0
