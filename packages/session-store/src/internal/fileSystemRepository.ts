@@ -497,7 +497,17 @@ export const makeFileSystemRepository = (
               () => Effect.fail(new SessionAlreadyExists({ sessionId: info.id }))
             )
           )
-          if (fsync) yield* syncDirectory(fs, layout.sessions)
+          if (fsync) {
+            yield* syncDirectory(fs, layout.sessions).pipe(
+              // Not acknowledged, so not there either: take the session back out.
+              Effect.onError(() =>
+                Effect.ignore(Effect.andThen(
+                  fs.rename(state.paths.directory, staging),
+                  fs.remove(staging, { recursive: true, force: true })
+                ))
+              )
+            )
+          }
           state.index = undefined
           yield* closeLog(state)
           return { bytes: record.bytes }
