@@ -531,13 +531,26 @@ export const makeFileSystemRepository = (
           const current = yield* readInfo(fs, state.paths, { id: info.id }, "updateSession")
           if (current === MISSING) return yield* missingInfo(state.paths, info.id)
           const record = encodeRecord(info)
-          yield* replaceFile(fs, {
-            temporary: layout.temporary("info"),
-            target: state.paths.info,
-            targetDirectory: state.paths.directory,
-            data: Buffer.from(record.json, "utf8"),
-            fsync
-          })
+          const replace = (json: string, durable: boolean) =>
+            replaceFile(fs, {
+              temporary: layout.temporary("info"),
+              target: state.paths.info,
+              targetDirectory: state.paths.directory,
+              data: Buffer.from(json, "utf8"),
+              fsync: durable
+            })
+          yield* replace(record.json, fsync).pipe(
+            // Not acknowledged, so not read back either: when the failure came
+            // after the rename (the directory fsync), put the previous record back.
+            Effect.onError(() =>
+              fs.readFileString(state.paths.info).pipe(
+                Effect.flatMap((text) =>
+                  text === record.json ? replace(encodeRecord(current.info).json, false) : Effect.void
+                ),
+                Effect.ignore
+              )
+            )
+          )
           return { bytes: record.bytes }
         }).pipe(platformFailures("updateSession", info.id)))
     }
