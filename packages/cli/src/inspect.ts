@@ -43,6 +43,8 @@ export type Problem = StorageProblem
 export interface Inspection {
   readonly directory: string
   readonly sessions: ReadonlyArray<SessionSummary>
+  /** Why the listing stopped (a damaged record), when `--verify` found problems to show instead. */
+  readonly listingError: string | undefined
   /** Present when `--verify` was asked for. */
   readonly problems: ReadonlyArray<Problem> | undefined
 }
@@ -76,14 +78,15 @@ export const inspectDirectory = Effect.fn("Inspect.directory")(function*(
     )
     : undefined
 
-  const sessions = yield* listStoredSessions(directory).pipe(
+  const listing = yield* listStoredSessions(directory).pipe(
+    Effect.map((sessions) => ({ sessions, listingError: undefined })),
     Effect.catch((cause) =>
       problems !== undefined && problems.length > 0
-        ? Effect.succeed<ReadonlyArray<SessionSummary>>([])
+        ? Effect.succeed({ sessions: [], listingError: cause.message })
         : Effect.fail(userError(`cannot list ${directory}: ${cause.message}`, cause))
     )
   )
-  return { directory, sessions, problems } satisfies Inspection
+  return { directory, ...listing, problems } satisfies Inspection
 })
 
 const int = (n: number) => n.toLocaleString("en-US")
@@ -116,7 +119,9 @@ export const renderListing = (inspection: Inspection): string => {
   const messages = inspection.sessions.reduce((n, s) => n + s.messageCount, 0)
   const bytes = inspection.sessions.reduce((n, s) => n + s.bytes, 0)
   out.push(
-    `${int(inspection.sessions.length)} sessions, ${int(messages)} messages, ${sizeOf(bytes)} in ${inspection.directory}`
+    inspection.listingError === undefined
+      ? `${int(inspection.sessions.length)} sessions, ${int(messages)} messages, ${sizeOf(bytes)} in ${inspection.directory}`
+      : `cannot list ${inspection.directory}: the listing stops at the first damaged record (all problems below)`
   )
   if (inspection.problems !== undefined) {
     if (inspection.problems.length === 0) out.push("verify: no problems found")

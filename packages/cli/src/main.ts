@@ -95,34 +95,34 @@ const soakCommand = Command.make(
   "soak",
   {
     sessions: positive("sessions").pipe(
-      Flag.withDescription("Sessions created over the run"),
+      Flag.withDescription(`Sessions created over the run (default ${soakDefaults.sessions})`),
       Flag.withDefault(soakDefaults.sessions)
     ),
     operations: positive("operations").pipe(
-      Flag.withDescription("Operations in the workload"),
+      Flag.withDescription(`Operations in the workload (default ${soakDefaults.operations})`),
       Flag.withDefault(soakDefaults.operations)
     ),
     budget: Flag.String("budget").pipe(
-      Flag.withDescription("The store's byte budget (maxBytes), e.g. 64MB, 256MiB, 1GB or a number of bytes"),
+      Flag.withDescription(
+        `The store's byte budget (memory.maxBytes): 64MB, 256MiB, 1GB or a number of bytes (default ${soakDefaults.budget})`
+      ),
       Flag.withDefault(soakDefaults.budget),
       Flag.mapTryCatch(
         parseByteSize,
         (error) =>
-          `--budget: ${
-            error instanceof Error ? error.message : String(error)
-          } (expected e.g. 64MB, 256MiB, 1GB or bytes)`
+          `${error instanceof Error ? error.message : String(error)} (expected e.g. 64MB, 256MiB, 1GB or a number of bytes)`
       )
     ),
     seed: Flag.Int("seed").pipe(
-      Flag.withDescription("Seed of the workload: the same seed gives the same operations"),
+      Flag.withDescription(`Seed of the workload: the same seed gives the same operations (default ${soakDefaults.seed})`),
       Flag.withDefault(soakDefaults.seed)
     ),
     samples: positive("samples").pipe(
-      Flag.withDescription("Heap samples per run (each forces a full GC)"),
+      Flag.withDescription(`Heap samples per run, each after a full GC (default ${soakDefaults.samples})`),
       Flag.withDefault(soakDefaults.samples)
     ),
     out: Flag.String("out").pipe(
-      Flag.withDescription("Where report.html and summary.json are written"),
+      Flag.withDescription(`Where report.html and summary.json are written (default ${soakDefaults.out})`),
       Flag.withDefault(soakDefaults.out)
     ),
     data: Flag.Directory("data").pipe(
@@ -210,7 +210,7 @@ const benchCommand = Command.make(
   "bench",
   {
     time: positive("time").pipe(
-      Flag.withDescription("Time budget per task, in milliseconds"),
+      Flag.withDescription("Time budget per task, in milliseconds (default 500)"),
       Flag.withDefault(500)
     ),
     quick: Flag.Boolean("quick").pipe(
@@ -218,7 +218,7 @@ const benchCommand = Command.make(
       Flag.withDefault(false)
     ),
     out: Flag.String("out").pipe(
-      Flag.withDescription("Where bench.json is written"),
+      Flag.withDescription("Where bench.json is written (default .bench)"),
       Flag.withDefault(".bench")
     ),
     json: Flag.Boolean("json").pipe(

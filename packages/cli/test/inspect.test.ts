@@ -81,6 +81,8 @@ describe("inspect", () => {
       expect(inspection.problems).toStrictEqual([{ file: log, problem: expect.stringContaining("line 1") }])
       const listing = renderListing(inspection)
       expect(listing).toContain(`file: ${log}`)
+      expect(listing).toContain("the listing stops at the first damaged record")
+      expect(inspection.listingError).toContain(log)
 
       const error = yield* Effect.flip(runCommand(["inspect", directory, "--verify"]))
       expect(error.message).toBe(`1 problem found in ${directory}`)
