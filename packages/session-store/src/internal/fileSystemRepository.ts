@@ -708,14 +708,20 @@ export const makeFileSystemRepository = (
               () => Effect.fail(new SessionNotFound({ sessionId }))
             )
           )
-          // From here on the session is gone for this process, whatever fails next:
-          // nothing may append to the log held open in its old place.
+          // From here on this state is done with, whatever fails next: nothing
+          // may append to the log held open in its old place (callers queued on
+          // it start over with a fresh state).
           state.removed = true
           state.index = undefined
           if (live.get(sessionId) === state) live.delete(sessionId)
           yield* closeLog(state)
           yield* RcMap.invalidate(states, sessionId)
-          if (fsync) yield* syncDirectory(fs, layout.sessions)
+          if (fsync) {
+            yield* syncDirectory(fs, layout.sessions).pipe(
+              // Not acknowledged, so not gone either: put the session back.
+              Effect.onError(() => Effect.ignore(fs.rename(trash, state.paths.directory)))
+            )
+          }
           yield* fs.remove(trash, { recursive: true }).pipe(
             Effect.catch((error) =>
               Effect.logWarning(`session-store: ${trash} is left to remove when the repository next opens: ${error.message}`)
