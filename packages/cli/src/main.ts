@@ -139,6 +139,17 @@ const soakCommand = Command.make(
     )
   },
   Effect.fn("Command.soak")(function*(flags) {
+    if (Option.isSome(flags.data)) {
+      // The workload creates its sessions from scratch; an earlier run's would collide.
+      const fs = yield* FileSystem.FileSystem
+      const entries = yield* fs.readDirectory(flags.data.value).pipe(Effect.orElseSucceed(() => []))
+      if (entries.length > 0) {
+        return yield* new CliError.UserError({
+          cause: flags.data.value,
+          userMessage: `--data ${flags.data.value} is not empty: give a new or empty directory`
+        })
+      }
+    }
     const report = yield* soak({
       seed: flags.seed,
       sessions: flags.sessions,

@@ -22,13 +22,15 @@ export const makeProgress = (
     `${label} ${done.toLocaleString("en-US")}/${total.toLocaleString("en-US")} ops ${
       total > 0 ? ((100 * done) / total).toFixed(0).padStart(3) : "100"
     }%  ${detail}`
+  // A line wider than the terminal wraps, and \r would then rewrite only its last row.
+  const fit = (text: string) => text.slice(0, Math.max(20, (stream.columns ?? 120) - 1))
   return {
     update: (done, detail) => {
       if (tty) {
         const now = performance.now()
         if (now - lastDraw < 200) return
         lastDraw = now
-        stream.write(`\r\x1b[2K${line(done, detail())}`)
+        stream.write(`\r\x1b[2K${fit(line(done, detail()))}`)
       } else {
         const tenth = total > 0 ? Math.floor((10 * done) / total) : 10
         if (tenth === lastTenth) return
@@ -37,7 +39,7 @@ export const makeProgress = (
       }
     },
     finish: (detail) => {
-      if (tty) stream.write(`\r\x1b[2K${line(total, detail)}\n`)
+      if (tty) stream.write(`\r\x1b[2K${fit(line(total, detail))}\n`)
       else if (lastTenth !== 10) stream.write(`${line(total, detail)}\n`)
     }
   }
