@@ -69,6 +69,15 @@ describe("session-store command", () => {
       expect((yield* parseErrors(["inspect"])).join("\n")).toMatch(/MissingArgument/)
     }))
 
+  it.live("refuses to soak into a --data directory that is not empty", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const data = yield* fs.makeTempDirectoryScoped()
+      yield* fs.writeFileString(`${data}/left-over`, "x")
+      const error = yield* Effect.flip(run(["soak", "--operations", "10", "--data", data]))
+      expect(error.message).toBe(`--data ${data} is not empty: give a new or empty directory`)
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
+
   it.live("runs a small soak end to end on the file-system store and writes its report", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
