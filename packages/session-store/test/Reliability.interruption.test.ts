@@ -59,7 +59,7 @@ interface Scenario {
 }
 
 const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
-  ops: fc.array(opArb, { minLength: 1, maxLength: 30 }),
+  ops: fc.array(opArb, { minLength: 1, maxLength: 30, size: "max" }),
   resident: fc.boolean(),
   repoYields: fc.nat(3)
 })
