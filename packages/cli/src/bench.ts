@@ -132,7 +132,9 @@ const measure = (
   progress: boolean
 ) =>
   Effect.promise(async () => {
-    const bench = new Bench({ time, warmupTime: Math.min(100, time / 5), throws: true })
+    // At least 16 samples per task (tinybench's default minimum of 64 would
+    // stretch the slowest task, the naive LRU at 100,000, past its budget).
+    const bench = new Bench({ time, iterations: 16, warmupTime: Math.min(100, time / 5), throws: true })
     for (const task of tasks) bench.add(task.name, task.fn as () => void)
     await bench.run()
     return bench.tasks.map((task, i): Measurement => {
