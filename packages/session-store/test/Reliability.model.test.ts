@@ -1,9 +1,10 @@
 /**
  * Model-based property test of the store's promise, "bounded memory and
  * nothing lost": random sequences of every operation, clock advances,
- * sweeps, injected repository failures and interruptions at random points,
- * against tiny limits so every cause of eviction fires, checked after every
- * step against a plain model of what was acknowledged (an operation is
+ * sweeps, heap readings (pressure spikes), injected repository failures and
+ * interruptions at random points, against tiny limits (sessions, window,
+ * byte budget, message size) so every cause of eviction fires, checked after
+ * every step against a plain model of what was acknowledged (an operation is
  * acknowledged when its effect succeeded).
  *
  * After every step:
@@ -11,7 +12,9 @@
  * - storage, read around the store, equals the model whenever a write reached it
  *   (no lost write, no phantom write);
  * - memory is a consistent, bounded view of the model (resident counts and
- *   bytes are those of the model's newest messages; at most `maxSessions`);
+ *   bytes are those of the model's newest messages; at most `maxSessions`;
+ *   resident bytes within `maxBytes` unless one session alone is larger; a
+ *   shedding leaves at most `pressureShedTarget` of what was resident);
  * - a write that failed left memory exactly as it was;
  * - an interrupted operation is applied entirely or not at all (decided by
  *   reading storage), and left no lock held (the next operations finish).
@@ -29,9 +32,10 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Latch, Layer, Scope } from "effect"
+import { Effect, Exit, Fiber, Latch, Layer, References, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
+import { MemoryMonitor, MemoryMonitorTest } from "../src/MemoryMonitor.ts"
 import { SessionRepository } from "../src/SessionRepository.ts"
 import { SessionStore } from "../src/SessionStore.ts"
 import { type Planned, plan, s, SESSIONS, sid, type StoreOp, storeOp } from "./Reliability.operations.ts"
@@ -55,8 +59,18 @@ const SEED = envInt("SESSION_STORE_MODEL_SEED", 20_260_606)
 const PATH = process.env["SESSION_STORE_MODEL_PATH"] || undefined
 const MAX_STEPS = envInt("SESSION_STORE_MODEL_STEPS", 100)
 
-// Tiny limits: one session more than fit (capacity), windows of four messages.
-const limits = { maxSessions: 3, maxMessagesPerSession: 4, sessionTtlMs: 60_000, cleanupIntervalMs: 10_000 }
+// Tiny limits: one session more than fit (capacity), windows of four messages,
+// messages over 600 bytes refused; the byte budget and the shed target vary per sequence.
+const limits = {
+  maxSessions: 3,
+  maxMessagesPerSession: 4,
+  sessionTtlMs: 60_000,
+  cleanupIntervalMs: 10_000,
+  maxMessageBytes: 600,
+  pressureThreshold: 0.8,
+  pressureHysteresis: 0.1,
+  pressureCooldownMs: 60_000
+}
 const W = limits.maxMessagesPerSession
 
 // ---------------------------------------------------------------------------
@@ -67,6 +81,8 @@ type Step =
   | { readonly op: "invalidate"; readonly s: number }
   | { readonly op: "sweep" }
   | { readonly op: "advance"; readonly ms: number }
+  /** The heap reading the store's MemoryMonitor reports from now on (threshold 0.8). */
+  | { readonly op: "pressure"; readonly ratio: number }
   /** The (after+1)-th repository call made by `inner` fails with a RepositoryError. */
   | { readonly op: "fault"; readonly after: number; readonly inner: StoreOp }
   /** `inner` forked, interrupted after `yields` scheduler turns; every repository call first yields `repoYields` times. */
@@ -90,10 +106,25 @@ const step: fc.Arbitrary<Step> = fc.oneof(
     weight: 3,
     arbitrary: fc.record({ op: fc.constant("interrupt" as const), yields: fc.nat(8), repoYields: fc.nat(3), inner: storeOp })
   },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant("interruptBlocked" as const), inner: storeOp }) }
+  { weight: 2, arbitrary: fc.record({ op: fc.constant("interruptBlocked" as const), inner: storeOp }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ op: fc.constant("pressure" as const), ratio: fc.constantFrom(0.3, 0.75, 0.8, 0.85, 0.95) })
+  }
 )
 
-const times = fc.record({ inactiveTtlMs: fc.constantFrom(20_000, 90_000) })
+interface Settings {
+  readonly inactiveTtlMs: number
+  readonly maxBytes: number
+  readonly pressureShedTarget: number
+}
+
+const settings: fc.Arbitrary<Settings> = fc.record({
+  inactiveTtlMs: fc.constantFrom(20_000, 90_000),
+  // A full resident session here is 1-2 KB: the small budgets evict, the large one never does.
+  maxBytes: fc.constantFrom(1_200, 2_500, 4_000, 1_000_000),
+  pressureShedTarget: fc.constantFrom(0, 0.5)
+})
 
 // ---------------------------------------------------------------------------
 // One sequence.
@@ -107,6 +138,7 @@ interface Tally {
   faultsInjected: number
   interruptedApplied: number
   interruptedNotApplied: number
+  sheddings: number
 }
 
 const newTally = (): Tally => ({
@@ -115,14 +147,16 @@ const newTally = (): Tally => ({
   steps: 0,
   faultsInjected: 0,
   interruptedApplied: 0,
-  interruptedNotApplied: 0
+  interruptedNotApplied: 0,
+  sheddings: 0
 })
 
-const scenario = (steps: ReadonlyArray<Step>, tally: Tally, bounded: boolean) =>
+const scenario = (steps: ReadonlyArray<Step>, config: Settings, tally: Tally, bounded: boolean) =>
   Effect.gen(function*() {
     const store = yield* SessionStore
     const storage = yield* Storage
     const chaos = yield* ChaosControl
+    const monitor = yield* MemoryMonitorTest
     let model: Model = new Map()
     let next = 1
     const newId = () => messageId(next++)
@@ -158,6 +192,8 @@ const scenario = (steps: ReadonlyArray<Step>, tally: Tally, bounded: boolean) =>
         messages += r.windowMessages
       }
       assert.isAtMost(residents.length, limits.maxSessions, "resident sessions bound")
+      // The byte budget holds, except for the one session in use when it alone is larger.
+      if (residents.length > 1) assert.isAtMost(bytes, config.maxBytes, "resident bytes within the budget")
       assert.strictEqual(stats.residentSessions, residents.length)
       assert.strictEqual(stats.residentBytes, bytes)
       assert.strictEqual(stats.residentMessages, messages)
@@ -220,13 +256,39 @@ const scenario = (steps: ReadonlyArray<Step>, tally: Tally, bounded: boolean) =>
           if (Exit.isFailure(exit)) fail(`sweep failed: ${String(exit.cause)}`)
           break
         }
+        case "pressure": {
+          trail.push(`heap reading ${current.ratio}`)
+          const before = yield* store.stats
+          const sheddings = (yield* store.memoryPressure).sheddings
+          const reading = yield* monitor.set(current.ratio)
+          let seen = false
+          for (let turn = 0; turn < 10_000 && !seen; turn++) {
+            seen = (yield* store.memoryPressure).reading === reading
+            if (!seen) yield* Effect.yieldNow
+          }
+          if (!seen) fail(`the store never acted on the heap reading ${current.ratio}`)
+          const pressure = yield* store.memoryPressure
+          if (pressure.sheddings > sheddings) {
+            tally.sheddings++
+            const after = yield* store.stats
+            assert.isAtMost(
+              after.residentBytes,
+              Math.floor(before.residentBytes * config.pressureShedTarget),
+              "a shedding leaves at most the target fraction of the resident bytes"
+            )
+          } else if (current.ratio >= limits.pressureThreshold && before.residentSessions > 0) {
+            // Not shed at or above the threshold: only because the last shedding is recent and not re-armed.
+            assert.isDefined(pressure.lastShedding, "a reading over the threshold sheds unless one just did")
+          }
+          break
+        }
         case "advance": {
           trail.push(`advance ${current.ms} ms`)
           yield* TestClock.adjust(current.ms)
           break
         }
         case "fault": {
-          const planned = plan(current.inner, model, newId)
+          const planned = plan(current.inner, model, newId, limits.maxMessageBytes)
           trail.push(`fault (repository call ${current.after + 1} fails) during ${planned.label}`)
           const residentsBefore = yield* store.residents
           const injectedBefore = chaos.injected
@@ -250,7 +312,7 @@ const scenario = (steps: ReadonlyArray<Step>, tally: Tally, bounded: boolean) =>
         }
         case "interrupt":
         case "interruptBlocked": {
-          const planned = plan(current.inner, model, newId)
+          const planned = plan(current.inner, model, newId, limits.maxMessageBytes)
           const label = current.op === "interrupt"
             ? `interrupt after ${current.yields} turns (repository yields ${current.repoYields}) ${planned.label}`
             : `interrupt while blocked in the repository: ${planned.label}`
@@ -281,7 +343,7 @@ const scenario = (steps: ReadonlyArray<Step>, tally: Tally, bounded: boolean) =>
           break
         }
         default: {
-          const planned = plan(current, model, newId)
+          const planned = plan(current, model, newId, limits.maxMessageBytes)
           trail.push(planned.label)
           judge(planned, yield* settle(planned.run(store), planned.label))
         }
@@ -315,32 +377,37 @@ const runSequence = (
   bounded: boolean,
   tally: Tally
 ) =>
-(steps: ReadonlyArray<Step>, time: { readonly inactiveTtlMs: number }) =>
+(steps: ReadonlyArray<Step>, config: Settings) =>
   Effect.runPromise(
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const layer = SessionStore.layerWith({ ...limits, ...time }).pipe(
+      const layer = SessionStore.layerWith({ ...limits, ...config }).pipe(
         Layer.orDie,
-        Layer.provideMerge(chaosOver(repository))
+        Layer.provideMerge(chaosOver(repository)),
+        Layer.provideMerge(MemoryMonitor.layerTest())
       )
       const context = yield* Layer.buildWithScope(layer, scope)
-      const exit = yield* Effect.exit(scenario(steps, tally, bounded).pipe(Effect.provideContext(context)))
+      const exit = yield* Effect.exit(scenario(steps, config, tally, bounded).pipe(Effect.provideContext(context)))
       const released = bounded
         ? yield* promptly(Scope.close(scope, Exit.void), "releasing the layer")
         : yield* Effect.exit(Scope.close(scope, Exit.void))
       if (Exit.isFailure(exit)) return yield* exit
       assert.isTrue(Exit.isSuccess(released), "releasing the layer finishes")
-    }).pipe(Effect.provide(TestClock.layer()))
+    }).pipe(
+      Effect.provide(TestClock.layer()),
+      // Each shedding logs a warning, by design; hundreds of them would only bury a failure.
+      Effect.provideService(References.MinimumLogLevel, "Error")
+    )
   )
 
 const property = (tally: Tally, repository: () => Layer.Layer<SessionRepository>, bounded: boolean) =>
   fc.asyncProperty(
     fc.array(step, { minLength: 1, maxLength: MAX_STEPS, size: "max" }),
-    times,
-    (steps, time) => runSequence(repository(), bounded, tally)(steps, time)
+    settings,
+    (steps, config) => runSequence(repository(), bounded, tally)(steps, config)
   )
 
-const parameters = (numRuns: number): fc.Parameters<[ReadonlyArray<Step>, { inactiveTtlMs: number }]> => ({
+const parameters = (numRuns: number): fc.Parameters<[ReadonlyArray<Step>, Settings]> => ({
   numRuns,
   seed: SEED,
   ...(PATH === undefined ? {} : { path: PATH, endOnFailure: true })
@@ -350,7 +417,7 @@ const report = (name: string, tally: Tally) =>
   console.log(
     `${name}: ${tally.sequences} sequences, ${tally.steps} steps (seed ${SEED}); evictions by cause ${
       JSON.stringify(tally.causes)
-    }; ${tally.faultsInjected} faults injected; interrupted operations applied ${tally.interruptedApplied}, not applied ${tally.interruptedNotApplied}`
+    }; ${tally.faultsInjected} faults injected; interrupted operations applied ${tally.interruptedApplied}, not applied ${tally.interruptedNotApplied}; ${tally.sheddings} sheddings under pressure`
   )
 
 describe("Reliability: model-based", () => {

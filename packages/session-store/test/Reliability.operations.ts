@@ -9,7 +9,7 @@ import type { Effect } from "effect"
 import * as fc from "fast-check"
 import type { SessionInfo } from "../src/Session.ts"
 import type { SessionStoreShape } from "../src/SessionStore.ts"
-import { cloneModel, type Model, residentBytes } from "./Reliability.support.ts"
+import { cloneModel, type Model, recordBytes, residentBytes } from "./Reliability.support.ts"
 import { message, sessionInfo } from "./SessionStore.support.ts"
 
 /** Sessions `ses_0`…`ses_{SESSIONS-1}`: one more than the tiny limits keep resident. */
@@ -29,7 +29,13 @@ export type StoreOp =
   | { readonly op: "getMessage" | "removeMessage"; readonly s: number; readonly i: number }
   | { readonly op: "list" }
 
-export const text = fc.string({ maxLength: 60, unit: fc.constantFrom("a", "z", " ", "é", "漢", "😀", "\n", "\"", "\\") })
+const unit = fc.constantFrom("a", "z", " ", "é", "漢", "😀", "\n", "\"", "\\")
+export const text = fc.string({ maxLength: 60, unit })
+/** Mostly short texts; now and then one long enough to cross a small `maxMessageBytes`. */
+export const messageText = fc.oneof(
+  { weight: 12, arbitrary: text },
+  { weight: 1, arbitrary: fc.string({ minLength: 150, maxLength: 500, unit }) }
+)
 export const s = fc.integer({ min: 0, max: SESSIONS - 1 })
 export const i = fc.nat(40)
 
@@ -38,10 +44,10 @@ export const storeOp: fc.Arbitrary<StoreOp> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ op: fc.constant("read" as const), s }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("removeSession" as const), s }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("update" as const), s, title: text }) },
-  { weight: 6, arbitrary: fc.record({ op: fc.constant("append" as const), s, text }) },
+  { weight: 6, arbitrary: fc.record({ op: fc.constant("append" as const), s, text: messageText }) },
   {
     weight: 3,
-    arbitrary: fc.record({ op: fc.constant("put" as const), s, i: fc.option(i, { nil: undefined }), text })
+    arbitrary: fc.record({ op: fc.constant("put" as const), s, i: fc.option(i, { nil: undefined }), text: messageText })
   },
   {
     weight: 3,
@@ -76,7 +82,17 @@ export interface Planned {
 
 export const sid = (n: number) => `ses_${n}`
 
-export const plan = (op: StoreOp, model: Model, newId: () => string): Planned => {
+/**
+ * What `op` must do given the acknowledged `model`. `maxMessageBytes` is the
+ * store's limit: a larger message is refused with InvalidInput before anything
+ * else is looked at.
+ */
+export const plan = (
+  op: StoreOp,
+  model: Model,
+  newId: () => string,
+  maxMessageBytes = Number.POSITIVE_INFINITY
+): Planned => {
   const pick = <A>(items: ReadonlyArray<A>, n: number): A | undefined =>
     items.length === 0 ? undefined : items[n % items.length]
   const read = (label: string, run: Planned["run"], failure: string | undefined, check: Planned["check"]): Planned => ({
@@ -158,10 +174,11 @@ export const plan = (op: StoreOp, model: Model, newId: () => string): Planned =>
       const existing = op.op === "put" && m !== undefined && op.i !== undefined ? pick(m.messages, op.i) : undefined
       const mid = existing?.info.id ?? newId()
       const msg = message(id, mid, op.text)
+      const bytes = recordBytes(msg as never)
       return write(
-        `${op.op} ${id} ${mid}${existing === undefined ? " (new)" : " (in place)"}`,
+        `${op.op} ${id} ${mid}${existing === undefined ? " (new)" : " (in place)"} ${bytes} B`,
         (store) => op.op === "append" ? store.appendMessage(id, msg) : store.putMessage(id, msg),
-        m === undefined ? "SessionNotFound" : undefined,
+        bytes > maxMessageBytes ? "InvalidInput" : m === undefined ? "SessionNotFound" : undefined,
         (next) => {
           const messages = next.get(id)!.messages
           const at = messages.findIndex((x) => x.info.id === mid)
