@@ -1,0 +1,191 @@
+/**
+ * Shutdown: a child process builds the live layer the way opencode does
+ * (`SessionStore.layerFileSystem`, the `memory` section of an opencode.json
+ * plus `MEMORY_*` environment variables), works with twelve writers, and
+ * releases the layer while they are still writing. It must exit by itself
+ * promptly (the sweep and the heap check run every hour there, so a timer
+ * left behind would keep it alive for an hour), and everything it
+ * acknowledged must be on disk: the parent reopens the directory and finds,
+ * for every writer, exactly the state after its acknowledged writes, or that
+ * plus the one write that was in flight when the layer was released.
+ */
+import { spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { NodeServices } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { ConfigProvider, Context, Effect, Layer } from "effect"
+import type { MessageWithParts } from "../src/Message.ts"
+import { SessionStore } from "../src/SessionStore.ts"
+import { verifyDirectory } from "../src/StorageInspection.ts"
+import { apply, type Stored, workloadMessage, writerOps } from "./fixtures/shutdownWorkload.ts"
+
+const CHILD = fileURLToPath(new URL("./fixtures/shutdownChild.ts", import.meta.url))
+/** How long the child may take to exit once it has released the layer: a hang guard, far above the milliseconds it needs. */
+const EXIT_BOUND_MS = 10_000
+
+const opencodeJson = {
+  memory: {
+    maxSessions: 100, // overridden by MEMORY_MAX_SESSIONS below
+    maxMessagesPerSession: 3,
+    sessionTtlMs: 86_400_000,
+    inactiveTtlMs: 14_400_000,
+    cleanupIntervalMs: 3_600_000,
+    pressureCheckIntervalMs: 3_600_000,
+    maxBytes: 20_000
+  }
+}
+
+interface ChildRun {
+  readonly acks: Map<number, number>
+  readonly released: boolean
+  readonly exitedAfterRelease: boolean
+  readonly code: number | null
+  readonly stderr: string
+}
+
+/** Runs the child; resolves when it exits, or kills it if it is still alive EXIT_BOUND_MS after `released`. */
+const runChild = (directory: string, configFile: string) =>
+  new Promise<ChildRun>((resolve, reject) => {
+    const child = spawn(process.execPath, [CHILD, directory, configFile], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, MEMORY_MAX_SESSIONS: "6" }
+    })
+    const acks = new Map<number, number>()
+    let buffer = ""
+    let stderr = ""
+    let released = false
+    let killed = false
+    let guard: NodeJS.Timeout | undefined
+    // Before release: a generous bound on the whole run, as a hang guard.
+    const overall = setTimeout(() => {
+      killed = true
+      child.kill("SIGKILL")
+    }, 120_000)
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      buffer += chunk
+      const lines = buffer.split("\n")
+      buffer = lines.pop()!
+      for (const line of lines) {
+        if (line === "released") {
+          released = true
+          guard = setTimeout(() => {
+            killed = true
+            child.kill("SIGKILL")
+          }, EXIT_BOUND_MS)
+          continue
+        }
+        const [, w, index] = line.split(" ")
+        const writer = Number(w)
+        const at = Number(index)
+        // Each writer acknowledges its writes in order.
+        if ((acks.get(writer) ?? -1) >= at) reject(new Error(`writer ${writer} acknowledged ${at} out of order`))
+        acks.set(writer, at)
+      }
+    })
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
+    child.on("error", reject)
+    child.on("exit", (code) => {
+      clearTimeout(overall)
+      if (guard !== undefined) clearTimeout(guard)
+      resolve({ acks, released, exitedAfterRelease: released && !killed, code, stderr })
+    })
+  })
+
+/** What storage must hold for writer `w` after its write at `lastAck`, and with the next write applied too. */
+const expectations = (w: number, lastAck: number): { acknowledged: Stored; withInFlight: Stored } => {
+  const acknowledged: Stored = new Map()
+  let index = 0
+  const ops = writerOps(w)
+  for (; index <= lastAck; index++) apply(acknowledged, ops.next().value!)
+  const withInFlight: Stored = new Map([...acknowledged].map(([id, s]) => [id, { title: s.title, messages: new Map(s.messages) }]))
+  for (let op = ops.next().value!; ; op = ops.next().value!) {
+    if (op.kind === "read") continue
+    apply(withInFlight, op)
+    break
+  }
+  return { acknowledged, withInFlight }
+}
+
+const plainStored = (stored: Stored) =>
+  Object.fromEntries([...stored].sort(([a], [b]) => (a < b ? -1 : 1)).map(([id, s]) => [id, { title: s.title, messages: [...s.messages] }]))
+
+describe("Reliability: shutdown", () => {
+  it("a child that builds the live layer, works and releases it while busy exits by itself, and everything it acknowledged is on disk", async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "session-store-shutdown-"))
+    try {
+      const directory = path.join(root, "store")
+      const configFile = path.join(root, "opencode.json")
+      fs.writeFileSync(configFile, JSON.stringify(opencodeJson))
+      const run = await runChild(directory, configFile)
+      assert.isTrue(run.released, `the child released the layer:\n${run.stderr}`)
+      assert.isTrue(run.exitedAfterRelease, `the child exited by itself within ${EXIT_BOUND_MS} ms of releasing the layer`)
+      assert.strictEqual(run.code, 0, run.stderr)
+      const acknowledged = [...run.acks.values()].reduce((n, last) => n + last + 1, 0)
+      assert.isAtLeast(acknowledged, 2_500)
+
+      // Reopen the directory, as the next opencode process would.
+      const stored = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+        const context = yield* Layer.build(SessionStore.layerFileSystem({ directory }).pipe(
+          Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(opencodeJson)))
+        ))
+        const store = Context.get(context, SessionStore)
+        const out: Stored = new Map()
+        for (const summary of yield* store.listSessions()) {
+          const messages = yield* store.getMessages(summary.id)
+          out.set(summary.id, {
+            title: (yield* store.getSession(summary.id)).title,
+            messages: new Map(messages.map((m: MessageWithParts) => {
+              const version = Number(String(m.parts[0]!["text"]).split(" ")[0]!.slice(1))
+              // Stored whole: the message is exactly the one written at that version.
+              assert.deepStrictEqual(m, workloadMessage(summary.id, m.info.id, version) as unknown as MessageWithParts)
+              return [m.info.id as string, version]
+            }))
+          })
+        }
+        return out
+      })))
+
+      let inFlightApplied = 0
+      for (let w = 0; w < 12; w++) {
+        const mine: Stored = new Map([...stored].filter(([id]) => id.startsWith(`ses_w${w}_`)))
+        const lastAck = run.acks.get(w)
+        if (lastAck === undefined) {
+          assert.strictEqual(mine.size, 0, `writer ${w} acknowledged nothing`)
+          continue
+        }
+        const { acknowledged: expected, withInFlight } = expectations(w, lastAck)
+        const actual = JSON.stringify(plainStored(mine))
+        if (actual === JSON.stringify(plainStored(expected))) continue
+        assert.strictEqual(
+          actual,
+          JSON.stringify(plainStored(withInFlight)),
+          `writer ${w}: storage holds exactly what was acknowledged (up to write ${lastAck}), or that and the write in flight`
+        )
+        inFlightApplied++
+      }
+      // The acknowledged writes included every kind, session removals too.
+      const kinds = new Map<string, number>()
+      for (const [w, lastAck] of run.acks) {
+        let index = 0
+        for (const op of writerOps(w)) {
+          if (index++ > lastAck) break
+          if (op.kind !== "read") kinds.set(op.kind, (kinds.get(op.kind) ?? 0) + 1)
+        }
+      }
+      for (const kind of ["create", "put", "removeMessage", "update", "removeSession"]) {
+        assert.isAbove(kinds.get(kind) ?? 0, 0, `${kind} acknowledged`)
+      }
+      console.log(
+        `shutdown: ${acknowledged} writes acknowledged by 12 writers (${JSON.stringify(Object.fromEntries(kinds))}), all on disk; ` +
+          `${inFlightApplied} writers' in-flight write landed too; ${stored.size} sessions stored`
+      )
+      const problems = await Effect.runPromise(verifyDirectory(directory).pipe(Effect.provide(NodeServices.layer)))
+      assert.deepStrictEqual(problems, [])
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true })
+    }
+  }, 180_000)
+})
