@@ -44,6 +44,12 @@ import { fromLoaded, type ResidentSnapshot } from "./storeSnapshot.ts"
  * restarts. Its absolute time to live does not.
  */
 export interface ResidentSet {
+  /**
+   * The hot path of a read, synchronous: the slot when the session is
+   * resident, live and active, counted as a hit; `undefined` otherwise (then
+   * `read`). Takes any string: only validated ids are ever resident.
+   */
+  readonly hit: (sessionId: string) => Slot | undefined
   /** The session's slot for a read: from memory when resident, live and active; loaded otherwise. */
   readonly read: (sessionId: SessionId) => Effect.Effect<Slot, ReadError>
   /** The accounted slot of a session, if any, without loading or counting a read. For writes, under the session lock. */
@@ -75,6 +81,9 @@ export const makeResidentSet = Effect.fnUntraced(function*(
   hub: EventHub
 ) {
   const ledger = new Ledger()
+  // The store's time is the Clock of the context its layer is built in, as
+  // for the sweep; read synchronously on the hit path.
+  const clock = yield* Clock.Clock
   const window = options.maxMessagesPerSession
   const sessionTtl = Duration.millis(options.sessionTtlMs)
 
@@ -118,12 +127,16 @@ export const makeResidentSet = Effect.fnUntraced(function*(
     timeToLive: (exit) => (Exit.isSuccess(exit) ? sessionTtl : Duration.zero)
   })
 
-  /** Whether the Cache holds `slot` itself (not a pending reload, not a newer slot). */
+  /** Whether a Cache entry completed with `slot` itself (not a pending reload, not a newer slot). */
+  const holdsSlot = (entry: Cache.Entry<Slot, ReadError>, slot: Slot): boolean => {
+    const exit = entry.fiber.pollUnsafe()
+    return exit !== undefined && Exit.isSuccess(exit) && exit.value === slot
+  }
+
+  /** Whether the Cache holds `slot` itself. */
   const cached = (slot: Slot): boolean => {
     const entry = MutableHashMap.get(cache.map, slot.id)
-    if (Option.isNone(entry)) return false
-    const exit = entry.value.fiber.pollUnsafe()
-    return exit !== undefined && Exit.isSuccess(exit) && exit.value === slot
+    return Option.isSome(entry) && holdsSlot(entry.value, slot)
   }
 
   /** Why the Cache let go of a slot it no longer holds. */
@@ -180,23 +193,41 @@ export const makeResidentSet = Effect.fnUntraced(function*(
 
   const isInactive = (slot: Slot, now: number): boolean => now - slot.lastRead >= options.inactiveTtlMs
 
-  const read = Effect.fnUntraced(function*(sessionId: SessionId) {
-    const now = yield* Clock.currentTimeMillis
+  /**
+   * The hit path, synchronous: the ledger holds the slot, its time to live is
+   * not over, it is active, and the Cache still holds that very slot. Then it
+   * counts as a hit and becomes the most recently used, in the ledger and in
+   * the Cache, whose LRU order is its map's insertion order: the entry moves
+   * to the end, exactly as `Cache.get` moves it on a hit. The Cache's own
+   * expiry check is not needed: it counts the same time to live from the end
+   * of the same load, so it never ends before the slot's. Anything else is a
+   * miss, for `read` to account and load.
+   */
+  const hit = (sessionId: string): Slot | undefined => {
+    const held = ledger.get(sessionId as SessionId)
+    if (held === undefined) return undefined
+    const now = clock.currentTimeMillisUnsafe()
+    if (now >= held.expiresAt || isInactive(held, now)) return undefined
+    const entry = MutableHashMap.get(cache.map, held.id)
+    if (Option.isNone(entry) || !holdsSlot(entry.value, held)) return undefined
+    MutableHashMap.remove(cache.map, held.id)
+    MutableHashMap.set(cache.map, held.id, entry.value)
+    ledger.hits++
+    ledger.touch(held, now)
+    return held
+  }
+
+  const read = (sessionId: SessionId): Effect.Effect<Slot, ReadError> =>
+    Effect.suspend(() => {
+      const slot = hit(sessionId)
+      return slot !== undefined ? Effect.succeed(slot) : miss(sessionId)
+    })
+
+  const miss = Effect.fnUntraced(function*(sessionId: SessionId) {
+    const now = clock.currentTimeMillisUnsafe()
     const held = ledger.get(sessionId)
     if (held !== undefined) {
-      if (isInactive(held, now)) {
-        evictSlot(held, "inactive", now)
-      } else {
-        // The Cache's own time-to-live check and LRU refresh; never loads.
-        const hit = yield* Cache.getSuccess(cache, sessionId)
-        if (Option.isSome(hit) && hit.value === held) {
-          // The hot path: two counters in the ledger, nothing allocated, no event.
-          ledger.hits++
-          ledger.touch(held, now)
-          return held
-        }
-        evictSlot(held, droppedCause(held, now), now)
-      }
+      evictSlot(held, isInactive(held, now) ? "inactive" : droppedCause(held, now), now)
       yield* hub.flush
     }
     ledger.misses++
@@ -283,6 +314,7 @@ export const makeResidentSet = Effect.fnUntraced(function*(
   })
 
   return {
+    hit,
     read,
     peek: (sessionId) => ledger.get(sessionId),
     written,

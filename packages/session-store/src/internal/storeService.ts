@@ -106,11 +106,26 @@ export const makeSessionStore = Effect.fnUntraced(function*(options: StoreOption
     return info
   })
 
-  const getSession = Effect.fnUntraced(function*(sessionId: string) {
-    const id = yield* decodeSessionId(sessionId)
-    const slot = yield* resident.read(id)
-    return slot.snapshot.info
-  })
+  /**
+   * A read of a resident session is served by `resident.hit`, synchronously,
+   * without decoding the id (a resident id was validated when it was
+   * loaded). Any other string is decoded first, so a hostile id still fails
+   * with `InvalidId` before it reaches storage.
+   */
+  const readSlot = (sessionId: string) =>
+    Effect.suspend(() => {
+      const slot = resident.hit(sessionId)
+      return slot !== undefined ? Effect.succeed(slot) : Effect.flatMap(decodeSessionId(sessionId), resident.read)
+    })
+
+  /** The hottest path of all: one synchronous check, one value. */
+  const getSession = (sessionId: string) =>
+    Effect.suspend(() => {
+      const slot = resident.hit(sessionId)
+      return slot !== undefined
+        ? Effect.succeed(slot.snapshot.info)
+        : Effect.flatMap(decodeSessionId(sessionId), (id) => Effect.map(resident.read(id), (s) => s.snapshot.info))
+    })
 
   const updateSession = Effect.fn("SessionStore.updateSession")(function*(
     sessionId: string,
@@ -186,23 +201,23 @@ export const makeSessionStore = Effect.fnUntraced(function*(options: StoreOption
     )
 
   const getMessage = Effect.fnUntraced(function*(sessionId: string, messageId: string) {
-    const id = yield* decodeSessionId(sessionId)
     const mid = yield* decodeMessageId(messageId)
-    const snapshot = (yield* resident.read(id)).snapshot
+    const slot = yield* readSlot(sessionId)
+    const snapshot = slot.snapshot
     const index = indexInWindow(snapshot, mid)
     if (index >= 0) return snapshot.window[index]!.message
-    return (yield* repository.getMessage(id, mid)).message
+    return (yield* repository.getMessage(slot.id, mid)).message
   })
 
   const getMessages = Effect.fnUntraced(function*(sessionId: string, page?: MessagePage) {
-    const id = yield* decodeSessionId(sessionId)
     const { before, limit } = yield* pageInput(page)
-    const snapshot = (yield* resident.read(id)).snapshot
+    const slot = yield* readSlot(sessionId)
+    const snapshot = slot.snapshot
     const fromWindow = pageFromWindow(snapshot, before, limit)
     if (fromWindow !== undefined) return messagesOf(fromWindow)
     // Older than the window: page storage, keep nothing. Without a limit, every
     // message before `before` is asked for; the session has no more than its count.
-    const paged = yield* repository.pageMessages(id, { before, limit: limit ?? snapshot.messageCount })
+    const paged = yield* repository.pageMessages(slot.id, { before, limit: limit ?? snapshot.messageCount })
     return messagesOf(paged)
   })
 
