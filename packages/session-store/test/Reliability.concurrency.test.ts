@@ -13,6 +13,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Latch, Layer } from "effect"
 import type { SessionId } from "../src/Ids.ts"
 import type { MessageWithParts } from "../src/Message.ts"
+import { MemoryMonitor } from "../src/MemoryMonitor.ts"
 import { SessionRepository } from "../src/SessionRepository.ts"
 import { SessionStore } from "../src/SessionStore.ts"
 import type { StoreOptions } from "../src/StoreConfig.ts"
@@ -27,9 +28,11 @@ const tempDirectory = Effect.acquireRelease(
   (directory) => Effect.sync(() => fs.rmSync(directory, { recursive: true, force: true }))
 )
 
+// The test monitor: no heap readings on a timer (nothing here is about pressure).
 const onMemory = SessionStore.layerWith(options).pipe(
   Layer.orDie,
-  Layer.provideMerge(chaosOver(SessionRepository.layerMemory))
+  Layer.provideMerge(chaosOver(SessionRepository.layerMemory)),
+  Layer.provide(MemoryMonitor.layerTest())
 )
 
 /** The store on the real file system, in a fresh temporary directory (fsync on or off). */
@@ -39,7 +42,8 @@ const onFileSystem = (fsync: boolean) =>
       Layer.orDie,
       Layer.provideMerge(chaosOver(
         SessionRepository.layerFileSystem({ directory, fsync }).pipe(Layer.orDie, Layer.provide(NodeServices.layer))
-      ))
+      )),
+      Layer.provide(MemoryMonitor.layerTest())
     )))
 
 const FIBERS = 100

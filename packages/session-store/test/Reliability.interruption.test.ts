@@ -15,6 +15,7 @@ import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
 import type { SessionId } from "../src/Ids.ts"
 import type { MessageWithParts } from "../src/Message.ts"
+import { MemoryMonitor } from "../src/MemoryMonitor.ts"
 import { SessionRepository } from "../src/SessionRepository.ts"
 import { SessionStore } from "../src/SessionStore.ts"
 import { verifyDirectory } from "../src/StorageInspection.ts"
@@ -204,7 +205,8 @@ const run = (repository: () => Layer.Layer<SessionRepository>, bounded: boolean,
       const scope = yield* Scope.make()
       const layer = SessionStore.layerWith({ maxSessions: 3, maxMessagesPerSession: W, cleanupIntervalMs: 1_000_000_000 }).pipe(
         Layer.orDie,
-        Layer.provideMerge(chaosOver(repository()))
+        Layer.provideMerge(chaosOver(repository())),
+        Layer.provide(MemoryMonitor.layerTest())
       )
       const context = yield* Layer.buildWithScope(layer, scope)
       const exit = yield* Effect.exit(scenario(input, bounded).pipe(Effect.provideContext(context)))
@@ -280,7 +282,8 @@ describe("Reliability: interruption", () => {
       assert.strictEqual(stats.residentMessages, 1)
     }).pipe(Effect.provide(SessionStore.layerWith({ cleanupIntervalMs: 1_000_000_000 }).pipe(
       Layer.orDie,
-      Layer.provideMerge(chaosOver(SessionRepository.layerMemory))
+      Layer.provideMerge(chaosOver(SessionRepository.layerMemory)),
+      Layer.provide(MemoryMonitor.layerTest())
     ))))
 
   it.effect("a writer interrupted while it waits for a busy session is not applied, and the lock stays usable", () =>
@@ -309,6 +312,7 @@ describe("Reliability: interruption", () => {
       assert.deepStrictEqual((yield* store.getMessages("ses_1")).map((m) => m.info.id), ["msg_1", "msg_3"])
     }).pipe(Effect.provide(SessionStore.layerWith({ cleanupIntervalMs: 1_000_000_000 }).pipe(
       Layer.orDie,
-      Layer.provideMerge(chaosOver(SessionRepository.layerMemory))
+      Layer.provideMerge(chaosOver(SessionRepository.layerMemory)),
+      Layer.provide(MemoryMonitor.layerTest())
     ))))
 })
