@@ -3,6 +3,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Context, Effect, Layer } from "effect"
+import { TestClock } from "effect/testing"
 import { SessionStore } from "../src/SessionStore.ts"
 import { message, messageId, sessionInfo } from "./SessionStore.support.ts"
 
@@ -70,6 +71,23 @@ describe("SessionStore.layerFileSystem", () => {
           }
           const gone = yield* Effect.flip(store.getSession("ses_4"))
           assert.strictEqual(gone._tag, "SessionNotFound")
+        }))
+    }))
+
+  it.effect("follows the live V8 heap, read every memory.pressureCheckIntervalMs from the same config", () =>
+    Effect.gen(function*() {
+      const directory = yield* tempDirectory
+      yield* withStore(directory, { pressureCheckIntervalMs: 2_000, pressureThreshold: 0.99 }, (store) =>
+        Effect.gen(function*() {
+          const first = yield* store.memoryPressure
+          assert.isAbove(first.reading.heapUsed, 0)
+          assert.isAbove(first.reading.heapLimit, first.reading.heapUsed)
+          assert.strictEqual(first.threshold, 0.99)
+          yield* TestClock.adjust(2_000)
+          for (let turn = 0; turn < 1_000 && (yield* store.memoryPressure).reading.at < 2_000; turn++) {
+            yield* Effect.yieldNow
+          }
+          assert.strictEqual((yield* store.memoryPressure).reading.at, 2_000)
         }))
     }))
 
