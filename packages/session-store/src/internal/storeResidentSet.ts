@@ -81,8 +81,8 @@ export const makeResidentSet = Effect.fnUntraced(function*(
   hub: EventHub
 ) {
   const ledger = new Ledger()
-  // The store's time is the Clock of the context its layer is built in, as
-  // for the sweep; read synchronously on the hit path.
+  // The store's time is the Clock of the context its layer is built in (the
+  // sweep's too), read synchronously: the hit path needs it without an effect.
   const clock = yield* Clock.Clock
   const window = options.maxMessagesPerSession
   const sessionTtl = Duration.millis(options.sessionTtlMs)
@@ -101,7 +101,7 @@ export const makeResidentSet = Effect.fnUntraced(function*(
         )
         const durationMs = Number((yield* Clock.monotonicTimeNanos) - started) / 1e6
         yield* Metric.update(StoreMetrics.loadDuration, durationMs)
-        const now = yield* Clock.currentTimeMillis
+        const now = clock.currentTimeMillisUnsafe()
         const snapshot = fromLoaded(loaded, window)
         const slot: Slot = { id: sessionId, snapshot, lastRead: now, expiresAt: now + options.sessionTtlMs }
         // A slot still accounted for this id is one the Cache let go already.
@@ -241,7 +241,7 @@ export const makeResidentSet = Effect.fnUntraced(function*(
   const written = Effect.fnUntraced(function*(slot: Slot, next?: ResidentSnapshot) {
     if (next !== undefined) ledger.replace(slot, next)
     if (!ledger.holds(slot)) return
-    const now = yield* Clock.currentTimeMillis
+    const now = clock.currentTimeMillisUnsafe()
     // As for a read: the Cache refreshes its LRU order and applies its time to live.
     const held = yield* Cache.getSuccess(cache, slot.id)
     if (Option.isSome(held) && held.value === slot) {
@@ -254,14 +254,15 @@ export const makeResidentSet = Effect.fnUntraced(function*(
   })
 
   const evict = (sessionId: SessionId, cause: EvictionCause): Effect.Effect<void> =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    Effect.suspend(() => {
+      const now = clock.currentTimeMillisUnsafe()
       const slot = ledger.get(sessionId)
       if (slot !== undefined) evictSlot(slot, cause, now)
       return hub.flush
     })
 
   const shed = Effect.fnUntraced(function*(keep: number) {
-    const now = yield* Clock.currentTimeMillis
+    const now = clock.currentTimeMillisUnsafe()
     // What the Cache let go already is not ours to count as freed.
     reconcileAll(now)
     const before = ledger.residentBytes
@@ -276,7 +277,7 @@ export const makeResidentSet = Effect.fnUntraced(function*(
   })
 
   const sweep: Effect.Effect<SweepReport> = Effect.gen(function*() {
-    const now = yield* Clock.currentTimeMillis
+    const now = clock.currentTimeMillisUnsafe()
     let inactive = 0
     for (const slot of ledger.ordered()) {
       // Lets the Cache drop the entry if its time to live is over; reconcileAll then names it expired.
@@ -296,13 +297,13 @@ export const makeResidentSet = Effect.fnUntraced(function*(
     }
   })
 
-  const stats: Effect.Effect<StoreStats> = Effect.flatMap(Clock.currentTimeMillis, (now) => {
-    reconcileAll(now)
+  const stats: Effect.Effect<StoreStats> = Effect.suspend(() => {
+    reconcileAll(clock.currentTimeMillisUnsafe())
     return Effect.as(hub.flush, ledger.stats())
   })
 
-  const residents: Effect.Effect<ReadonlyArray<ResidentSession>> = Effect.flatMap(Clock.currentTimeMillis, (now) => {
-    reconcileAll(now)
+  const residents: Effect.Effect<ReadonlyArray<ResidentSession>> = Effect.suspend(() => {
+    reconcileAll(clock.currentTimeMillisUnsafe())
     return Effect.as(hub.flush, ledger.ordered().map((slot) => ({
       id: slot.id,
       windowMessages: slot.snapshot.window.length,
