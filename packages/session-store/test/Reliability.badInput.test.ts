@@ -19,10 +19,9 @@ import { SessionStore, type SessionStoreShape } from "../src/SessionStore.ts"
 import { provider } from "../src/StoreConfig.ts"
 import { verifyDirectory } from "../src/StorageInspection.ts"
 import { sessionDirectoryName } from "../src/internal/fileLayout.ts"
-import { ChaosControl, chaosOver, envInt, outcomeTag } from "./Reliability.support.ts"
+import { ChaosControl, chaosOver, outcomeTag, SEED } from "./Reliability.support.ts"
 import { message, sessionInfo } from "./SessionStore.support.ts"
 
-const SEED = envInt("SESSION_STORE_MODEL_SEED", 20_260_606)
 
 const tempRoot = Effect.acquireRelease(
   Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "session-store-bad-input-"))),

@@ -49,13 +49,14 @@ import {
   promptly,
   readStorage,
   residentBytes,
+  runParameters,
+  SEED,
   Storage
 } from "./Reliability.support.ts"
 import { messageId } from "./SessionStore.support.ts"
 
 const RUNS = envInt("SESSION_STORE_MODEL_RUNS", 1000)
 const FS_RUNS = envInt("SESSION_STORE_MODEL_FS_RUNS", 50)
-const SEED = envInt("SESSION_STORE_MODEL_SEED", 20_260_606)
 const PATH = process.env["SESSION_STORE_MODEL_PATH"] || undefined
 const MAX_STEPS = envInt("SESSION_STORE_MODEL_STEPS", 100)
 
@@ -407,12 +408,6 @@ const property = (tally: Tally, repository: () => Layer.Layer<SessionRepository>
     (steps, config) => runSequence(repository(), bounded, tally)(steps, config)
   )
 
-const parameters = (numRuns: number): fc.Parameters<[ReadonlyArray<Step>, Settings]> => ({
-  numRuns,
-  seed: SEED,
-  ...(PATH === undefined ? {} : { path: PATH, endOnFailure: true })
-})
-
 const report = (name: string, tally: Tally) =>
   console.log(
     `${name}: ${tally.sequences} sequences, ${tally.steps} steps (seed ${SEED}); evictions by cause ${
@@ -423,7 +418,7 @@ const report = (name: string, tally: Tally) =>
 describe("Reliability: model-based", () => {
   it(`memory repository: ${RUNS} random sequences agree with the model after every step`, async () => {
     const tally = newTally()
-    await fc.assert(property(tally, () => SessionRepository.layerMemory, true), parameters(RUNS))
+    await fc.assert(property(tally, () => SessionRepository.layerMemory, true), runParameters(RUNS))
     report("memory repository", tally)
     if (PATH === undefined && RUNS >= 100) {
       for (const [cause, count] of Object.entries(tally.causes)) assert.isAbove(count, 0, `eviction cause ${cause} exercised`)
@@ -448,7 +443,7 @@ describe("Reliability: model-based", () => {
             ),
           false
         ),
-        parameters(FS_RUNS)
+        runParameters(FS_RUNS)
       )
     } finally {
       fs.rmSync(root, { recursive: true, force: true })

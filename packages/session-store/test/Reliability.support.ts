@@ -365,3 +365,19 @@ export const readDisk = (directory: string): Model => {
   }
   return out
 }
+
+/** The seed of every reliability property (SESSION_STORE_MODEL_SEED), fixed by default so CI runs are reproducible. */
+export const SEED = envInt("SESSION_STORE_MODEL_SEED", 20_260_606)
+
+/**
+ * fast-check parameters: `numRuns` runs from {@link SEED}; with
+ * SESSION_STORE_MODEL_PATH (printed with a failure, next to the seed) only
+ * that failing case is replayed. Pick the property with vitest's `-t`.
+ */
+export const runParameters = (numRuns: number): { numRuns: number; seed: number; path?: string; endOnFailure?: boolean } => {
+  const path = process.env["SESSION_STORE_MODEL_PATH"]
+  return path === undefined || path === "" ? { numRuns, seed: SEED } : { numRuns, seed: SEED, path, endOnFailure: true }
+}
+
+/** Whether one recorded case is being replayed (coverage tallies then mean nothing). */
+export const replaying = (process.env["SESSION_STORE_MODEL_PATH"] ?? "") !== ""
