@@ -17,7 +17,30 @@
  */
 import { Effect, FileSystem, Path } from "effect"
 import { createRequire } from "node:module"
-import type { RunReport, SoakReport } from "./soak.ts"
+import { fitLine, type Line, perHundredThousand, secondHalf } from "./internal/slope.ts"
+import type { HeapSample, RunReport, SoakReport } from "./soak.ts"
+
+/**
+ * The trend after warm-up: least-squares slopes against operations over the
+ * second half of a run's samples, in MB (10^6 bytes) per 100,000 operations.
+ * Near zero for a bounded store; a leak shows a steady positive slope.
+ *
+ * @example
+ * ```ts
+ * const leaking = (t: SecondHalfTrend) => (t.heapSlopeMBPer100kOps ?? 0) > 1
+ * ```
+ */
+export interface SecondHalfTrend {
+  /** First and last operation of the samples fitted. */
+  readonly fromOperation: number
+  readonly toOperation: number
+  /** Samples fitted. */
+  readonly samples: number
+  /** Slope of heap in use after a full GC; null with fewer than two samples. */
+  readonly heapSlopeMBPer100kOps: number | null
+  /** Slope of the store's resident bytes; null when the store does not report them. */
+  readonly residentBytesSlopeMBPer100kOps: number | null
+}
 
 /**
  * The figures of one run, without the samples.
@@ -49,6 +72,8 @@ export interface RunSummary {
   readonly residentBytes: number | null
   /** Highest resident bytes among the samples. */
   readonly peakResidentBytes: number | null
+  /** Heap and resident-bytes slopes after warm-up. */
+  readonly secondHalf: SecondHalfTrend
   readonly verifiedSessions: number
   readonly verifiedMessages: number
   readonly lost: number
@@ -72,6 +97,35 @@ export interface SoakSummary {
   readonly gcForced: boolean
   readonly passed: boolean
   readonly runs: { readonly baseline: RunSummary; readonly store: RunSummary }
+}
+
+const fitOf = (samples: ReadonlyArray<HeapSample>, y: (s: HeapSample) => number | undefined): Line | undefined => {
+  const points = samples.flatMap((s) => {
+    const value = y(s)
+    return value === undefined ? [] : [{ x: s.operation, y: value }]
+  })
+  // A store that reports resident bytes in some samples only has no trend to speak of.
+  return points.length === samples.length ? fitLine(points) : undefined
+}
+
+/** The fitted lines of the second half, in bytes per operation (the chart draws them). */
+const secondHalfLines = (run: RunReport) => {
+  const later = secondHalf(run.samples)
+  return { later, heap: fitOf(later, (s) => s.heapUsed), resident: fitOf(later, (s) => s.residentBytes) }
+}
+
+const slope = (line: Line | undefined) =>
+  line === undefined ? null : Number(perHundredThousand(line.slope).toFixed(3))
+
+const trendOf = (run: RunReport): SecondHalfTrend => {
+  const { heap, later, resident } = secondHalfLines(run)
+  return {
+    fromOperation: later[0]?.operation ?? 0,
+    toOperation: later[later.length - 1]?.operation ?? 0,
+    samples: later.length,
+    heapSlopeMBPer100kOps: slope(heap),
+    residentBytesSlopeMBPer100kOps: slope(resident)
+  }
 }
 
 const summarizeRun = (run: RunReport): RunSummary => ({
@@ -98,6 +152,7 @@ const summarizeRun = (run: RunReport): RunSummary => ({
     (peak, s) => (s.residentBytes === undefined ? peak : Math.max(peak ?? 0, s.residentBytes)),
     null
   ),
+  secondHalf: trendOf(run),
   verifiedSessions: run.verification.sessions,
   verifiedMessages: run.verification.messages,
   lost: run.verification.lost,
@@ -126,6 +181,7 @@ export const summarize = (report: SoakReport): SoakSummary => ({
 const int = (n: number) => Math.round(n).toLocaleString("en-US")
 const megabytes = (n: number) => `${(n / 1e6).toFixed(1)} MB`
 const percent = (n: number) => `${(n * 100).toFixed(1)}%`
+const perOps = (n: number | null) => (n === null ? "n/a" : `${n > 0 ? "+" : ""}${n.toFixed(2)} MB/100k ops`)
 
 /**
  * The table printed at the end of a soak, with the verdict below it.
@@ -158,10 +214,20 @@ export const renderTable = (report: SoakReport): string => {
     ["heap before", megabytes(baseline.heapBefore), megabytes(store.heapBefore)],
     ["peak heap", megabytes(baseline.peakHeap), megabytes(store.peakHeap)],
     ["final heap", megabytes(baseline.finalHeap), megabytes(store.finalHeap)],
+    [
+      "heap slope, 2nd half",
+      perOps(baseline.secondHalf.heapSlopeMBPer100kOps),
+      perOps(store.secondHalf.heapSlopeMBPer100kOps)
+    ],
     ["resident sessions", int(baseline.residentSessions), int(store.residentSessions)],
     ["resident messages", int(baseline.residentMessages), int(store.residentMessages)],
     ["peak resident bytes", bytes(baseline.peakResidentBytes), bytes(store.peakResidentBytes)],
     ["final resident bytes", bytes(baseline.residentBytes), bytes(store.residentBytes)],
+    [
+      "resident bytes slope, 2nd half",
+      perOps(baseline.secondHalf.residentBytesSlopeMBPer100kOps),
+      perOps(store.secondHalf.residentBytesSlopeMBPer100kOps)
+    ],
     ["budget", "none", report.budget === undefined ? "n/a" : megabytes(report.budget)],
     ["verified sessions", int(baseline.verifiedSessions), int(store.verifiedSessions)],
     ["verified messages", int(baseline.verifiedMessages), int(store.verifiedMessages)],
@@ -178,6 +244,11 @@ export const renderTable = (report: SoakReport): string => {
     `seed ${report.seed}, ${int(report.sessions)} sessions, ${
       int(report.operations)
     } operations over ${store.virtualDays} virtual days, ${store.sweeps} sweeps`
+  )
+  out.push(
+    `slopes, 2nd half: least-squares fit against operations, samples from operation ${
+      int(store.secondHalf.fromOperation)
+    } to ${int(store.secondHalf.toOperation)} (${store.secondHalf.samples} samples), after warm-up`
   )
   if (!report.gcForced) out.push("note: global.gc was not exposed (run with --expose-gc); heap figures include garbage")
   for (const [label, run] of [["baseline", baseline], ["store", store]] as const) {
@@ -214,14 +285,32 @@ const chartData = (report: SoakReport) => {
   const resident = report.store.samples.flatMap((s) =>
     s.residentBytes === undefined ? [] : [{ x: s.operation, y: s.residentBytes / 1e6 }]
   )
+  // The second half's fitted line, as a segment over the operations it spans.
+  const fit = (run: RunReport) => {
+    const { heap, later } = secondHalfLines(run)
+    const from = later[0]?.operation
+    const to = later[later.length - 1]?.operation
+    if (heap === undefined || from === undefined || to === undefined) return []
+    return [from, to].map((x) => ({ x, y: (heap.intercept + heap.slope * x) / 1e6 }))
+  }
   return {
     baseline: series(report.baseline),
     store: series(report.store),
+    baselineFit: fit(report.baseline),
+    storeFit: fit(report.store),
     resident,
     evictions,
     budget: report.budget === undefined ? null : report.budget / 1e6,
     operations: report.operations
   }
+}
+
+const trendSentence = (report: SoakReport): string => {
+  const { baseline, store } = summarize(report).runs
+  const resident = store.secondHalf.residentBytesSlopeMBPer100kOps
+  return `heap slope ${perOps(baseline.secondHalf.heapSlopeMBPer100kOps)} for the Maps, ${
+    perOps(store.secondHalf.heapSlopeMBPer100kOps)
+  } for SessionStore${resident === null ? "" : ` (its resident bytes: ${perOps(resident)})`}.`
 }
 
 const escapeHtml = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
@@ -256,7 +345,9 @@ Heap in use after a forced GC${
     report.gcForced ? "" : " (not forced: --expose-gc missing)"
   }, for the old unbounded <code>Map</code>s and for <code>SessionStore</code>;
 bars are the store's evictions between two samples; the dashed line is the store's byte budget
-(which bounds its resident bytes, drawn dotted, not the whole heap).</p>
+(which bounds its resident bytes, drawn dotted, not the whole heap).
+Thin dashed lines are least-squares fits of each heap over the second half of the samples, after warm-up:
+${trendSentence(report)}</p>
 <canvas id="heap" height="120"></canvas>
 <h2>Figures</h2>
 <pre>${escapeHtml(renderTable(report))}</pre>
@@ -269,6 +360,9 @@ const datasets = [
   { type: "line", label: "SessionStore heap (MB)", data: data.store, borderColor: "#2471a3", pointRadius: 0, yAxisID: "y" },
   { type: "bar", label: "evictions", data: data.evictions, backgroundColor: "rgba(243, 156, 18, 0.5)", yAxisID: "y1" }
 ]
+for (const [label, points, color] of [["baseline heap fit, 2nd half (MB)", data.baselineFit, "#c0392b"], ["SessionStore heap fit, 2nd half (MB)", data.storeFit, "#2471a3"]]) {
+  if (points.length > 0) datasets.push({ type: "line", label, data: points, borderColor: color, borderWidth: 1, borderDash: [4, 4], pointRadius: 0, yAxisID: "y" })
+}
 if (data.resident.length > 0) datasets.push({ type: "line", label: "SessionStore resident bytes (MB)", data: data.resident, borderColor: "#1e8449", borderDash: [2, 3], pointRadius: 0, yAxisID: "y" })
 if (data.budget !== null) datasets.push({ type: "line", label: "budget (MB)", data: [{ x: 0, y: data.budget }, { x: data.operations, y: data.budget }], borderColor: "#7d3c98", borderDash: [8, 4], pointRadius: 0, yAxisID: "y" })
 new Chart(document.getElementById("heap"), {
