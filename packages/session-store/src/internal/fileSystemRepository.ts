@@ -1,4 +1,4 @@
-import { type Duration, Effect, Exit, RcMap, Scope, Semaphore } from "effect"
+import { type Context, type Duration, Effect, Exit, RcMap, Scope, Semaphore } from "effect"
 import * as FileSystem from "effect/FileSystem"
 import * as Path from "effect/Path"
 import { isPlatformError, type PlatformError } from "effect/PlatformError"
@@ -53,7 +53,7 @@ export interface FileSystemRepositoryOptions {
   readonly fsync?: boolean | undefined
   /** Compact a log once its superseded bytes exceed this and its live bytes (default 1 MiB). */
   readonly compactAfterBytes?: number | undefined
-  /** How long the index of an idle session is kept (default 30 seconds). */
+  /** How long the index and log of an idle session are kept (default 30 seconds, on the Clock the repository is built with). */
   readonly idleTimeToLive?: Duration.Input | undefined
   /** Logs held open at most at once (default 128, far below a default descriptor limit of 1024). */
   readonly maxHeldLogs?: number | undefined
@@ -161,6 +161,21 @@ export const makeFileSystemRepository = (
 
     yield* openDirectory(fs, path, layout, fsync).pipe(Effect.mapError(repositoryError("open")))
 
+    /**
+     * The repository's own context, under which everything that outlives a
+     * call is made and given back: a session's RcMap entry, its idle timer, a
+     * held log. Effect keeps the context it was made under (acquireRelease for
+     * its release, RcMap's lookup and idle timer), and a caller's context is
+     * not small: its services and spans, and a span ends holding what its
+     * function returned (the store's: messages, snapshots). Made under a
+     * caller's, an idle session kept that caller's values reachable for
+     * `idleTimeToLive`, evicted by the store or not. The calls themselves run
+     * in the caller's context; idle timers run on the repository's Clock.
+     */
+    const ownContext = yield* Effect.context<FileSystem.FileSystem | Path.Path | Scope.Scope>()
+    const owned = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+      Effect.updateContext(effect, (): Context.Context<never> => ownContext)
+
     /** States currently in the RcMap, so a listing can use an index without retaining it. */
     const live = new Map<SessionId, SessionState>()
     let heldLogs = 0
@@ -184,8 +199,9 @@ export const makeFileSystemRepository = (
       Effect.gen(function*() {
         if (state.log !== undefined) return { file: state.log.file, info: undefined }
         const scope = yield* Scope.make()
-        const file = yield* fs.open(state.paths.log, { flag: "a+", mode: FILE_MODE }).pipe(
-          Scope.provide(scope),
+        // Opened under the repository's context: the scope keeps its finalizer (and
+        // the context it captured) for as long as the log is held.
+        const file = yield* owned(Scope.provide(fs.open(state.paths.log, { flag: "a+", mode: FILE_MODE }), scope)).pipe(
           Effect.onError(() => Scope.close(scope, Exit.void)),
           Effect.catchIf(
             (error) => isReason(error, "NotFound"),
@@ -277,12 +293,17 @@ export const makeFileSystemRepository = (
           new RepositoryError({ operation, cause: new InvalidId({ kind: "SessionId", id: sessionId, reason: problem }) })
         )
       }
-      const attempt: Effect.Effect<A | typeof RETRY, E> = Effect.scoped(
-        Effect.flatMap(RcMap.get(states, sessionId), (state) =>
-          state.lock.withPermit(Effect.suspend((): Effect.Effect<A | typeof RETRY, E> => {
-            if (state.removed) return Effect.succeed(RETRY)
-            return writes ? Effect.uninterruptible(body(state)) : body(state)
-          })))
+      // The state is borrowed and given back under the repository's context
+      // (see `owned`), so neither its entry nor its idle timer keeps the caller's.
+      const attempt: Effect.Effect<A | typeof RETRY, E> = Effect.acquireUseRelease(
+        Scope.make(),
+        (lease) =>
+          Effect.flatMap(owned(Scope.provide(RcMap.get(states, sessionId), lease)), (state) =>
+            state.lock.withPermit(Effect.suspend((): Effect.Effect<A | typeof RETRY, E> => {
+              if (state.removed) return Effect.succeed(RETRY)
+              return writes ? Effect.uninterruptible(body(state)) : body(state)
+            }))),
+        (lease, exit) => owned(Scope.close(lease, exit))
       )
       const run: Effect.Effect<A, E> = Effect.flatMap(attempt, (result) =>
         result === RETRY ? Effect.suspend(() => run) : Effect.succeed(result))
