@@ -164,12 +164,12 @@ const apply = (store: SessionStoreShape, ledger: Ledger, op: Operation): Effect.
     case "AppendMessage":
       return Effect.map(
         store.appendMessage(op.sessionId, op.message),
-        () => ledger.wrote(op.sessionId, op.message.info.id, op.ref)
+        () => ledger.wrote(op.sessionId, op.ref)
       )
     case "PutMessage":
       return Effect.map(
         store.putMessage(op.sessionId, op.message),
-        () => ledger.wrote(op.sessionId, op.message.info.id, op.ref)
+        () => ledger.wrote(op.sessionId, op.ref)
       )
     case "ReadSession":
       return store.getSession(op.sessionId)

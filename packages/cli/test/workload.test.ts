@@ -3,7 +3,7 @@ import { MessageWithParts } from "@session-store/core/Message"
 import { SessionInfo } from "@session-store/core/Session"
 import { Schema } from "effect"
 import { createHash } from "node:crypto"
-import { MAX_TOOL_OUTPUT } from "../src/internal/content.ts"
+import { MAX_TOOL_OUTPUT, messageIdOf, sessionIdOf } from "../src/internal/content.ts"
 import { type Operation, workload } from "../src/workload.ts"
 
 const fingerprint = (ops: Iterable<Operation>) => {
@@ -45,6 +45,16 @@ describe("workload", () => {
       if (op._tag === "AppendMessage" || op._tag === "PutMessage") {
         expect(decodeMessage(op.message).info.sessionID).toBe(op.sessionId)
       }
+    }
+  })
+
+  it("names every message after its ref, so the soak's ledger keeps the ref and derives the id", () => {
+    for (const op of ops) {
+      if (op._tag === "AppendMessage" || op._tag === "PutMessage") {
+        expect(op.message.info.id).toBe(messageIdOf(op.ref.session, op.ref.index))
+        expect(op.sessionId).toBe(sessionIdOf(op.ref.session))
+      }
+      if (op._tag === "CreateSession") expect(op.sessionId).toBe(sessionIdOf(op.session))
     }
   })
 

@@ -11,7 +11,7 @@
 import type { SessionStoreShape } from "@session-store/core/SessionStore"
 import { Effect } from "effect"
 import { isDeepStrictEqual } from "node:util"
-import type { Content } from "./content.ts"
+import { type Content, messageIdOf } from "./content.ts"
 import type { Ledger } from "./ledger.ts"
 
 export interface Verification {
@@ -35,10 +35,10 @@ export const verify = Effect.fnUntraced(function*(store: SessionStoreShape, ledg
   }
 
   for (const [sessionId, expected] of ledger.sessions) {
-    messages += expected.messages.size
+    messages += expected.messageCount
     const info = yield* Effect.result(store.getSession(sessionId))
     if (info._tag === "Failure") {
-      lost += 1 + expected.messages.size
+      lost += 1 + expected.messageCount
       note(`${sessionId}: session does not read back (${info.failure.message})`)
       continue
     }
@@ -48,14 +48,15 @@ export const verify = Effect.fnUntraced(function*(store: SessionStoreShape, ledg
     }
     const read = yield* Effect.result(store.getMessages(sessionId))
     if (read._tag === "Failure") {
-      lost += expected.messages.size
+      lost += expected.messageCount
       note(`${sessionId}: messages do not read back (${read.failure.message})`)
       continue
     }
     const actual = new Map(read.success.map((m, position) => [m.info.id as string, { m, position }]))
     let previous = -1
     let outOfOrder = false
-    for (const [messageId, ref] of expected.messages) {
+    for (const ref of expected.messages()) {
+      const messageId = messageIdOf(ref.session, ref.index)
       const found = actual.get(messageId)
       if (found === undefined) {
         lost++
