@@ -75,6 +75,8 @@ export interface RunSummary {
   /** Heap and resident-bytes slopes after warm-up. */
   readonly secondHalf: SecondHalfTrend
   readonly verifiedSessions: number
+  /** Of those, sessions whose info was updated (title, `time.updated`), checked as last acknowledged. */
+  readonly verifiedUpdatedSessions: number
   readonly verifiedMessages: number
   readonly lost: number
   readonly mismatched: number
@@ -154,6 +156,7 @@ const summarizeRun = (run: RunReport): RunSummary => ({
   ),
   secondHalf: trendOf(run),
   verifiedSessions: run.verification.sessions,
+  verifiedUpdatedSessions: run.verification.updatedSessions,
   verifiedMessages: run.verification.messages,
   lost: run.verification.lost,
   mismatched: run.verification.mismatched,
@@ -230,6 +233,7 @@ export const renderTable = (report: SoakReport): string => {
     ],
     ["budget", "none", report.budget === undefined ? "n/a" : megabytes(report.budget)],
     ["verified sessions", int(baseline.verifiedSessions), int(store.verifiedSessions)],
+    ["  of them updated", int(baseline.verifiedUpdatedSessions), int(store.verifiedUpdatedSessions)],
     ["verified messages", int(baseline.verifiedMessages), int(store.verifiedMessages)],
     ["lost", int(baseline.lost), int(store.lost)],
     ["mismatched", int(baseline.mismatched), int(store.mismatched)]
@@ -258,8 +262,8 @@ export const renderTable = (report: SoakReport): string => {
   out.push(
     report.passed
       ? `PASS: every acknowledged write read back identical (${int(store.verifiedSessions)} sessions, ${
-        int(store.verifiedMessages)
-      } messages); lost 0, mismatched 0`
+        int(store.verifiedUpdatedSessions)
+      } of them as last updated, ${int(store.verifiedMessages)} messages); lost 0, mismatched 0`
       : `FAIL: lost ${store.lost + baseline.lost}, mismatched ${store.mismatched + baseline.mismatched}, failed operations ${
         store.failed + baseline.failed
       }`

@@ -37,7 +37,7 @@ import { type Ledger, makeLedger } from "./internal/ledger.ts"
 import { makeProgress } from "./internal/progress.ts"
 import { type Verification, verify } from "./internal/verify.ts"
 import { makeVirtualClock, type VirtualClock } from "./internal/virtualClock.ts"
-import { type Operation, OperationTags, workload, type WorkloadOptions } from "./workload.ts"
+import { editSession, type Operation, OperationTags, workload, type WorkloadOptions } from "./workload.ts"
 
 export type { Verification }
 
@@ -170,6 +170,11 @@ const apply = (store: SessionStoreShape, ledger: Ledger, op: Operation): Effect.
       return Effect.map(
         store.putMessage(op.sessionId, op.message),
         () => ledger.wrote(op.sessionId, op.ref)
+      )
+    case "UpdateSession":
+      return Effect.map(
+        store.updateSession(op.sessionId, (info) => editSession(info, op)),
+        () => ledger.updated(op.sessionId, op.at, op.rename?.revision)
       )
     case "ReadSession":
       return store.getSession(op.sessionId)

@@ -24,6 +24,11 @@
  *   minute of real time, so it feeds `at` to the store through a virtual clock:
  *   time-based expiry (inactivity, TTL) sees the hours pass, while the
  *   sequence stays the same on every run.
+ * - **Session updates.** opencode titles a session after its first exchange
+ *   and bumps `time.updated` on activity; users rename now and then. So the
+ *   first turn ends with an update that sets a title, and about one later
+ *   turn in four ends with one that moves `time.updated` (one in ten of those
+ *   also renames). Each is an edit of the stored info through `updateSession`.
  * - **Deletes.** Now and then a cold session (low in the LRU stack) is deleted
  *   and never touched again.
  *
@@ -81,6 +86,14 @@ export type Operation =
     readonly ref: MessageRef
     readonly message: WireMessage
   }
+  | {
+    readonly _tag: "UpdateSession"
+    readonly at: number
+    readonly sessionId: string
+    readonly session: number
+    /** The new title and its revision (1, 2, …), or absent when only `time.updated` moves (to `at`). */
+    readonly rename: { readonly revision: number; readonly title: string } | undefined
+  }
   | { readonly _tag: "ReadSession"; readonly at: number; readonly sessionId: string }
   | {
     readonly _tag: "ReadMessages"
@@ -104,6 +117,7 @@ export const OperationTags = [
   "CreateSession",
   "AppendMessage",
   "PutMessage",
+  "UpdateSession",
   "ReadSession",
   "ReadMessages",
   "DeleteSession"
@@ -131,6 +145,25 @@ export interface WorkloadOptions {
   readonly maxMessagesPerSession?: number
 }
 
+/**
+ * The edit an `UpdateSession` operation makes to the stored info, as opencode
+ * does it: `time.updated` becomes the operation's time and, on a rename, the
+ * title changes; every other field stays as stored.
+ *
+ * @example
+ * ```ts
+ * store.updateSession(op.sessionId, (info) => editSession(info, op))
+ * ```
+ */
+export const editSession = <I extends { readonly title: string; readonly time: { readonly updated: number } }>(
+  info: I,
+  op: Operation & { readonly _tag: "UpdateSession" }
+): I => ({
+  ...info,
+  ...(op.rename === undefined ? {} : { title: op.rename.title }),
+  time: { ...info.time, updated: op.at }
+})
+
 /** Messages per page when a client opens a session or scrolls back. */
 export const PAGE_SIZE = 50
 
@@ -139,6 +172,8 @@ const DEFAULT_START = Date.UTC(2025, 5, 1)
 interface SessionState {
   readonly no: number
   count: number
+  /** Renames so far (the title's revision). */
+  titles: number
   active: boolean
   /** Created, not deleted, not finished: may be visited. */
   live: boolean
@@ -284,6 +319,16 @@ function* generate(options: WorkloadOptions): Generator<Operation, void, undefin
         }
       }
     }
+    if (first || rng.chance(0.25)) {
+      const renamed = first || rng.chance(0.1) ? ++state.titles : undefined
+      yield {
+        _tag: "UpdateSession",
+        at: now,
+        sessionId,
+        session: state.no,
+        rename: renamed === undefined ? undefined : { revision: renamed, title: content.title(state.no, renamed) }
+      }
+    }
     if (state.count >= maxMessages) retire(state.no)
   }
 
@@ -318,7 +363,7 @@ function* generate(options: WorkloadOptions): Generator<Operation, void, undefin
     if (behind || stack.length === 0) {
       if (sessions.length >= totalSessions && stack.length === 0) return undefined
       if (sessions.length < totalSessions) {
-        const state: SessionState = { no: sessions.length + 1, count: 0, active: false, live: true }
+        const state: SessionState = { no: sessions.length + 1, count: 0, titles: 0, active: false, live: true }
         sessions.push(state)
         stack.unshift(state.no)
         popularity.set(state.no, 1 / Math.pow(rankOf[state.no - 1]!, zipf))

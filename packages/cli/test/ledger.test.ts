@@ -61,6 +61,17 @@ describe("ledger", () => {
     expect(ledger.messageCount()).toBe(0)
   })
 
+  it("keeps a session's last acknowledged update: time.updated always, the title revision only on a rename", () => {
+    const ledger = makeLedger()
+    ledger.created("ses_000001", 1, 500)
+    expect(ledger.sessions.get("ses_000001")).toMatchObject({ updated: 500, title: 0 })
+    ledger.updated("ses_000001", 900, 1)
+    ledger.updated("ses_000001", 1_200, undefined)
+    expect(ledger.sessions.get("ses_000001")).toMatchObject({ updated: 1_200, title: 1 })
+    ledger.updated("ses_000002", 1_300, 4)
+    expect(ledger.sessions.has("ses_000002")).toBe(false)
+  })
+
   it("refuses what it cannot store exactly instead of wrapping it", () => {
     const ledger = makeLedger()
     ledger.created("ses_000001", 1, 0)

@@ -22,6 +22,8 @@ describe("report", () => {
       for (const label of ["hit rate", "loads", "evictions: capacity", "peak heap", "final heap", "peak resident bytes"]) {
         expect(table).toContain(label)
       }
+      expect(summary.runs.store.verifiedUpdatedSessions).toBeGreaterThan(0)
+      expect(table).toMatch(/^ {2}of them updated\s+\d+\s+\d+$/m)
       expect(table).toMatch(/^lost\s+0\s+0$/m)
       expect(table).toMatch(/^mismatched\s+0\s+0$/m)
       expect(table).toContain("of budget")
@@ -107,7 +109,15 @@ describe("report", () => {
 const emptyRun = {
   label: "x",
   operations: 0,
-  byTag: { CreateSession: 0, AppendMessage: 0, PutMessage: 0, ReadSession: 0, ReadMessages: 0, DeleteSession: 0 },
+  byTag: {
+    CreateSession: 0,
+    AppendMessage: 0,
+    PutMessage: 0,
+    UpdateSession: 0,
+    ReadSession: 0,
+    ReadMessages: 0,
+    DeleteSession: 0
+  },
   failures: {},
   failed: 0,
   firstFailures: [],
@@ -129,5 +139,5 @@ const emptyRun = {
   heapBefore: 0,
   peakHeap: 0,
   finalHeap: 0,
-  verification: { sessions: 0, messages: 0, lost: 0, mismatched: 0, problems: [] }
+  verification: { sessions: 0, updatedSessions: 0, messages: 0, lost: 0, mismatched: 0, problems: [] }
 }

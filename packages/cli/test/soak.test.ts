@@ -5,8 +5,12 @@ import { SessionStore, type SessionStoreShape } from "@session-store/core/Sessio
 import { Effect, Layer } from "effect"
 import { layerBaseline } from "../src/baseline.ts"
 import { soak, type SoakOptions } from "../src/soak.ts"
+import { workload } from "../src/workload.ts"
 
-const options: SoakOptions = { seed: 5, sessions: 30, operations: 3_000, samples: 5, progress: false }
+// A seed whose 3,000 operations span over half a virtual day, with an idle gap
+// longer than the 4 h inactivity limit (by seed, a run this short spans from an
+// hour to most of a day; the time checks below need the long kind).
+const options: SoakOptions = { seed: 9, sessions: 30, operations: 3_000, samples: 5, progress: false }
 
 // The real store on the memory repository, small enough that sessions are
 // evicted (and reloaded) all through the run.
@@ -48,6 +52,58 @@ describe("soak", () => {
       expect(report.store.byTag).toStrictEqual(report.baseline.byTag)
       expect(report.store.verification.messages).toBe(report.baseline.verification.messages)
       expect(report.store.samples.length).toBeGreaterThanOrEqual(5)
+      // Session infos were updated (titled, renamed, time.updated moved) and read back as last updated.
+      expect(report.store.byTag.UpdateSession).toBeGreaterThan(20)
+      expect(report.store.verification.updatedSessions).toBeGreaterThan(20)
+      expect(report.store.verification.updatedSessions).toBe(report.baseline.verification.updatedSessions)
+    }))
+
+  it.live("counts a session mismatched when the store acknowledges an update it never wrote", () =>
+    Effect.gen(function*() {
+      // The last update of a session that is never deleted: nothing after it can hide its loss.
+      const ops = [...workload(options)]
+      const deleted = new Set(ops.flatMap((op) => (op._tag === "DeleteSession" ? [op.sessionId] : [])))
+      const target = ops.findLast((op) => op._tag === "UpdateSession" && !deleted.has(op.sessionId))!
+      const dropsIt = tamper(smallStore, (store) => ({
+        updateSession: (sessionId, edit) =>
+          Effect.flatMap(store.getSession(sessionId), (info) =>
+            sessionId === target.sessionId && edit(info).time.updated === target.at
+              ? Effect.succeed(edit(info))
+              : store.updateSession(sessionId, edit))
+      }))
+      const report = yield* soak(options, { baseline: layerBaseline, store: dropsIt })
+      expect(report.passed).toBe(false)
+      expect(report.store.verification).toMatchObject({ lost: 0, mismatched: 1 })
+      expect(report.store.verification.problems).toStrictEqual([
+        expect.stringContaining(`${target.sessionId}: session info differs from what was last acknowledged`)
+      ])
+      expect(report.baseline.verification.mismatched).toBe(0)
+    }))
+
+  it.live("counts a session mismatched when the store applies an update to other info than the stored one", () =>
+    Effect.gen(function*() {
+      // Each update edits the info as created (a stale copy), so a rename is
+      // undone by the next update that only moves time.updated.
+      const stale = new Map<string, unknown>()
+      const editsStale = tamper(smallStore, (store) => ({
+        createSession: (info) =>
+          Effect.tap(store.createSession(info), (created) => Effect.sync(() => stale.set(created.id, created))),
+        updateSession: (sessionId, edit) =>
+          store.updateSession(sessionId, () => edit(stale.get(sessionId) as Parameters<typeof edit>[0]))
+      }))
+      const report = yield* soak(options, { baseline: layerBaseline, store: editsStale })
+      // Every session is renamed by its first update, so exactly those whose
+      // last update only moves time.updated end up with the created title.
+      const lastUpdate = new Map<string, boolean>()
+      for (const op of workload(options)) {
+        if (op._tag === "UpdateSession") lastUpdate.set(op.sessionId, op.rename !== undefined)
+        if (op._tag === "DeleteSession") lastUpdate.delete(op.sessionId)
+      }
+      const reverted = [...lastUpdate.values()].filter((renamed) => !renamed).length
+      expect(reverted).toBeGreaterThan(0)
+      expect(report.passed).toBe(false)
+      expect(report.store.verification).toMatchObject({ lost: 0, mismatched: reverted })
+      expect(report.store.verification.problems.join("\n")).toContain("session info differs")
     }))
 
   it.live("counts a message lost when the store acknowledges an append it never wrote", () =>

@@ -3,8 +3,8 @@ import { MessageWithParts } from "@session-store/core/Message"
 import { SessionInfo } from "@session-store/core/Session"
 import { Schema } from "effect"
 import { createHash } from "node:crypto"
-import { MAX_TOOL_OUTPUT, messageIdOf, sessionIdOf } from "../src/internal/content.ts"
-import { type Operation, workload } from "../src/workload.ts"
+import { MAX_TOOL_OUTPUT, makeContent, messageIdOf, sessionIdOf } from "../src/internal/content.ts"
+import { editSession, type Operation, workload } from "../src/workload.ts"
 
 const fingerprint = (ops: Iterable<Operation>) => {
   const hash = createHash("sha256")
@@ -70,7 +70,8 @@ describe("workload", () => {
     // Uniform popularity would give the top tenth about 10%; Zipf(0.9) over
     // 150 sessions about 53%, less here as sessions arrive over the run.
     expect(top10 / total).toBeGreaterThan(0.35)
-    expect(counts[0]! / total).toBeGreaterThan(0.05)
+    // The most visited session alone: uniform would give it 0.7%.
+    expect(counts[0]! / total).toBeGreaterThan(0.04)
   })
 
   it("has heavy-tailed message sizes around a 2 KB median, tool outputs capped at 50 KB", () => {
@@ -119,6 +120,56 @@ describe("workload", () => {
     let longest = 0
     for (let i = 1; i < ops.length; i++) longest = Math.max(longest, ops[i]!.at - ops[i - 1]!.at)
     expect(longest).toBeGreaterThan(4 * 3_600_000)
+  })
+
+  it("updates session info now and then: titled after the first turn, renamed at times, time.updated moving", () => {
+    const updates = ops.filter((op) => op._tag === "UpdateSession")
+    const turns = ops.filter((op) => op._tag === "AppendMessage" && op.message.info.role === "user").length
+    // About one turn in four after the first ends with an update; one update in ten of those renames.
+    expect(updates.length).toBeGreaterThan(turns / 5)
+    expect(updates.length).toBeLessThan(turns / 2)
+    const renames = new Map<string, number>()
+    const last = new Map<string, number>()
+    const created = new Map<string, number>()
+    for (const op of ops) {
+      if (op._tag === "CreateSession") created.set(op.sessionId, op.at)
+      if (op._tag !== "UpdateSession") continue
+      if (!renames.has(op.sessionId)) expect(op.rename?.revision).toBe(1)
+      if (op.rename !== undefined) {
+        expect(op.rename.revision).toBe((renames.get(op.sessionId) ?? 0) + 1)
+        renames.set(op.sessionId, op.rename.revision)
+      }
+      expect(op.at).toBeGreaterThanOrEqual(last.get(op.sessionId) ?? created.get(op.sessionId)!)
+      last.set(op.sessionId, op.at)
+    }
+    // Every session finishes its first turn here, so every one was titled.
+    expect(renames.size).toBe(options.sessions)
+    expect([...renames.values()].some((revision) => revision > 1)).toBe(true)
+    expect(updates.filter((op) => op.rename === undefined).length).toBeGreaterThan(updates.length / 2)
+  })
+
+  it("makes session updates from the seed: the same seed gives the same ones, each a valid edit of the info", () => {
+    const small = { seed: 3, sessions: 40, operations: 5_000 }
+    const updatesOf = (seed: number) => [...workload({ ...small, seed })].filter((op) => op._tag === "UpdateSession")
+    const first = updatesOf(3)
+    expect(first.length).toBeGreaterThan(40)
+    expect(updatesOf(3)).toStrictEqual(first)
+    expect(updatesOf(4)).not.toStrictEqual(first)
+    // The edit keeps every other field, and the content regenerates what it made.
+    const content = makeContent(3)
+    const decodeInfo = Schema.decodeUnknownSync(SessionInfo)
+    for (const op of first) {
+      const before = content.sessionInfo(op.session, 1_000)
+      const after = editSession(before, op)
+      expect(decodeInfo(after)).toStrictEqual(after)
+      const revision = op.rename?.revision ?? 0
+      expect(after).toStrictEqual(
+        op.rename === undefined
+          ? { ...before, time: { created: 1_000, updated: op.at } }
+          : content.sessionInfo(op.session, 1_000, { updated: op.at, title: revision })
+      )
+      if (op.rename !== undefined) expect(op.rename.title).toBe(content.title(op.session, revision))
+    }
   })
 
   it("deletes a few sessions and never touches them again", () => {

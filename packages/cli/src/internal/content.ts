@@ -29,7 +29,22 @@ export interface WireMessage {
 }
 
 /** Session info as written. */
-export type WireSession = Record<string, unknown> & { readonly id: string; readonly title: string }
+export type WireSession = Record<string, unknown> & {
+  readonly id: string
+  readonly title: string
+  readonly time: { readonly created: number; readonly updated: number }
+}
+
+/**
+ * What `updateSession` calls have changed in a session's info since it was
+ * created, which is all the soak keeps to regenerate it.
+ */
+export interface SessionEdit {
+  /** `time.updated`. */
+  readonly updated: number
+  /** Revision of the title: 0 is the one it was created with, 1, 2, … the renames (see `Content.title`). */
+  readonly title: number
+}
 
 const pad = (n: number, width: number) => n.toString().padStart(width, "0")
 
@@ -76,6 +91,7 @@ export const MAX_TOOL_OUTPUT = 50_000
 // Sub-stream tags, so the streams of one message never overlap.
 const SHAPE = 0x7fff_ffff
 const INFO = 0x7fff_fffe
+const TITLE = 0x7fff_fffd
 
 /**
  * The content generator for one seed.
@@ -87,7 +103,10 @@ const INFO = 0x7fff_fffe
  * ```
  */
 export interface Content {
-  readonly sessionInfo: (session: number, created: number) => WireSession
+  /** The info a session is created with, or, given `edit`, the info it has after those updates. */
+  readonly sessionInfo: (session: number, created: number, edit?: SessionEdit) => WireSession
+  /** Revision `revision` of a session's title (0: as created). */
+  readonly title: (session: number, revision: number) => string
   /** How many revisions an assistant message streams through (its last one is complete). */
   readonly revisions: (session: number, index: number) => number
   readonly message: (ref: MessageRef) => WireMessage
@@ -96,9 +115,9 @@ export interface Content {
 export const makeContent = (seed: number): Content => {
   const stream = (...parts: ReadonlyArray<number>) => makeRng(streamKey(seed, ...parts))
 
-  const sessionInfo = (session: number, created: number): WireSession => {
+  const sessionInfo = (session: number, created: number, edit?: SessionEdit): WireSession => {
     const rng = stream(session, INFO)
-    return {
+    const info = {
       id: sessionIdOf(session),
       projectID: `prj_${pad(rng.int(1, 9), 2)}`,
       directory: `/home/dev/project-${rng.int(1, 9)}`,
@@ -106,6 +125,20 @@ export const makeContent = (seed: number): Content => {
       version: "0.15.8",
       time: { created, updated: created }
     }
+    if (edit === undefined) return info
+    return {
+      ...info,
+      title: edit.title === 0 ? info.title : title(session, edit.title),
+      time: { created, updated: edit.updated }
+    }
+  }
+
+  // Renames draw from their own stream, so the info a session is created with
+  // stays what it was before sessions were ever renamed.
+  const title = (session: number, revision: number): string => {
+    if (revision === 0) return sessionInfo(session, 0).title
+    const rng = stream(session, TITLE, revision)
+    return text(rng, rng.int(12, 60))
   }
 
   const revisions = (session: number, index: number): number => {
@@ -210,6 +243,7 @@ export const makeContent = (seed: number): Content => {
 
   return {
     sessionInfo,
+    title,
     revisions,
     message: (ref) => (ref.role === "user" ? userMessage(ref) : assistantMessage(ref))
   }

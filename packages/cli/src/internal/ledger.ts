@@ -9,6 +9,9 @@
  * string cost about 180. The ledger grows with every message of the run, so
  * at 180 bytes it showed in the store's heap as a slope of its own.
  *
+ * Per session it keeps the number, creation time, and what acknowledged
+ * `updateSession` calls changed (`time.updated` and the title's revision).
+ *
  * A message's id is not stored: it is `messageIdOf(ref.session, ref.index)`,
  * as in the workload.
  */
@@ -18,6 +21,10 @@ import type { MessageRef } from "./content.ts"
 export interface LedgerSession {
   readonly session: number
   readonly created: number
+  /** `time.updated` as last acknowledged (`created` until the first update). */
+  readonly updated: number
+  /** Title revision as last acknowledged (0: the title it was created with). */
+  readonly title: number
   /** Acknowledged messages. */
   readonly messageCount: number
   /** The newest acknowledged version of each message, in first-write order (the repository's order). */
@@ -29,6 +36,8 @@ export interface Ledger {
   readonly deleted: ReadonlySet<string>
   readonly created: (sessionId: string, session: number, created: number) => void
   readonly wrote: (sessionId: string, ref: MessageRef) => void
+  /** An acknowledged `updateSession`: `time.updated` is now `at`, and the title revision `title` when given. */
+  readonly updated: (sessionId: string, at: number, title: number | undefined) => void
   readonly removed: (sessionId: string) => void
   readonly messageCount: () => number
 }
@@ -100,9 +109,12 @@ class Session implements LedgerSession {
   readonly session: number
   readonly created: number
   readonly columns = new Columns()
+  updated: number
+  title = 0
   constructor(session: number, created: number) {
     this.session = session
     this.created = created
+    this.updated = created
   }
   get messageCount() {
     return this.columns.count
@@ -123,6 +135,12 @@ export const makeLedger = (): Ledger => {
     },
     wrote: (sessionId, ref) => {
       sessions.get(sessionId)?.columns.write(ref)
+    },
+    updated: (sessionId, at, title) => {
+      const session = sessions.get(sessionId)
+      if (session === undefined) return
+      session.updated = at
+      if (title !== undefined) session.title = title
     },
     removed: (sessionId) => {
       sessions.delete(sessionId)

@@ -2,6 +2,9 @@
  * Reads back, through a store, everything the ledger says was acknowledged
  * and compares it with the content regenerated from the seed.
  *
+ * A session's info must read back as last acknowledged: as created, with the
+ * acknowledged updates' `time.updated` and title applied.
+ *
  * - `lost`: an acknowledged record (a session or a message) that does not read
  *   back, or cannot be read at all.
  * - `mismatched`: a record that reads back different from what was
@@ -16,6 +19,8 @@ import type { Ledger } from "./ledger.ts"
 
 export interface Verification {
   readonly sessions: number
+  /** Of those, sessions whose info was updated since it was created (checked as last updated). */
+  readonly updatedSessions: number
   readonly messages: number
   readonly lost: number
   readonly mismatched: number
@@ -29,6 +34,7 @@ export const verify = Effect.fnUntraced(function*(store: SessionStoreShape, ledg
   let lost = 0
   let mismatched = 0
   let messages = 0
+  let updatedSessions = 0
   const problems: Array<string> = []
   const note = (problem: string) => {
     if (problems.length < MAX_PROBLEMS) problems.push(problem)
@@ -42,9 +48,11 @@ export const verify = Effect.fnUntraced(function*(store: SessionStoreShape, ledg
       note(`${sessionId}: session does not read back (${info.failure.message})`)
       continue
     }
-    if (!isDeepStrictEqual(info.success, content.sessionInfo(expected.session, expected.created))) {
+    const edit = { updated: expected.updated, title: expected.title }
+    if (edit.updated !== expected.created || edit.title !== 0) updatedSessions++
+    if (!isDeepStrictEqual(info.success, content.sessionInfo(expected.session, expected.created, edit))) {
       mismatched++
-      note(`${sessionId}: session info differs from what was written`)
+      note(`${sessionId}: session info differs from what was last acknowledged (title revision ${edit.title}, updated ${edit.updated})`)
     }
     const read = yield* Effect.result(store.getMessages(sessionId))
     if (read._tag === "Failure") {
@@ -89,5 +97,5 @@ export const verify = Effect.fnUntraced(function*(store: SessionStoreShape, ledg
     }
   }
 
-  return { sessions: ledger.sessions.size, messages, lost, mismatched, problems } satisfies Verification
+  return { sessions: ledger.sessions.size, updatedSessions, messages, lost, mismatched, problems } satisfies Verification
 })
