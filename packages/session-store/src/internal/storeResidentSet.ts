@@ -1,4 +1,4 @@
-import { Cache, Clock, Duration, Effect, Exit, Metric, MutableHashMap, Option } from "effect"
+import { Cache, Clock, Duration, Effect, Exit, type Fiber, Metric, MutableHashMap, Option } from "effect"
 import type { ReadError } from "../Errors.ts"
 import type { SessionId } from "../Ids.ts"
 import type { SessionRepositoryShape } from "../SessionRepository.ts"
@@ -11,26 +11,52 @@ import type { SessionLocks } from "./storeLocks.ts"
 import { fromLoaded, type ResidentSnapshot } from "./storeSnapshot.ts"
 
 /**
- * The sessions held in memory: an Effect `Cache` plus the ledger beside it.
+ * The sessions held in memory: the ledger, with an Effect `Cache` behind it
+ * for what a cache is for.
  *
- * The Cache does what it is good at and nothing is copied from it: a miss
- * loads through the lookup, concurrent misses share that one load, entries
- * live `sessionTtl` (a failed load is not kept, so a session created
- * elsewhere appears on the next read), and past `maxSessions` the least
- * recently used entry goes.
+ * The Cache does the loading: a miss goes through `Cache.get`, so concurrent
+ * misses of a session share one load, a failed load is not kept (a session
+ * created elsewhere appears on the next read), and each loaded entry gets
+ * `sessionTtl` as its time to live. Its capacity, `maxSessions`, stays as a
+ * backstop only.
  *
- * The Cache drops entries silently (capacity when another is inserted, time
- * to live when one is accessed), so the ledger is reconciled with the Cache's
- * `map` wherever that can have happened: on every read of the session, after
- * every load (walking from the least recently used end while entries are
- * gone), and fully on sweep, stats and listing. Identity decides: a slot is
- * resident while the Cache's entry for its id completed with that very slot.
+ * The ledger decides what is resident and in what order. A hit is the
+ * ledger's alone: one `Map` lookup, the slot's own time to live (recorded at
+ * load from the same `sessionTtl`, and never later than the Cache's) and
+ * inactivity, and a move to the most recent end of the ledger's list; the
+ * Cache is not touched. So the Cache's own order (its insertion order) is
+ * never what decides an eviction: before a load's entry is inserted, the
+ * lookup makes room by evicting the ledger's least recently used sessions
+ * (cause `capacity`), so the Cache's capacity check has nothing to do.
  *
- * What the Cache lacks is added around it: inactivity (checked on every read
- * with `Clock`, so `TestClock` drives it), the byte budget, shedding under
- * memory pressure, exact accounting, eviction causes, counters and events.
- * Every eviction passes through `evictSlot`, which keeps the Cache and the
- * ledger in step and emits the eviction event.
+ * Every way out of memory passes through `evictSlot`, which takes the slot
+ * out of the ledger and its entry out of the Cache together (the entry named
+ * by the fiber that loaded the slot, so a newer load in flight is never
+ * disturbed) and emits the event. The ways the Cache could drop an entry on
+ * its own are each handled where they happen:
+ *
+ * - expiry on access: only `Cache.get` in a miss applies it, after the miss
+ *   has evicted the session's slot for the same reason (the slot's deadline
+ *   comes first);
+ * - a lookup interrupted once its slot was admitted (every reader gave up):
+ *   the Cache removes the entry, and an observer on the lookup's fiber takes
+ *   the slot out of the ledger at that moment;
+ * - capacity on insert: only when the lookup found the Cache full with
+ *   nothing of the ledger's left to evict (more loads in flight than
+ *   `maxSessions`). Then the ledger is reconciled with the Cache's map once,
+ *   at the next operation, and again after every load that was in flight
+ *   meanwhile, since it may be one the Cache dropped.
+ *
+ * Inactivity (checked on every read with `Clock`, so `TestClock` drives it),
+ * the byte budget, shedding under memory pressure, exact accounting,
+ * eviction causes, counters and events are the store's, around the Cache.
+ *
+ * The sweep walks only what it evicts, plus one: expired sessions from the
+ * front of load order, then inactive ones from the front of
+ * least-recently-used order, each walk stopping at the first session that
+ * stays. (Both orders follow the clock: a clock set back would leave a
+ * session for a later sweep, never serve it past its time, since every read
+ * checks the slot itself.)
  *
  * The byte budget: whenever resident bytes grow (a load, a write), least
  * recently used sessions leave with cause `budget` until the total fits,
@@ -40,8 +66,8 @@ import { fromLoaded, type ResidentSnapshot } from "./storeSnapshot.ts"
  * unless exactly one session is resident; the next session used pushes it out.
  *
  * A write to a resident session counts as a use, like a read: it becomes the
- * most recently used (in the Cache's order too) and its inactivity clock
- * restarts. Its absolute time to live does not.
+ * most recently used and its inactivity clock restarts. Its absolute time to
+ * live does not.
  */
 export interface ResidentSet {
   /**
@@ -86,72 +112,117 @@ export const makeResidentSet = Effect.fnUntraced(function*(
   const clock = yield* Clock.Clock
   const window = options.maxMessagesPerSession
   const sessionTtl = Duration.millis(options.sessionTtlMs)
+  const sessionTtlMs = Duration.toMillis(sessionTtl)
 
-  // Runs under the session's lock, so it never overlaps a write to the same
+  /**
+   * Whether the Cache may hold fewer of the ledger's slots than the ledger
+   * does (it dropped entries for capacity), to be reconciled before the
+   * ledger is trusted again. `drops` counts the lookups that found the Cache
+   * full: a load in flight across one of them may be one it dropped.
+   */
+  let mayHaveDropped = false
+  let drops = 0
+
+  // Runs in the fiber of the Cache's entry, which `Cache.get` starts at once,
+  // before it inserts the entry: so making room here happens with nothing in
+  // between, and the insertion finds the space free.
+  const lookup = (sessionId: SessionId): Effect.Effect<Slot, ReadError> =>
+    Effect.withFiber((loader) => {
+      makeRoom(clock.currentTimeMillisUnsafe())
+      return locks.withLock(sessionId, load(sessionId, loader, drops))
+    })
+
+  // Under the session's lock, so it never overlaps a write to the same
   // session, and admits the slot to the ledger before the lock is released:
   // a write that follows finds the slot and updates it.
-  const lookup = (sessionId: SessionId): Effect.Effect<Slot, ReadError> =>
-    locks.withLock(
-      sessionId,
-      Effect.gen(function*() {
-        ledger.loads++
-        const started = yield* Clock.monotonicTimeNanos
-        const loaded = yield* repository.loadSession(sessionId, { newest: window }).pipe(
-          Effect.tapError(() => Effect.sync(() => ledger.loadFailures++))
-        )
-        const durationMs = Number((yield* Clock.monotonicTimeNanos) - started) / 1e6
-        yield* Metric.update(StoreMetrics.loadDuration, durationMs)
-        const now = clock.currentTimeMillisUnsafe()
-        const snapshot = fromLoaded(loaded, window)
-        const slot: Slot = { id: sessionId, snapshot, lastRead: now, expiresAt: now + options.sessionTtlMs }
-        // A slot still accounted for this id is one the Cache let go already.
-        const previous = ledger.get(sessionId)
-        if (previous !== undefined) evictSlot(previous, droppedCause(previous, now), now)
-        ledger.admit(slot)
-        hub.emit({
-          _tag: "Loaded",
-          sessionId,
-          bytes: snapshot.bytes,
-          messages: snapshot.window.length,
-          durationMs,
-          at: now
-        })
-        keepBudget(slot, now)
-        yield* hub.flush
-        return slot
-      })
+  const load = Effect.fnUntraced(function*(sessionId: SessionId, loader: Fiber.Fiber<unknown, unknown>, dropsAtStart: number) {
+    ledger.loads++
+    const started = yield* Clock.monotonicTimeNanos
+    const loaded = yield* repository.loadSession(sessionId, { newest: window }).pipe(
+      Effect.tapError(() => Effect.sync(() => ledger.loadFailures++))
     )
+    const durationMs = Number((yield* Clock.monotonicTimeNanos) - started) / 1e6
+    yield* Metric.update(StoreMetrics.loadDuration, durationMs)
+    const now = clock.currentTimeMillisUnsafe()
+    const snapshot = fromLoaded(loaded, window)
+    const slot: Slot = {
+      id: sessionId,
+      snapshot,
+      lastRead: now,
+      expiresAt: now + sessionTtlMs,
+      loader,
+      older: undefined,
+      newer: undefined
+    }
+    // A slot still accounted for this id is one the Cache let go already.
+    const previous = ledger.get(sessionId)
+    if (previous !== undefined) evictSlot(previous, droppedCause(previous, now), now)
+    ledger.admit(slot)
+    // The Cache keeps the entry only if the lookup ends with this slot; if it
+    // is interrupted from here on (every reader gave up), the Cache removes
+    // the entry, and so does the ledger, at that very moment.
+    loader.addObserver((exit) => {
+      if (Exit.isFailure(exit) && ledger.holds(slot)) {
+        evictSlot(slot, "capacity", clock.currentTimeMillisUnsafe())
+      }
+    })
+    // A lookup that found the Cache full started while this load was in flight: the Cache may have dropped it.
+    if (drops !== dropsAtStart) mayHaveDropped = true
+    hub.emit({
+      _tag: "Loaded",
+      sessionId,
+      bytes: snapshot.bytes,
+      messages: snapshot.window.length,
+      durationMs,
+      at: now
+    })
+    keepCapacity(slot, now)
+    keepBudget(slot, now)
+    yield* hub.flush
+    return slot
+  })
 
+  // One more than `maxSessions`: room for the entry of a load in flight while
+  // `maxSessions` stay resident. The ledger evicts when the load is admitted
+  // (so a load that fails, "not found" included, costs no one their place).
+  const capacity = options.maxSessions + 1
   const cache = yield* Cache.makeWith(lookup, {
-    capacity: options.maxSessions,
+    capacity,
     timeToLive: (exit) => (Exit.isSuccess(exit) ? sessionTtl : Duration.zero)
   })
 
-  /** Whether a Cache entry completed with `slot` itself (not a pending reload, not a newer slot). */
-  const holdsSlot = (entry: Cache.Entry<Slot, ReadError>, slot: Slot): boolean => {
+  /** Whether a Cache entry is the one that loaded `slot` (pending or done). */
+  const entryOf = (entry: Cache.Entry<Slot, ReadError>, slot: Slot): boolean => {
+    if (entry.fiber === slot.loader) return true
     const exit = entry.fiber.pollUnsafe()
     return exit !== undefined && Exit.isSuccess(exit) && exit.value === slot
   }
 
-  /** Whether the Cache holds `slot` itself. */
+  /** Whether the Cache holds the entry of `slot`. */
   const cached = (slot: Slot): boolean => {
     const entry = MutableHashMap.get(cache.map, slot.id)
-    return Option.isSome(entry) && holdsSlot(entry.value, slot)
+    return Option.isSome(entry) && entryOf(entry.value, slot)
+  }
+
+  /** Removes the Cache's entry of `slot`, if it still holds it (never a newer load of the session). */
+  const uncache = (slot: Slot): void => {
+    if (cached(slot)) MutableHashMap.remove(cache.map, slot.id)
   }
 
   /** Why the Cache let go of a slot it no longer holds. */
   const droppedCause = (slot: Slot, now: number): EvictionCause => (now >= slot.expiresAt ? "expired" : "capacity")
 
+  const isInactive = (slot: Slot, now: number): boolean => now - slot.lastRead >= options.inactiveTtlMs
+
   /**
-   * The one way out of memory: removes the slot from the Cache (only if the
-   * Cache still holds this very slot, so a reload in flight is never
-   * disturbed) and from the ledger, which counts the cause, then emits the
-   * event. Synchronous, so the Cache and the ledger change together; the
-   * caller flushes the hub before it returns.
+   * The one way out of memory: takes the slot out of the ledger, which counts
+   * the cause, and its entry out of the Cache, then emits the event.
+   * Synchronous, so the Cache and the ledger change together; the caller
+   * flushes the hub before it returns.
    */
   const evictSlot = (slot: Slot, cause: EvictionCause, now: number): boolean => {
-    if (cached(slot)) MutableHashMap.remove(cache.map, slot.id)
     if (!ledger.remove(slot, cause)) return false
+    uncache(slot)
     hub.emit({
       _tag: "Evicted",
       sessionId: slot.id,
@@ -163,26 +234,52 @@ export const makeResidentSet = Effect.fnUntraced(function*(
     return true
   }
 
+  /**
+   * At the start of a load, before the Cache inserts its entry: when other
+   * loads are in flight too, least recently used sessions leave (cause
+   * `capacity`) until the Cache has room for one more entry, so its own
+   * capacity check never fires. Only when nothing of the ledger's is left to
+   * evict (the Cache is full of loads in flight) will it drop entries itself;
+   * that is noted for reconciliation.
+   */
+  const makeRoom = (now: number): void => {
+    if (MutableHashMap.size(cache.map) < capacity) return
+    for (let slot = ledger.oldest(); slot !== undefined;) {
+      const next = ledger.newer(slot)
+      evictSlot(slot, "capacity", now)
+      if (MutableHashMap.size(cache.map) < capacity) return
+      slot = next
+    }
+    drops++
+    mayHaveDropped = true
+  }
+
+  /** After a load: at most `maxSessions` stay, least recently used leaving first (never `keep`). */
+  const keepCapacity = (keep: Slot, now: number): void => {
+    for (let slot = ledger.oldest(); slot !== undefined && ledger.residentSessions > options.maxSessions;) {
+      const next = ledger.newer(slot)
+      if (slot !== keep) evictSlot(slot, "capacity", now)
+      slot = next
+    }
+  }
+
   /** Least recently used first, every slot but `keep` leaves until the resident bytes fit the budget. */
   const keepBudget = (keep: Slot, now: number): void => {
-    if (ledger.residentBytes <= options.maxBytes) return
-    for (const slot of ledger.ordered()) {
-      if (ledger.residentBytes <= options.maxBytes) return
+    for (let slot = ledger.oldest(); slot !== undefined && ledger.residentBytes > options.maxBytes;) {
+      const next = ledger.newer(slot)
       if (slot !== keep) evictSlot(slot, "budget", now)
+      slot = next
     }
   }
 
-  /** After a load: account what the Cache dropped to make room, oldest first, and the loaded slot if it was dropped while pending. */
-  const reconcileAfterLoad = (loaded: Slot, now: number): void => {
-    if (!cached(loaded)) evictSlot(loaded, droppedCause(loaded, now), now)
-    for (let oldest = ledger.oldest(); oldest !== undefined && !cached(oldest); oldest = ledger.oldest()) {
-      evictSlot(oldest, droppedCause(oldest, now), now)
-    }
-  }
-
-  /** Accounts every slot the Cache no longer holds. Returns how many, by cause. */
-  const reconcileAll = (now: number): { expired: number; capacity: number } => {
+  /**
+   * Accounts every slot the Cache no longer holds, when it may have dropped
+   * some (see `makeRoom`); otherwise nothing to do. Returns how many, by cause.
+   */
+  const reconcile = (now: number): { expired: number; capacity: number } => {
     const found = { expired: 0, capacity: 0 }
+    if (!mayHaveDropped) return found
+    mayHaveDropped = false
     for (const slot of ledger.ordered()) {
       if (cached(slot)) continue
       const cause = droppedCause(slot, now)
@@ -191,27 +288,21 @@ export const makeResidentSet = Effect.fnUntraced(function*(
     return found
   }
 
-  const isInactive = (slot: Slot, now: number): boolean => now - slot.lastRead >= options.inactiveTtlMs
-
   /**
-   * The hit path, synchronous: the ledger holds the slot, its time to live is
-   * not over, it is active, and the Cache still holds that very slot. Then it
-   * counts as a hit and becomes the most recently used, in the ledger and in
-   * the Cache, whose LRU order is its map's insertion order: the entry moves
-   * to the end, exactly as `Cache.get` moves it on a hit. The Cache's own
-   * expiry check is not needed: it counts the same time to live from the end
-   * of the same load, so it never ends before the slot's. Anything else is a
-   * miss, for `read` to account and load.
+   * The hit path, synchronous: the ledger holds the slot, its time to live
+   * is not over and it is active. Then it counts as a hit and becomes the
+   * most recently used. Anything else is a miss, for `read` to account and
+   * load.
    */
   const hit = (sessionId: string): Slot | undefined => {
-    const held = ledger.get(sessionId as SessionId)
+    const held = ledger.get(sessionId)
     if (held === undefined) return undefined
     const now = clock.currentTimeMillisUnsafe()
-    if (now >= held.expiresAt || isInactive(held, now)) return undefined
-    const entry = MutableHashMap.get(cache.map, held.id)
-    if (Option.isNone(entry) || !holdsSlot(entry.value, held)) return undefined
-    MutableHashMap.remove(cache.map, held.id)
-    MutableHashMap.set(cache.map, held.id, entry.value)
+    if (now >= held.expiresAt || now - held.lastRead >= options.inactiveTtlMs) return undefined
+    if (mayHaveDropped) {
+      reconcile(now)
+      if (!ledger.holds(held)) return undefined
+    }
     ledger.hits++
     ledger.touch(held, now)
     return held
@@ -225,33 +316,36 @@ export const makeResidentSet = Effect.fnUntraced(function*(
 
   const miss = Effect.fnUntraced(function*(sessionId: SessionId) {
     const now = clock.currentTimeMillisUnsafe()
+    reconcile(now)
     const held = ledger.get(sessionId)
-    if (held !== undefined) {
-      evictSlot(held, isInactive(held, now) ? "inactive" : droppedCause(held, now), now)
-      yield* hub.flush
-    }
-    ledger.misses++
-    const loaded = yield* Cache.get(cache, sessionId)
-    reconcileAfterLoad(loaded, now)
-    ledger.touch(loaded, now)
+    if (held !== undefined) evictSlot(held, isInactive(held, now) ? "inactive" : droppedCause(held, now), now)
     yield* hub.flush
+    ledger.misses++
+    const loaded = yield* Effect.ensuring(Cache.get(cache, sessionId), hub.flush)
+    if (ledger.holds(loaded)) {
+      ledger.touch(loaded, clock.currentTimeMillisUnsafe())
+    } else if (cached(loaded)) {
+      // Served to this read, which overlapped its load; but a slot the ledger
+      // let go is not kept fresh by writes, so it must not serve a later read.
+      uncache(loaded)
+    }
     return loaded
   })
 
-  const written = Effect.fnUntraced(function*(slot: Slot, next?: ResidentSnapshot) {
-    if (next !== undefined) ledger.replace(slot, next)
-    if (!ledger.holds(slot)) return
-    const now = clock.currentTimeMillisUnsafe()
-    // As for a read: the Cache refreshes its LRU order and applies its time to live.
-    const held = yield* Cache.getSuccess(cache, slot.id)
-    if (Option.isSome(held) && held.value === slot) {
-      ledger.touch(slot, now)
-      keepBudget(slot, now)
-    } else {
-      evictSlot(slot, droppedCause(slot, now), now)
-    }
-    yield* hub.flush
-  })
+  const written = (slot: Slot, next?: ResidentSnapshot): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      if (next !== undefined) ledger.replace(slot, next)
+      const now = clock.currentTimeMillisUnsafe()
+      reconcile(now)
+      if (!ledger.holds(slot)) return hub.flush
+      if (now >= slot.expiresAt) {
+        evictSlot(slot, "expired", now)
+      } else {
+        ledger.touch(slot, now)
+        keepBudget(slot, now)
+      }
+      return hub.flush
+    })
 
   const evict = (sessionId: SessionId, cause: EvictionCause): Effect.Effect<void> =>
     Effect.suspend(() => {
@@ -261,49 +355,52 @@ export const makeResidentSet = Effect.fnUntraced(function*(
       return hub.flush
     })
 
-  const shed = Effect.fnUntraced(function*(keep: number) {
-    const now = clock.currentTimeMillisUnsafe()
-    // What the Cache let go already is not ours to count as freed.
-    reconcileAll(now)
-    const before = ledger.residentBytes
-    const target = Math.floor(before * keep)
-    let sessions = 0
-    for (const slot of ledger.ordered()) {
-      if (ledger.residentBytes <= target) break
-      if (evictSlot(slot, "pressure", now)) sessions++
-    }
-    yield* hub.flush
-    return { sessions, bytes: before - ledger.residentBytes, residentBytes: ledger.residentBytes }
-  })
+  const shed = (keep: number) =>
+    Effect.suspend(() => {
+      const now = clock.currentTimeMillisUnsafe()
+      // What the Cache let go already is not ours to count as freed.
+      reconcile(now)
+      const before = ledger.residentBytes
+      const target = Math.floor(before * keep)
+      let sessions = 0
+      for (let slot = ledger.oldest(); slot !== undefined && ledger.residentBytes > target;) {
+        const next = ledger.newer(slot)
+        if (evictSlot(slot, "pressure", now)) sessions++
+        slot = next
+      }
+      return Effect.as(hub.flush, { sessions, bytes: before - ledger.residentBytes, residentBytes: ledger.residentBytes })
+    })
 
-  const sweep: Effect.Effect<SweepReport> = Effect.gen(function*() {
+  const sweep: Effect.Effect<SweepReport> = Effect.suspend(() => {
     const now = clock.currentTimeMillisUnsafe()
-    let inactive = 0
-    for (const slot of ledger.ordered()) {
-      // Lets the Cache drop the entry if its time to live is over; reconcileAll then names it expired.
-      yield* Cache.has(cache, slot.id)
-      if (cached(slot) && isInactive(slot, now) && evictSlot(slot, "inactive", now)) inactive++
+    const found = reconcile(now)
+    let expired = found.expired
+    // Load order is deadline order: the expired are at the front.
+    for (let slot = ledger.oldestLoad(); slot !== undefined && now >= slot.expiresAt; slot = ledger.oldestLoad()) {
+      if (evictSlot(slot, "expired", now)) expired++
     }
-    const found = reconcileAll(now)
+    // Least-recently-used order is idle-time order: the inactive are at the front.
+    let inactive = 0
+    for (let slot = ledger.oldest(); slot !== undefined && isInactive(slot, now); slot = ledger.oldest()) {
+      if (evictSlot(slot, "inactive", now)) inactive++
+    }
     ledger.sweeps++
-    yield* hub.flush
-    const stats = ledger.stats()
-    return {
-      expired: found.expired,
+    return Effect.as(hub.flush, {
+      expired,
       inactive,
       reconciled: found.capacity,
-      residentSessions: stats.residentSessions,
-      residentBytes: stats.residentBytes
-    }
+      residentSessions: ledger.residentSessions,
+      residentBytes: ledger.residentBytes
+    })
   })
 
   const stats: Effect.Effect<StoreStats> = Effect.suspend(() => {
-    reconcileAll(clock.currentTimeMillisUnsafe())
+    reconcile(clock.currentTimeMillisUnsafe())
     return Effect.as(hub.flush, ledger.stats())
   })
 
   const residents: Effect.Effect<ReadonlyArray<ResidentSession>> = Effect.suspend(() => {
-    reconcileAll(clock.currentTimeMillisUnsafe())
+    reconcile(clock.currentTimeMillisUnsafe())
     return Effect.as(hub.flush, ledger.ordered().map((slot) => ({
       id: slot.id,
       windowMessages: slot.snapshot.window.length,
