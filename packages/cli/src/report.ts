@@ -38,8 +38,11 @@ export interface SecondHalfTrend {
   readonly samples: number
   /** Slope of heap in use after a full GC; null with fewer than two samples. */
   readonly heapSlopeMBPer100kOps: number | null
+  /** Its standard error (null with fewer than three samples): a slope within about twice this is noise. */
+  readonly heapSlopeStdErrMBPer100kOps: number | null
   /** Slope of the store's resident bytes; null when the store does not report them. */
   readonly residentBytesSlopeMBPer100kOps: number | null
+  readonly residentBytesSlopeStdErrMBPer100kOps: number | null
 }
 
 /**
@@ -116,8 +119,8 @@ const secondHalfLines = (run: RunReport) => {
   return { later, heap: fitOf(later, (s) => s.heapUsed), resident: fitOf(later, (s) => s.residentBytes) }
 }
 
-const slope = (line: Line | undefined) =>
-  line === undefined ? null : Number(perHundredThousand(line.slope).toFixed(3))
+const rate = (bytesPerOperation: number | undefined) =>
+  bytesPerOperation === undefined ? null : Number(perHundredThousand(bytesPerOperation).toFixed(3))
 
 const trendOf = (run: RunReport): SecondHalfTrend => {
   const { heap, later, resident } = secondHalfLines(run)
@@ -125,8 +128,10 @@ const trendOf = (run: RunReport): SecondHalfTrend => {
     fromOperation: later[0]?.operation ?? 0,
     toOperation: later[later.length - 1]?.operation ?? 0,
     samples: later.length,
-    heapSlopeMBPer100kOps: slope(heap),
-    residentBytesSlopeMBPer100kOps: slope(resident)
+    heapSlopeMBPer100kOps: rate(heap?.slope),
+    heapSlopeStdErrMBPer100kOps: rate(heap?.standardError),
+    residentBytesSlopeMBPer100kOps: rate(resident?.slope),
+    residentBytesSlopeStdErrMBPer100kOps: rate(resident?.standardError)
   }
 }
 
@@ -184,7 +189,10 @@ export const summarize = (report: SoakReport): SoakSummary => ({
 const int = (n: number) => Math.round(n).toLocaleString("en-US")
 const megabytes = (n: number) => `${(n / 1e6).toFixed(1)} MB`
 const percent = (n: number) => `${(n * 100).toFixed(1)}%`
-const perOps = (n: number | null) => (n === null ? "n/a" : `${n > 0 ? "+" : ""}${n.toFixed(2)} MB/100k ops`)
+const perOps = (n: number | null, error: number | null = null) =>
+  n === null
+    ? "n/a"
+    : `${n > 0 ? "+" : ""}${n.toFixed(2)}${error === null ? "" : ` ± ${error.toFixed(2)}`} MB/100k ops`
 
 /**
  * The table printed at the end of a soak, with the verdict below it.
@@ -219,8 +227,8 @@ export const renderTable = (report: SoakReport): string => {
     ["final heap", megabytes(baseline.finalHeap), megabytes(store.finalHeap)],
     [
       "heap slope, 2nd half",
-      perOps(baseline.secondHalf.heapSlopeMBPer100kOps),
-      perOps(store.secondHalf.heapSlopeMBPer100kOps)
+      perOps(baseline.secondHalf.heapSlopeMBPer100kOps, baseline.secondHalf.heapSlopeStdErrMBPer100kOps),
+      perOps(store.secondHalf.heapSlopeMBPer100kOps, store.secondHalf.heapSlopeStdErrMBPer100kOps)
     ],
     ["resident sessions", int(baseline.residentSessions), int(store.residentSessions)],
     ["resident messages", int(baseline.residentMessages), int(store.residentMessages)],
@@ -228,8 +236,11 @@ export const renderTable = (report: SoakReport): string => {
     ["final resident bytes", bytes(baseline.residentBytes), bytes(store.residentBytes)],
     [
       "resident bytes slope, 2nd half",
-      perOps(baseline.secondHalf.residentBytesSlopeMBPer100kOps),
-      perOps(store.secondHalf.residentBytesSlopeMBPer100kOps)
+      perOps(
+        baseline.secondHalf.residentBytesSlopeMBPer100kOps,
+        baseline.secondHalf.residentBytesSlopeStdErrMBPer100kOps
+      ),
+      perOps(store.secondHalf.residentBytesSlopeMBPer100kOps, store.secondHalf.residentBytesSlopeStdErrMBPer100kOps)
     ],
     ["budget", "none", report.budget === undefined ? "n/a" : megabytes(report.budget)],
     ["verified sessions", int(baseline.verifiedSessions), int(store.verifiedSessions)],
@@ -250,7 +261,7 @@ export const renderTable = (report: SoakReport): string => {
     } operations over ${store.virtualDays} virtual days, ${store.sweeps} sweeps`
   )
   out.push(
-    `slopes, 2nd half: least-squares fit against operations, samples from operation ${
+    `slopes, 2nd half: least-squares fit against operations ± its standard error, samples from operation ${
       int(store.secondHalf.fromOperation)
     } to ${int(store.secondHalf.toOperation)} (${store.secondHalf.samples} samples), after warm-up`
   )
@@ -312,9 +323,12 @@ const chartData = (report: SoakReport) => {
 const trendSentence = (report: SoakReport): string => {
   const { baseline, store } = summarize(report).runs
   const resident = store.secondHalf.residentBytesSlopeMBPer100kOps
-  return `heap slope ${perOps(baseline.secondHalf.heapSlopeMBPer100kOps)} for the Maps, ${
-    perOps(store.secondHalf.heapSlopeMBPer100kOps)
-  } for SessionStore${resident === null ? "" : ` (its resident bytes: ${perOps(resident)})`}.`
+  const trend = (t: SecondHalfTrend) => perOps(t.heapSlopeMBPer100kOps, t.heapSlopeStdErrMBPer100kOps)
+  return `heap slope ${trend(baseline.secondHalf)} for the Maps, ${trend(store.secondHalf)} for SessionStore${
+    resident === null
+      ? ""
+      : ` (its resident bytes: ${perOps(resident, store.secondHalf.residentBytesSlopeStdErrMBPer100kOps)})`
+  }; a slope within about twice its standard error (±) is noise, not growth.`
 }
 
 const escapeHtml = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")

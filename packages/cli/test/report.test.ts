@@ -28,11 +28,14 @@ describe("report", () => {
       expect(table).toMatch(/^mismatched\s+0\s+0$/m)
       expect(table).toContain("of budget")
       // The trend after warm-up, for both runs, with the span it was fitted over.
-      expect(table).toMatch(/^heap slope, 2nd half\s+[+-]?\d+\.\d\d MB\/100k ops\s+[+-]?\d+\.\d\d MB\/100k ops$/m)
+      expect(table).toMatch(
+        /^heap slope, 2nd half\s+[+-]?\d+\.\d\d ± \d+\.\d\d MB\/100k ops\s+[+-]?\d+\.\d\d ± \d+\.\d\d MB\/100k ops$/m
+      )
       expect(table).toMatch(/^resident bytes slope, 2nd half\s+.*MB\/100k ops$/m)
       expect(summary.runs.store.secondHalf).toMatchObject({ fromOperation: 400, toOperation: 800, samples: 3 })
       expect(summary.runs.store.secondHalf.heapSlopeMBPer100kOps).toEqual(expect.any(Number))
       expect(summary.runs.store.secondHalf.residentBytesSlopeMBPer100kOps).toEqual(expect.any(Number))
+      expect(summary.runs.store.secondHalf.heapSlopeStdErrMBPer100kOps).toEqual(expect.any(Number))
       expect(table).toContain("samples from operation 400 to 800 (3 samples)")
       expect(table).toContain("PASS")
     }))
@@ -80,7 +83,7 @@ describe("report", () => {
       // The second half's fit, drawn over the operations it spans, and named in the text.
       expect(datasets["SessionStore heap fit, 2nd half (MB)"]!.map((p) => p.x)).toStrictEqual([400, 800])
       expect(datasets["baseline heap fit, 2nd half (MB)"]).toHaveLength(2)
-      expect(html).toMatch(/heap slope [+-]?\d+\.\d\d MB\/100k ops for the Maps/)
+      expect(html).toMatch(/heap slope [+-]?\d+\.\d\d ± \d+\.\d\d MB\/100k ops for the Maps/)
       const json = JSON.parse(yield* fs.readFileString(files.json))
       expect(json).toStrictEqual(JSON.parse(JSON.stringify(summarize(report))))
     }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))

@@ -22,6 +22,13 @@ export interface Point {
 export interface Line {
   readonly slope: number
   readonly intercept: number
+  /**
+   * The slope's standard error: how far the slope could be from the true one
+   * given the scatter around the line (undefined with fewer than three
+   * points). A store's resident set saw-tooths under its byte budget, so a
+   * slope smaller than about twice this is not growth.
+   */
+  readonly standardError: number | undefined
 }
 
 /**
@@ -30,7 +37,7 @@ export interface Line {
  *
  * @example
  * ```ts
- * fitLine([{ x: 0, y: 1 }, { x: 2, y: 5 }]) // { slope: 2, intercept: 1 }
+ * fitLine([{ x: 0, y: 1 }, { x: 2, y: 5 }]) // { slope: 2, intercept: 1, standardError: undefined }
  * ```
  */
 export const fitLine = (points: ReadonlyArray<Point>): Line | undefined => {
@@ -52,7 +59,11 @@ export const fitLine = (points: ReadonlyArray<Point>): Line | undefined => {
   }
   if (sxx === 0) return undefined
   const slope = sxy / sxx
-  return { slope, intercept: meanY - slope * meanX }
+  const intercept = meanY - slope * meanX
+  if (n < 3) return { slope, intercept, standardError: undefined }
+  let residuals = 0
+  for (const p of points) residuals += (p.y - intercept - slope * p.x) ** 2
+  return { slope, intercept, standardError: Math.sqrt(residuals / (n - 2) / sxx) }
 }
 
 /**
