@@ -1,4 +1,4 @@
-import { Effect, RcMap, type Scope, Semaphore } from "effect"
+import { Effect, Semaphore } from "effect"
 import type { SessionId } from "../Ids.ts"
 
 /**
@@ -13,18 +13,40 @@ export interface SessionLocks {
 }
 
 /**
- * Keyed semaphores in an `RcMap`: a session's semaphore exists while some
- * fiber holds or waits for it and is released with the last one (idle time to
- * live zero), so the map is as large as the number of sessions being written
- * right now, never the number ever written, and no timer is left behind.
+ * Keyed semaphores, each counted by the fibers holding or waiting for it and
+ * dropped with the last one, so the map is as large as the number of sessions
+ * being written (or loaded) right now, never the number ever written, and
+ * nothing is left to release when the store is. (An `RcMap` does the same
+ * with a scope per acquisition and a fiber per first one; this is a plain
+ * `Map` and a counter, on the path of every write and every load.)
+ *
+ * The count is taken and its release registered without a gap an
+ * interruption could fall into; waiting for the permit stays interruptible
+ * when the caller is.
  */
-export const makeSessionLocks: Effect.Effect<SessionLocks, never, Scope.Scope> = Effect.map(
-  RcMap.make({ lookup: (_: SessionId) => Semaphore.make(1) }),
-  (semaphores) => ({
+export const makeSessionLocks: Effect.Effect<SessionLocks> = Effect.sync(() => {
+  const locks = new Map<SessionId, { readonly semaphore: Semaphore.Semaphore; users: number }>()
+  return {
     withLock: (sessionId, effect) =>
-      Effect.scoped(Effect.flatMap(RcMap.get(semaphores, sessionId), (semaphore) => semaphore.withPermit(effect)))
-  })
-)
+      Effect.uninterruptibleMask((restore) =>
+        Effect.suspend(() => {
+          let lock = locks.get(sessionId)
+          if (lock === undefined) {
+            lock = { semaphore: Semaphore.makeUnsafe(1), users: 0 }
+            locks.set(sessionId, lock)
+          }
+          lock.users++
+          const held = lock
+          return Effect.ensuring(
+            restore(held.semaphore.withPermit(effect)),
+            Effect.sync(() => {
+              if (--held.users === 0) locks.delete(sessionId)
+            })
+          )
+        })
+      )
+  }
+})
 
 /**
  * The store-wide gate every write passes through, so releasing the layer can
