@@ -9,9 +9,9 @@ import type { MessagePage, SessionStoreShape } from "../SessionStore.ts"
 import type { StoreOptions } from "../StoreConfig.ts"
 import { eventCapacity } from "../StoreEvents.ts"
 import { makeLive } from "./memoryMonitor.ts"
-import { encodeRecord } from "./records.ts"
 import { makeEventHub } from "./storeEvents.ts"
 import { makeSessionLocks, makeWriteGate } from "./storeLocks.ts"
+import { messageBytesOver } from "./storeMessageSize.ts"
 import { registerMetrics } from "./storeMetrics.ts"
 import { makePressure } from "./storePressure.ts"
 import { makeResidentSet } from "./storeResidentSet.ts"
@@ -45,17 +45,18 @@ const messageInput = (sessionId: SessionId, input: unknown, maxMessageBytes: num
         })
     ),
     // Measured here, before anything is written, with the repositories' own
-    // measure. It costs one more JSON.stringify per write (the repository
-    // encodes again), never one per read.
-    Effect.filterOrFail(
-      (message) => encodeRecord(message).bytes <= maxMessageBytes,
-      (message) =>
+    // measure, but encoded only when a cheap bound cannot clear it (see
+    // `messageBytesOver`): the repository encodes it again when it writes.
+    Effect.flatMap((message) => {
+      const bytes = messageBytesOver(message, maxMessageBytes)
+      return bytes === undefined ? Effect.succeed(message) : Effect.fail(
         new InvalidInput({
           what: "message",
-          reason: `message ${message.info.id} is ${encodeRecord(message).bytes} bytes, ` +
+          reason: `message ${message.info.id} is ${bytes} bytes, ` +
             `over the limit of ${maxMessageBytes} bytes (memory.maxMessageBytes)`
         })
-    )
+      )
+    })
   )
 
 const pageInput = Effect.fnUntraced(function*(page: MessagePage | undefined) {
@@ -159,40 +160,42 @@ export const makeSessionStore = Effect.fnUntraced(function*(options: StoreOption
     yield* write(id, Effect.andThen(repository.removeSession(id), resident.evict(id, "removed")))
   })
 
-  const putMessage = (name: string) =>
-    Effect.fn(name)(function*(sessionId: string, input: unknown) {
-      const id = yield* decodeSessionId(sessionId)
-      const message = yield* messageInput(id, input, options.maxMessageBytes)
-      const messageId = message.info.id
-      yield* write(
-        id,
-        Effect.gen(function*() {
-          const slot = resident.peek(id)
-          if (slot === undefined) {
-            // Not resident: storage only; a later load reads the new totals from there.
-            yield* repository.putMessage(id, message)
-            return
-          }
-          const index = indexInWindow(slot.snapshot, messageId)
-          if (index >= 0) {
-            const written = yield* repository.putMessage(id, message)
-            yield* resident.written(slot, withReplaced(slot.snapshot, index, { message, bytes: written.bytes }))
-            return
-          }
-          // Outside the window: new (it goes at the end, so into the window), or an
-          // older message rewritten in place (it must not be pulled into the window).
-          const isNew = isComplete(slot.snapshot) || (yield* exists(id, messageId)) === false
+  // Untraced: a span per call costs more than the rest of the store's share
+  // of a write (it captures a stack trace), and messages are written at the
+  // rate parts stream in. The session-level writes keep their spans.
+  const putMessage = Effect.fnUntraced(function*(sessionId: string, input: unknown) {
+    const id = yield* decodeSessionId(sessionId)
+    const message = yield* messageInput(id, input, options.maxMessageBytes)
+    const messageId = message.info.id
+    yield* write(
+      id,
+      Effect.gen(function*() {
+        const slot = resident.peek(id)
+        if (slot === undefined) {
+          // Not resident: storage only; a later load reads the new totals from there.
+          yield* repository.putMessage(id, message)
+          return
+        }
+        const index = indexInWindow(slot.snapshot, messageId)
+        if (index >= 0) {
           const written = yield* repository.putMessage(id, message)
-          yield* resident.written(
-            slot,
-            isNew
-              ? withAppended(slot.snapshot, { message, bytes: written.bytes }, options.maxMessagesPerSession)
-              : undefined
-          )
-        })
-      )
-      return message
-    })
+          yield* resident.written(slot, withReplaced(slot.snapshot, index, { message, bytes: written.bytes }))
+          return
+        }
+        // Outside the window: new (it goes at the end, so into the window), or an
+        // older message rewritten in place (it must not be pulled into the window).
+        const isNew = isComplete(slot.snapshot) || (yield* exists(id, messageId)) === false
+        const written = yield* repository.putMessage(id, message)
+        yield* resident.written(
+          slot,
+          isNew
+            ? withAppended(slot.snapshot, { message, bytes: written.bytes }, options.maxMessagesPerSession)
+            : undefined
+        )
+      })
+    )
+    return message
+  })
 
   const exists = (id: SessionId, messageId: MessageId) =>
     repository.getMessage(id, messageId).pipe(
@@ -256,8 +259,8 @@ export const makeSessionStore = Effect.fnUntraced(function*(options: StoreOption
     updateSession,
     removeSession,
     listSessions: () => repository.listSessions(),
-    appendMessage: putMessage("SessionStore.appendMessage"),
-    putMessage: putMessage("SessionStore.putMessage"),
+    appendMessage: putMessage,
+    putMessage,
     getMessage,
     getMessages,
     removeMessage,
