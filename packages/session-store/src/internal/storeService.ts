@@ -74,15 +74,15 @@ const messagesOf = (stored: ReadonlyArray<StoredMessage>) => stored.map((s) => s
  * Builds the store on the repository in context, following the
  * `MemoryMonitor` in context if there is one, else a live monitor of its own
  * reading every `pressureCheckIntervalMs`. Background work (the sweep, the
- * pressure fiber, the own monitor), the event hub, the metric series and the
- * per-session locks live in the surrounding scope: closing it stops the
- * fibers and unregisters the metrics, waits for the writes in flight, ends
- * the event streams, then releases the locks.
+ * pressure fiber, the own monitor), the event hub and the metric series live
+ * in the surrounding scope: closing it stops the fibers and unregisters the
+ * metrics, waits for the writes in flight, then ends the event streams. (The
+ * per-session locks hold nothing once no one holds them.)
  */
 export const makeSessionStore = Effect.fnUntraced(function*(options: StoreOptions) {
   const repository = yield* SessionRepository
-  // Finalizers run in reverse order of creation.
   const locks = yield* makeSessionLocks
+  // Finalizers run in reverse order of creation.
   const hub = yield* makeEventHub(eventCapacity)
   const gate = yield* makeWriteGate
   yield* Effect.addFinalizer(() => gate.close)
