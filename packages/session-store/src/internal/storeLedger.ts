@@ -1,5 +1,6 @@
 import type { Fiber } from "effect"
 import type { SessionId } from "../Ids.ts"
+import type { SessionInfo } from "../Session.ts"
 import type { EvictionCause, StoreStats } from "../SessionStore.ts"
 import type { ResidentSnapshot } from "./storeSnapshot.ts"
 
@@ -9,12 +10,13 @@ import type { ResidentSnapshot } from "./storeSnapshot.ts"
  * `Cache.set`, which would restart the absolute time-to-live (a session
  * written every minute would then never be reloaded) and could evict another
  * entry on the way. Readers take `slot.snapshot` once and work on that value.
+ *
+ * What a hit reads and writes (the inactivity clock, the deadline, the LRU
+ * links, the info) lives in the ledger's arrays, at the slot's number.
  */
 export interface Slot {
   readonly id: SessionId
   snapshot: ResidentSnapshot
-  /** Clock millis of the last use (a read served from this slot, or a write to it): the inactivity clock. */
-  lastRead: number
   /**
    * Clock millis at which the time to live ends: the load's end plus the
    * `sessionTtl` the Cache was given, so never later than the Cache's own
@@ -29,9 +31,8 @@ export interface Slot {
    * load of the same session).
    */
   readonly loader: Fiber.Fiber<unknown, unknown>
-  /** The ledger's links in least-recently-used order; only the ledger changes them. */
-  older: Slot | undefined
-  newer: Slot | undefined
+  /** The slot's number in the ledger while accounted, -1 otherwise. Only the ledger sets it. */
+  n: number
 }
 
 // A literal, not a loop over a list: adding a cause to `EvictionCause` makes
@@ -46,36 +47,55 @@ const noEvictions = (): Record<EvictionCause, number> => ({
   invalidated: 0
 })
 
+/** No slot: the end of a list, or an id the ledger does not hold. */
+export const NONE = -1
+
+const ROW = 4
+const LAST_READ = 0
+const EXPIRES_AT = 1
+const OLDER = 2
+const NEWER = 3
+
 /**
  * The store's accounting, and the authority on which sessions are resident
  * and in what order:
  *
- * - `index`, a `Map` from id to slot, is in load order for free: a slot
- *   enters at its load and leaves with it (a reload enters again at the end),
- *   and every load gets the same time to live, so the front is where the
- *   expired ones are;
- * - a doubly linked list through the slots themselves (`older`/`newer`) is in
- *   least-recently-used order: the front is where the idle ones are
- *   (inactivity, capacity, budget and pressure all take from there).
+ * - `index`, a `Map` from id to slot number, is in load order for free: a
+ *   slot enters at its load and leaves with it (a reload enters again at the
+ *   end), and every load gets the same time to live, so the front is where
+ *   the expired ones are;
+ * - a doubly linked list over slot numbers is in least-recently-used order:
+ *   the front is where the idle ones are (inactivity, capacity, budget and
+ *   pressure all take from there).
  *
- * A use relinks one slot at the back: a few pointer writes, no allocation,
- * and nothing that grows with the number of resident sessions. (Keeping the
- * order by deleting and re-inserting in a `Map` costs five times as much at
- * 100,000 sessions: every delete leaves a hole that the table later copies
- * away.)
+ * What a hit touches is kept by slot number in flat arrays (times, links,
+ * infos) rather than in each slot object: a hit then reads a few entries of
+ * compact arrays instead of following pointers to objects scattered over the
+ * heap, which is most of what a lookup costs among 100,000 resident sessions.
+ * A use relinks one number at the back: a few integer writes, no allocation.
+ * Numbers of evicted slots are reused.
  *
  * Every total is adjusted by the difference a change makes, so it stays
  * exact without rescanning; the byte figures are the ones the repository
  * measured, never re-serialized.
  *
- * Invariant: `index` and the list hold the same slots; `messages` and `bytes`
- * are the sums over them of their snapshots. Only `admit`, `replace` and
- * `remove` change them.
+ * Invariant: `index`, `slots` and the list hold the same slots; `messages`
+ * and `bytes` are the sums over them of their snapshots. Only `admit`,
+ * `replace` and `remove` change them.
  */
 export class Ledger {
-  private readonly index = new Map<SessionId, Slot>()
-  private leastRecent: Slot | undefined = undefined
-  private mostRecent: Slot | undefined = undefined
+  private readonly index = new Map<SessionId, number>()
+  private readonly slots: Array<Slot | undefined> = []
+  private readonly infos: Array<SessionInfo | undefined> = []
+  /**
+   * One row of `ROW` numbers per slot number: the last use and the deadline
+   * (clock millis), then the less and the more recently used neighbours.
+   * Together, so what a hit reads and writes of its own slot is one cache line.
+   */
+  private rows = new Float64Array(ROW * 32)
+  private readonly free: Array<number> = []
+  private leastRecent = NONE
+  private mostRecent = NONE
   private messages = 0
   private bytes = 0
   hits = 0
@@ -98,63 +118,106 @@ export class Ledger {
     return this.index.size
   }
 
-  /** The resident slot of a session. Takes any string: only validated ids are ever resident. */
+  /** The number of a session's resident slot, or `NONE`. Takes any string: only validated ids are ever resident. */
+  find(id: string): number {
+    return this.index.get(id as SessionId) ?? NONE
+  }
+
+  /** The resident slot of a session. */
   get(id: string): Slot | undefined {
-    return this.index.get(id as SessionId)
+    const n = this.index.get(id as SessionId)
+    return n === undefined ? undefined : this.slots[n]
+  }
+
+  slotAt(n: number): Slot {
+    return this.slots[n]!
+  }
+
+  /** The session info of the resident slot numbered `n`. */
+  infoAt(n: number): SessionInfo {
+    return this.infos[n]!
+  }
+
+  /** Clock millis of the last use of the resident slot numbered `n`. */
+  lastReadAt(n: number): number {
+    return this.rows[ROW * n + LAST_READ]!
+  }
+
+  /** Clock millis at which the time to live of the resident slot numbered `n` ends. */
+  expiresAt(n: number): number {
+    return this.rows[ROW * n + EXPIRES_AT]!
   }
 
   /** Whether `slot` is the one the ledger accounts for its session. */
   holds(slot: Slot): boolean {
-    return this.index.get(slot.id) === slot
+    return slot.n !== NONE
   }
 
   /** The least recently used slot. */
   oldest(): Slot | undefined {
-    return this.leastRecent
+    return this.leastRecent === NONE ? undefined : this.slots[this.leastRecent]
   }
 
   /**
-   * The next more recently used slot. Read it before evicting `slot`: a slot
-   * taken out of the ledger is unlinked.
+   * The next more recently used slot after a resident one. Read it before
+   * evicting `slot`: a slot taken out of the ledger is unlinked.
    */
   newer(slot: Slot): Slot | undefined {
-    return slot.newer
+    const next = this.rows[ROW * slot.n + NEWER]!
+    return next === NONE ? undefined : this.slots[next]
   }
 
   /** The slot of the oldest load. */
   oldestLoad(): Slot | undefined {
-    return this.index.values().next().value
+    const n = this.index.values().next().value
+    return n === undefined ? undefined : this.slots[n]
   }
 
   /** Slots from least to most recently used. A copy, so callers may evict while walking it. */
   ordered(): Array<Slot> {
     const out: Array<Slot> = []
-    for (let slot = this.leastRecent; slot !== undefined; slot = slot.newer) out.push(slot)
+    for (let n = this.leastRecent; n !== NONE; n = this.rows[ROW * n + NEWER]!) out.push(this.slots[n]!)
     return out
   }
 
   /**
-   * Accounts a freshly loaded slot as the most recently used and the newest
-   * load. The caller has evicted any slot still accounted for the same
-   * session.
+   * Accounts a freshly loaded slot, used at `now`, as the most recently used
+   * and the newest load. The caller has evicted any slot still accounted for
+   * the same session.
    */
-  admit(slot: Slot): void {
-    this.index.set(slot.id, slot)
-    this.link(slot)
+  admit(slot: Slot, now: number): void {
+    const n = this.free.pop() ?? this.slots.length
+    if (n === this.slots.length) {
+      this.slots.push(slot)
+      this.infos.push(slot.snapshot.info)
+      if (ROW * (n + 1) > this.rows.length) this.grow()
+    } else {
+      this.slots[n] = slot
+      this.infos[n] = slot.snapshot.info
+    }
+    slot.n = n
+    this.index.set(slot.id, n)
+    this.rows[ROW * n + LAST_READ] = now
+    this.rows[ROW * n + EXPIRES_AT] = slot.expiresAt
+    this.link(n)
     this.messages += slot.snapshot.window.length
     this.bytes += slot.snapshot.bytes
   }
 
   /**
-   * A read served from `slot`, or a write to it: it becomes the most recently
-   * used. Its place in load order does not change. The caller checks that the
-   * ledger holds it.
+   * A read served from the slot numbered `n`, or a write to it: it becomes
+   * the most recently used. Its place in load order does not change.
    */
+  touchAt(n: number, now: number): void {
+    this.rows[ROW * n + LAST_READ] = now
+    if (n === this.mostRecent) return
+    this.unlink(n)
+    this.link(n)
+  }
+
+  /** `touchAt` for a slot the ledger holds. */
   touch(slot: Slot, now: number): void {
-    slot.lastRead = now
-    if (slot === this.mostRecent) return
-    this.unlink(slot)
-    this.link(slot)
+    this.touchAt(slot.n, now)
   }
 
   /** Swaps the snapshot of `slot`, keeping the totals exact. */
@@ -162,15 +225,21 @@ export class Ledger {
     if (this.holds(slot)) {
       this.messages += next.window.length - slot.snapshot.window.length
       this.bytes += next.bytes - slot.snapshot.bytes
+      this.infos[slot.n] = next.info
     }
     slot.snapshot = next
   }
 
   /** Takes `slot` out of the accounting with its cause. Returns false when it was not accounted. */
   remove(slot: Slot, cause: EvictionCause): boolean {
-    if (!this.holds(slot)) return false
+    const n = slot.n
+    if (n === NONE) return false
     this.index.delete(slot.id)
-    this.unlink(slot)
+    this.unlink(n)
+    this.slots[n] = undefined
+    this.infos[n] = undefined
+    this.free.push(n)
+    slot.n = NONE
     this.messages -= slot.snapshot.window.length
     this.bytes -= slot.snapshot.bytes
     this.evictions[cause]++
@@ -193,22 +262,29 @@ export class Ledger {
     }
   }
 
-  /** Appends `slot` at the most recent end. */
-  private link(slot: Slot): void {
-    slot.older = this.mostRecent
-    slot.newer = undefined
-    if (this.mostRecent === undefined) this.leastRecent = slot
-    else this.mostRecent.newer = slot
-    this.mostRecent = slot
+  /** Appends number `n` at the most recent end. */
+  private link(n: number): void {
+    const rows = this.rows
+    rows[ROW * n + OLDER] = this.mostRecent
+    rows[ROW * n + NEWER] = NONE
+    if (this.mostRecent === NONE) this.leastRecent = n
+    else rows[ROW * this.mostRecent + NEWER] = n
+    this.mostRecent = n
   }
 
-  private unlink(slot: Slot): void {
-    const { older, newer } = slot
-    if (older === undefined) this.leastRecent = newer
-    else older.newer = newer
-    if (newer === undefined) this.mostRecent = older
-    else newer.older = older
-    slot.older = undefined
-    slot.newer = undefined
+  private unlink(n: number): void {
+    const rows = this.rows
+    const older = rows[ROW * n + OLDER]!
+    const newer = rows[ROW * n + NEWER]!
+    if (older === NONE) this.leastRecent = newer
+    else rows[ROW * older + NEWER] = newer
+    if (newer === NONE) this.mostRecent = older
+    else rows[ROW * newer + OLDER] = older
+  }
+
+  private grow(): void {
+    const rows = new Float64Array(this.rows.length * 2)
+    rows.set(this.rows)
+    this.rows = rows
   }
 }

@@ -1,12 +1,13 @@
 import { Cache, Clock, Duration, Effect, Exit, type Fiber, Metric, MutableHashMap, Option } from "effect"
 import type { ReadError } from "../Errors.ts"
 import type { SessionId } from "../Ids.ts"
+import type { SessionInfo } from "../Session.ts"
 import type { SessionRepositoryShape } from "../SessionRepository.ts"
 import type { EvictionCause, ResidentSession, StoreStats, SweepReport } from "../SessionStore.ts"
 import type { StoreOptions } from "../StoreConfig.ts"
 import * as StoreMetrics from "../StoreMetrics.ts"
 import type { EventHub } from "./storeEvents.ts"
-import { Ledger, type Slot } from "./storeLedger.ts"
+import { Ledger, NONE, type Slot } from "./storeLedger.ts"
 import type { SessionLocks } from "./storeLocks.ts"
 import { fromLoaded, type ResidentSnapshot } from "./storeSnapshot.ts"
 
@@ -76,6 +77,8 @@ export interface ResidentSet {
    * `read`). Takes any string: only validated ids are ever resident.
    */
   readonly hit: (sessionId: string) => Slot | undefined
+  /** `hit` for `getSession`: the session's info straight from the ledger. */
+  readonly hitInfo: (sessionId: string) => SessionInfo | undefined
   /** The session's slot for a read: from memory when resident, live and active; loaded otherwise. */
   readonly read: (sessionId: SessionId) => Effect.Effect<Slot, ReadError>
   /** The accounted slot of a session, if any, without loading or counting a read. For writes, under the session lock. */
@@ -148,16 +151,14 @@ export const makeResidentSet = Effect.fnUntraced(function*(
     const slot: Slot = {
       id: sessionId,
       snapshot,
-      lastRead: now,
       expiresAt: now + sessionTtlMs,
       loader,
-      older: undefined,
-      newer: undefined
+      n: NONE
     }
     // A slot still accounted for this id is one the Cache let go already.
     const previous = ledger.get(sessionId)
     if (previous !== undefined) evictSlot(previous, droppedCause(previous, now), now)
-    ledger.admit(slot)
+    ledger.admit(slot, now)
     // The Cache keeps the entry only if the lookup ends with this slot; if it
     // is interrupted from here on (every reader gave up), the Cache removes
     // the entry, and so does the ledger, at that very moment.
@@ -212,7 +213,8 @@ export const makeResidentSet = Effect.fnUntraced(function*(
   /** Why the Cache let go of a slot it no longer holds. */
   const droppedCause = (slot: Slot, now: number): EvictionCause => (now >= slot.expiresAt ? "expired" : "capacity")
 
-  const isInactive = (slot: Slot, now: number): boolean => now - slot.lastRead >= options.inactiveTtlMs
+  /** For a slot the ledger holds. */
+  const isInactive = (slot: Slot, now: number): boolean => now - ledger.lastReadAt(slot.n) >= options.inactiveTtlMs
 
   /**
    * The one way out of memory: takes the slot out of the ledger, which counts
@@ -289,23 +291,34 @@ export const makeResidentSet = Effect.fnUntraced(function*(
   }
 
   /**
-   * The hit path, synchronous: the ledger holds the slot, its time to live
-   * is not over and it is active. Then it counts as a hit and becomes the
-   * most recently used. Anything else is a miss, for `read` to account and
-   * load.
+   * The hit path, synchronous: the ledger holds a slot for the id, its time
+   * to live is not over and it is active. Then it counts as a hit and becomes
+   * the most recently used, and its number is returned; anything else is a
+   * miss (`NONE`), for `read` to account and load.
    */
-  const hit = (sessionId: string): Slot | undefined => {
-    const held = ledger.get(sessionId)
-    if (held === undefined) return undefined
+  const hitAt = (sessionId: string): number => {
+    const n = ledger.find(sessionId)
+    if (n === NONE) return NONE
     const now = clock.currentTimeMillisUnsafe()
-    if (now >= held.expiresAt || now - held.lastRead >= options.inactiveTtlMs) return undefined
+    if (now >= ledger.expiresAt(n) || now - ledger.lastReadAt(n) >= options.inactiveTtlMs) return NONE
     if (mayHaveDropped) {
+      const slot = ledger.slotAt(n)
       reconcile(now)
-      if (!ledger.holds(held)) return undefined
+      if (!ledger.holds(slot)) return NONE
     }
     ledger.hits++
-    ledger.touch(held, now)
-    return held
+    ledger.touchAt(n, now)
+    return n
+  }
+
+  const hit = (sessionId: string): Slot | undefined => {
+    const n = hitAt(sessionId)
+    return n === NONE ? undefined : ledger.slotAt(n)
+  }
+
+  const hitInfo = (sessionId: string): SessionInfo | undefined => {
+    const n = hitAt(sessionId)
+    return n === NONE ? undefined : ledger.infoAt(n)
   }
 
   const read = (sessionId: SessionId): Effect.Effect<Slot, ReadError> =>
@@ -406,13 +419,14 @@ export const makeResidentSet = Effect.fnUntraced(function*(
       windowMessages: slot.snapshot.window.length,
       messageCount: slot.snapshot.messageCount,
       bytes: slot.snapshot.bytes,
-      lastRead: slot.lastRead,
+      lastRead: ledger.lastReadAt(slot.n),
       expiresAt: slot.expiresAt
     })))
   })
 
   return {
     hit,
+    hitInfo,
     read,
     peek: (sessionId) => ledger.get(sessionId),
     written,

@@ -122,9 +122,9 @@ export const makeSessionStore = Effect.fnUntraced(function*(options: StoreOption
   /** The hottest path of all: one synchronous check, one value. */
   const getSession = (sessionId: string) =>
     Effect.suspend(() => {
-      const slot = resident.hit(sessionId)
-      return slot !== undefined
-        ? Effect.succeed(slot.snapshot.info)
+      const info = resident.hitInfo(sessionId)
+      return info !== undefined
+        ? Effect.succeed(info)
         : Effect.flatMap(decodeSessionId(sessionId), (id) => Effect.map(resident.read(id), (s) => s.snapshot.info))
     })
 
