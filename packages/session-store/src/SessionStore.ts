@@ -5,15 +5,23 @@
  *
  * How memory is used:
  *
- * - The resident set is an Effect `Cache` of sessions (info plus the newest
- *   `maxMessagesPerSession` messages), loaded from the repository on a miss,
- *   one load shared by concurrent readers, at most `maxSessions` of them, the
- *   least recently read leaving first, each reloaded after `sessionTtlMs`.
- * - Beside it, the store keeps a ledger in the same order: exact counts of
- *   resident sessions, messages and bytes (as the repository measured them),
- *   why each session left memory, and when each was last read. A session not
- *   read for `inactiveTtlMs` is never served from memory and leaves at the
- *   next sweep, which runs every `cleanupIntervalMs`.
+ * - A resident session is its info plus the newest `maxMessagesPerSession`
+ *   messages. At most `maxSessions` are resident, the least recently used
+ *   (read or written) leaving first; each is reloaded after `sessionTtlMs`;
+ *   one not used for `inactiveTtlMs` is never served from memory and leaves
+ *   at the next sweep, which runs every `cleanupIntervalMs`.
+ * - Misses load through an Effect `Cache`: concurrent readers of a cold
+ *   session share one load, a failed load is not kept, and every loaded entry
+ *   gets `sessionTtlMs` as its time to live. Its capacity is only a backstop.
+ * - The store's ledger is the authority on what is resident and in what
+ *   order: exact counts of resident sessions, messages and bytes (as the
+ *   repository measured them), least-recently-used order, when each session
+ *   was last used and when its time to live ends, and why each left memory.
+ *   A read of a resident session is answered by the ledger alone (a lookup,
+ *   the time checks and a move to the most recent end), without touching
+ *   the Cache; an eviction takes the session out of both together.
+ * - A sweep costs what it evicts, not what is resident: the expired are at
+ *   the front of load order, the inactive at the front of LRU order.
  * - Every write goes to the repository first, under the session's lock, then
  *   replaces the resident snapshot if the session is resident. So dropping a
  *   session from memory, for any reason, never loses or changes anything.
@@ -90,7 +98,12 @@ export interface SweepReport {
   readonly expired: number
   /** Sessions dropped because nobody used them for `inactiveTtlMs`. */
   readonly inactive: number
-  /** Sessions the Cache had already let go for capacity, now taken out of the accounting. */
+  /**
+   * Sessions the Cache had let go on its own, now taken out of the accounting:
+   * 0 unless more loads were in flight at once than `maxSessions` (the store
+   * makes room before every load, so the Cache's capacity rule has nothing to
+   * do otherwise).
+   */
   readonly reconciled: number
   readonly residentSessions: number
   readonly residentBytes: number
@@ -141,7 +154,7 @@ export interface ResidentSession {
   readonly bytes: number
   /** Clock millis of the last use: a read served from memory, or a write. */
   readonly lastRead: number
-  /** Clock millis at which it is reloaded. */
+  /** Clock millis at which its time to live ends: the next use reloads it. */
   readonly expiresAt: number
 }
 

@@ -68,12 +68,12 @@ const NEWER = 3
  *   the front is where the idle ones are (inactivity, capacity, budget and
  *   pressure all take from there).
  *
- * What a hit touches is kept by slot number in flat arrays (times, links,
- * infos) rather than in each slot object: a hit then reads a few entries of
- * compact arrays instead of following pointers to objects scattered over the
- * heap, which is most of what a lookup costs among 100,000 resident sessions.
- * A use relinks one number at the back: a few integer writes, no allocation.
- * Numbers of evicted slots are reused.
+ * What a hit touches is kept by slot number in flat arrays (a `Float64Array`
+ * row of last use, deadline and LRU links, and the infos) rather than in each
+ * slot object: a hit then reads two compact arrays instead of following
+ * pointers to objects scattered over the heap, which among 100,000 resident
+ * sessions is most of what a hit costs. A use relinks one number at the back:
+ * a few number writes, no allocation. Numbers of evicted slots are reused.
  *
  * Every total is adjusted by the difference a change makes, so it stays
  * exact without rescanning; the byte figures are the ones the repository

@@ -18,17 +18,19 @@ import { fromLoaded, type ResidentSnapshot } from "./storeSnapshot.ts"
  * The Cache does the loading: a miss goes through `Cache.get`, so concurrent
  * misses of a session share one load, a failed load is not kept (a session
  * created elsewhere appears on the next read), and each loaded entry gets
- * `sessionTtl` as its time to live. Its capacity, `maxSessions`, stays as a
- * backstop only.
+ * `sessionTtl` as its time to live. Its capacity stays as a backstop only.
  *
  * The ledger decides what is resident and in what order. A hit is the
  * ledger's alone: one `Map` lookup, the slot's own time to live (recorded at
  * load from the same `sessionTtl`, and never later than the Cache's) and
- * inactivity, and a move to the most recent end of the ledger's list; the
- * Cache is not touched. So the Cache's own order (its insertion order) is
- * never what decides an eviction: before a load's entry is inserted, the
- * lookup makes room by evicting the ledger's least recently used sessions
- * (cause `capacity`), so the Cache's capacity check has nothing to do.
+ * inactivity, and a move to the most recent end of the ledger's LRU list;
+ * the Cache is not touched. So the Cache's own order (its insertion order)
+ * never decides an eviction. The ledger does: when a load is admitted past
+ * `maxSessions`, the least recently used session leaves (cause `capacity`).
+ * The Cache's capacity is one more than `maxSessions`, room for the entry of
+ * the load in flight; with more loads in flight at once, each lookup first
+ * evicts the ledger's least recently used sessions until the Cache has room
+ * for its entry. So the Cache's own capacity check never has anything to do.
  *
  * Every way out of memory passes through `evictSlot`, which takes the slot
  * out of the ledger and its entry out of the Cache together (the entry named
@@ -86,7 +88,8 @@ export interface ResidentSet {
   /**
    * After a write to a resident session, under its lock: swaps in `next` (when
    * the write changed what memory holds), counts the write as a use, and keeps
-   * the budget, never dropping this slot for it.
+   * the budget, never dropping this slot for it. A session past its time to
+   * live leaves instead (cause `expired`): the next read loads it again.
    */
   readonly written: (slot: Slot, next?: ResidentSnapshot) => Effect.Effect<void>
   /** Drops the session from memory, if resident, with `cause`. */
