@@ -121,7 +121,7 @@ describe("SessionStore: the resident set", () => {
       assert.strictEqual(stats.evictions.capacity, 8 - residents.length)
 
       // Resident or not, every session serves what storage holds after a write.
-      probe.held.loadSession = undefined
+      delete probe.held.loadSession
       for (const id of ids) {
         yield* store.appendMessage(id, message(id, messageId(3)))
         const stored = yield* repository.loadSession(id as SessionId, { newest: 10 })
