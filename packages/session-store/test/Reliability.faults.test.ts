@@ -250,16 +250,14 @@ interface ChildReport {
 
 const runChild = (command: string, args: ReadonlyArray<string>, options: { uid?: number; gid?: number } = {}) =>
   new Promise<ChildReport>((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], ...options })
+    // timeout: a hang guard for a broken build (Node kills the child), not a measurement.
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], timeout: 60_000, killSignal: "SIGKILL", ...options })
     let out = ""
     let err = ""
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk))
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => (err += chunk))
-    // A guard against a hang, not a measurement.
-    const guard = setTimeout(() => child.kill("SIGKILL"), 60_000)
     child.on("error", reject)
     child.on("exit", (code, signal) => {
-      clearTimeout(guard)
       if (code !== 0) return reject(new Error(`fault child exited with ${code ?? signal}:\n${err}`))
       resolve(JSON.parse(out) as ChildReport)
     })
