@@ -21,11 +21,13 @@
  *
  * @since 0.1.0
  */
-import { Context, type Effect, Layer } from "effect"
+import { Context, type Effect, Layer, type Stream } from "effect"
 import type * as FileSystem from "effect/FileSystem"
 import type * as Path from "effect/Path"
+import type { SqlClient } from "effect/sql/SqlClient"
 import type {
   CorruptRecord,
+  IncompatibleSchema,
   MessageNotFound,
   ReadError,
   RepositoryError,
@@ -37,6 +39,21 @@ import type { MessageWithParts } from "./Message.ts"
 import type { SessionInfo, SessionSummary } from "./Session.ts"
 import { makeFileSystemRepository } from "./internal/fileSystemRepository.ts"
 import { makeMemoryRepository } from "./internal/memoryRepository.ts"
+import * as SqliteClient from "./repository/sql/SqliteClient.ts"
+import { makeSqlRepository, type SqlRepositoryOptions } from "./repository/sql/sqlRepository.ts"
+
+/**
+ * What other processes wrote, as a repository on shared storage learns of
+ * it: the ids of the sessions they changed, or `"all"` when it cannot tell
+ * which (a writer that keeps no change record, such as opencode itself, or a
+ * reader that fell too far behind).
+ *
+ * @example
+ * ```ts
+ * const stale = (change: SessionChanges, id: SessionId) => change === "all" || change.includes(id)
+ * ```
+ */
+export type SessionChanges = ReadonlyArray<SessionId> | "all"
 
 /**
  * A message together with the size of its stored record, so the store can
@@ -138,6 +155,14 @@ export interface SessionRepositoryShape {
   readonly removeSession: (sessionId: SessionId) => Effect.Effect<void, SessionNotFound | RepositoryError>
   /** Lists every stored session, most recently updated first. */
   readonly listSessions: () => Effect.Effect<ReadonlyArray<SessionSummary>, RepositoryError | CorruptRecord>
+  /**
+   * Writes by other processes to the same storage, for a store to drop its
+   * stale copies; absent where no other process can write (memory). Each
+   * subscriber sees what is found after it subscribed. The SQLite repository
+   * checks every `changePollIntervalMs` (default 100 ms), so a write by
+   * another process shows here within about that interval after its commit.
+   */
+  readonly changes?: Stream.Stream<SessionChanges> | undefined
 }
 
 /**
@@ -190,5 +215,49 @@ export class SessionRepository extends Context.Service<SessionRepository, Sessio
     readonly fsync?: boolean | undefined
   }): Layer.Layer<SessionRepository, RepositoryError, FileSystem.FileSystem | Path.Path> {
     return Layer.effect(SessionRepository, makeFileSystemRepository(options))
+  }
+
+  /**
+   * The repository on the `SqlClient` in context (SQLite or PostgreSQL), in
+   * opencode's own tables: `session` (a column per field), `message` and
+   * `part` (the rest of each record as JSON in `data`). Building it migrates
+   * the schema with `effect/sql`'s Migrator: on an empty database it creates
+   * opencode's tables; on an existing opencode.db it uses them as they are
+   * (never altered or dropped) and fails with IncompatibleSchema naming the
+   * table and the columns when one it needs is missing. Fields of a
+   * SessionInfo without a column are kept in a table of ours. Every
+   * multi-row write is one transaction. On SQLite, `changes` reports writes
+   * by other processes (`PRAGMA data_version` plus a change record), polled
+   * every `changePollIntervalMs` by a fiber of the layer's scope.
+   *
+   * @example
+   * ```ts
+   * const RepositoryLive = SessionRepository.layerSql().pipe(
+   *   Layer.provide(SqliteClient.layer({ filename: "opencode.db" }))
+   * )
+   * ```
+   */
+  static layerSql(
+    options: SqlRepositoryOptions = {}
+  ): Layer.Layer<SessionRepository, RepositoryError | IncompatibleSchema, SqlClient> {
+    return Layer.effect(SessionRepository, makeSqlRepository(options))
+  }
+
+  /**
+   * {@link SessionRepository.layerSql} on a SQLite file through `node:sqlite`
+   * (WAL, a busy timeout, `synchronous = FULL` unless told otherwise; see
+   * SqliteClient). The database is opened when the layer is built and closed
+   * when it is released. Opening fails with a RepositoryError whose `reason`
+   * says why (`Corrupt`, `ReadOnly`, `Unavailable`, `Busy`).
+   *
+   * @example
+   * ```ts
+   * const RepositoryLive = SessionRepository.layerSqlite({ filename: "/home/me/.local/share/opencode/opencode.db" })
+   * ```
+   */
+  static layerSqlite(
+    options: SqliteClient.SqliteClientOptions & SqlRepositoryOptions
+  ): Layer.Layer<SessionRepository, RepositoryError | IncompatibleSchema> {
+    return SessionRepository.layerSql(options).pipe(Layer.provide(SqliteClient.layer(options)))
   }
 }
