@@ -96,7 +96,10 @@ export interface SqliteClient {
  *
  * @example
  * ```ts
- * const dataVersion = Effect.flatMap(Sqlite.asEffect(), (client) => client.pragma("data_version"))
+ * const dataVersion = Effect.gen(function*() {
+ *   const sqlite = yield* Sqlite
+ *   return yield* sqlite.pragma("data_version")
+ * })
  * ```
  */
 export class Sqlite extends Context.Service<Sqlite, SqliteClient>()("@session-store/core/repository/sql/Sqlite") {}

@@ -238,20 +238,24 @@ const ownTables = Effect.gen(function*() {
 
 /**
  * Fails with IncompatibleSchema when a table the store uses lacks a column it
- * needs; returns the columns of `session` (newer columns are used when there).
+ * needs (with `onlyExisting`, tables that do not exist yet are skipped);
+ * returns the columns of `session` (newer columns are used when there).
  */
-export const checkColumns: Effect.Effect<ReadonlySet<string>, IncompatibleSchema | SqlError, SqlClient> = Effect.gen(
-  function*() {
+export const checkColumns = (
+  options: { readonly onlyExisting: boolean }
+): Effect.Effect<ReadonlySet<string>, IncompatibleSchema | SqlError, SqlClient> =>
+  Effect.gen(function*() {
     let sessionColumns: ReadonlySet<string> = new Set()
     for (const [table, required] of Object.entries(REQUIRED_COLUMNS)) {
-      const columns = (yield* tableColumns(table)) ?? new Set<string>()
+      const found = yield* tableColumns(table)
+      if (found === undefined && options.onlyExisting) continue
+      const columns = found ?? new Set<string>()
       const missing = required.filter((column) => !columns.has(column))
       if (missing.length > 0) return yield* new IncompatibleSchema({ table, missingColumns: missing })
       if (table === "session") sessionColumns = columns
     }
     return sessionColumns
-  }
-)
+  })
 
 /**
  * The window and paging queries need an index on message (session_id,
@@ -285,6 +289,8 @@ const migrate = Migrator.make({})
  */
 export const prepareSchema: Effect.Effect<ReadonlySet<string>, RepositoryError | IncompatibleSchema, SqlClient> = Effect
   .gen(function*() {
+    // An existing database that cannot be used is left untouched: checked before anything is created.
+    yield* orRepositoryError("open")(checkColumns({ onlyExisting: true }))
     yield* migrate({
       table: MIGRATIONS_TABLE,
       loader: Migrator.fromRecord({
@@ -295,7 +301,7 @@ export const prepareSchema: Effect.Effect<ReadonlySet<string>, RepositoryError |
       Effect.mapError((error) => error._tag === "MigrationError" ? toRepositoryError(error, "migrate") : error),
       orRepositoryError("migrate")
     )
-    const columns = yield* orRepositoryError("open")(checkColumns)
+    const columns = yield* orRepositoryError("open")(checkColumns({ onlyExisting: false }))
     yield* orRepositoryError("open")(ensureWindowIndex)
     return columns
   })
