@@ -116,7 +116,7 @@ describe("SqliteClient (node:sqlite)", () => {
       yield* Effect.gen(function*() {
         const repo = yield* SessionRepository
         expect((yield* repo.loadSession(sid("ses_1"), { newest: 5 })).info.id).toBe("ses_1")
-        const writes = [
+        const writes: ReadonlyArray<Effect.Effect<unknown, unknown>> = [
           repo.createSession(makeSessionInfo("ses_2")),
           repo.putMessage(sid("ses_1"), userMessage("ses_1", "m1", 1)),
           repo.removeSession(sid("ses_1"))
