@@ -56,6 +56,11 @@ import { orRepositoryError } from "./sqlErrors.ts"
 
 /**
  * Options of the SQL repository.
+ *
+ * @example
+ * ```ts
+ * const options: SqlRepositoryOptions = { changePollIntervalMs: 250 }
+ * ```
  */
 export interface SqlRepositoryOptions {
   /**
@@ -89,8 +94,17 @@ const isUniqueViolation = (error: SqlError) => error.reason._tag === "UniqueViol
 
 /**
  * Builds the repository on the `SqlClient` in context: migrates and checks
- * the schema, then (with a positive interval) forks the change watch into
- * the current scope.
+ * the schema, then (on SQLite, with a positive interval) forks the change
+ * watch into the current scope. `SessionRepository.layerSql` is this as a
+ * layer.
+ *
+ * @example
+ * ```ts
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const repo = yield* makeSqlRepository({ changePollIntervalMs: 0 })
+ *   return yield* repo.listSessions()
+ * })).pipe(Effect.provide(SqliteClient.layer({ filename: "opencode.db" })))
+ * ```
  */
 export const makeSqlRepository = (
   options: SqlRepositoryOptions = {}
