@@ -70,7 +70,27 @@ export interface SqlRepositoryOptions {
    * moved). Default 100 ms; `0` or less turns the watch off.
    */
   readonly changePollIntervalMs?: number | undefined
+  /**
+   * This repository's writer id, in its change rows (SQLite) and in the
+   * payload of its change notifications (PostgreSQL), so a watcher can tell
+   * its own writes from others'. Default: the pid and a random suffix.
+   */
+  readonly writerId?: string | undefined
 }
+
+/**
+ * PostgreSQL: the channel every write notifies (`pg_notify`, inside the write's
+ * transaction, so it is delivered only once the write committed). The payload
+ * is {@link changePayload}.
+ */
+export const PG_CHANGE_CHANNEL = "session_store_change"
+
+/** The payload of a change notification: the writer id, a tab, the session id. */
+export const changePayload = (writer: string, sessionId: string): string => `${writer}\t${sessionId}`
+
+// PostgreSQL: the first key of the advisory locks that serialize writes to a session (the second is
+// hashtext(session id)); a constant of ours, so the two-key locks of other software do not meet them.
+const PG_LOCK_SPACE = 0x53_53_54_52
 
 /** How long change rows are kept: a reader that stalls longer than this is told "all". */
 const CHANGE_RETENTION_MS = 60_000
@@ -113,7 +133,7 @@ export const makeSqlRepository = (
   Effect.gen(function*() {
     const sql = yield* SqlClient
     const sessionColumns = yield* prepareSchema
-    const writer = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`
+    const writer = options.writerId ?? `${process.pid}-${Math.random().toString(36).slice(2, 10)}`
 
     // JSON sizes from stored lengths (rows.ts has the formula): per table, sums SQL can take from the
     // row headers without reading the JSON, combined in JS with what is the same for every row.
@@ -281,8 +301,26 @@ export const makeSqlRepository = (
       return Effect.void
     }
 
+    // PostgreSQL, several nodes: every write transaction first takes a transaction-scoped advisory lock on
+    // its session id, so writes to one session are serialized across nodes (READ COMMITTED: each
+    // statement after the lock sees every write committed before it, so the `max(time_created) + 1` of an
+    // append and the existence checks are never stale, and no update is lost). An advisory lock rather
+    // than `SELECT … FOR UPDATE` on the session row because it also serializes what has no row yet (two
+    // nodes creating one id: the second gets SessionAlreadyExists, not a unique violation) and a removal
+    // against a write; it is released by COMMIT or ROLLBACK, so a crashed node holds nothing. Then the
+    // write notifies its session id instead of a change row: NOTIFY inside the transaction is delivered on
+    // commit only. (SQLite needs neither: BEGIN IMMEDIATE serializes writers, and watchers poll.)
+    const pgWrite = <A, E>(sessionId: SessionId, effect: Effect.Effect<A, E | SqlError, SqlClient>) =>
+      Effect.andThen(
+        sql`SELECT pg_advisory_xact_lock(${PG_LOCK_SPACE}, hashtext(${sessionId}))`,
+        Effect.andThen(effect, (a) =>
+          Effect.as(sql`SELECT pg_notify(${PG_CHANGE_CHANNEL}, ${changePayload(writer, sessionId)})`, a))
+      )
     const write = <A, E>(operation: string, sessionId: SessionId, effect: Effect.Effect<A, E | SqlError, SqlClient>) =>
-      sql.withTransaction(Effect.andThen(effect, (a) => Effect.as(recordChange(sessionId), a))).pipe(
+      sql.withTransaction(sql.onDialectOrElse({
+        pg: () => pgWrite(sessionId, effect),
+        orElse: () => Effect.andThen(effect, (a) => Effect.as(recordChange(sessionId), a))
+      })).pipe(
         Effect.provideService(SqlClient, sql),
         orRepositoryError(operation, sessionId)
       )
