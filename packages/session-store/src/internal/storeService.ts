@@ -1,4 +1,4 @@
-import { Duration, Effect, Option, Schedule, Schema } from "effect"
+import { Duration, Effect, Option, Schedule, Schema, Stream } from "effect"
 import { InvalidInput } from "../Errors.ts"
 import { decodeMessageId, decodeSessionId, type MessageId, type SessionId } from "../Ids.ts"
 import { MemoryMonitor } from "../MemoryMonitor.ts"
@@ -91,6 +91,20 @@ export const makeSessionStore = Effect.fnUntraced(function*(options: StoreOption
   const resident = yield* makeResidentSet(repository, options, locks, hub)
   const pressure = yield* makePressure(monitor, options, resident)
   yield* registerMetrics(resident.ledger, pressure.state, options.maxBytes)
+
+  // Writes by other processes or nodes (repository.changes): each changed session leaves memory, under
+  // its lock, so a load or write in flight finishes first and is dropped after; "all" drops everyone.
+  if (repository.changes !== undefined) {
+    const invalidate = (id: SessionId) => locks.withLock(id, resident.evict(id, "invalidated"))
+    yield* repository.changes.pipe(
+      Stream.runForEach((changed) =>
+        changed === "all"
+          ? Effect.flatMap(resident.residents, (all) => Effect.forEach(all, (r) => invalidate(r.id), { discard: true }))
+          : Effect.forEach(changed, invalidate, { discard: true })
+      ),
+      Effect.forkScoped
+    )
+  }
 
   /**
    * A write: through the gate (so release waits for it), under the session's
