@@ -19,7 +19,7 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import type { Notification } from "@effect/sql-pg/PgConnection"
-import { type Config, Duration, Effect, Exit, Layer, PubSub, Queue, Schedule, Scope, Stream } from "effect"
+import { Cause, type Config, Duration, Effect, Exit, Layer, PubSub, Queue, Schedule, Scope, Stream } from "effect"
 import { SqlClient as SqlClientService } from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import type { IncompatibleSchema, RepositoryError } from "@session-store/core/Errors"
@@ -91,7 +91,7 @@ const listenForChanges = (
     const base = options.reconnectDelayMs ?? 50
     const max = options.reconnectMaxDelayMs ?? 5_000
     const reconnect = open.pipe(
-      Effect.tapError((error) => Effect.logWarning("session change listener: reconnecting failed", error)),
+      Effect.tapError((error) => Effect.logWarning(`session change listener: reconnecting failed (${error.message})`)),
       Effect.retry(Schedule.min([Schedule.exponential(Duration.millis(base)), Schedule.spaced(Duration.millis(max))]))
     )
 
@@ -100,7 +100,9 @@ const listenForChanges = (
       while (true) {
         const exit = yield* Effect.exit(drain(current.queue))
         yield* Scope.close(current.scope, exit)
-        yield* Effect.logWarning("session change listener dropped; reconnecting", exit)
+        yield* Effect.logWarning(
+          `session change listener dropped (${Exit.isFailure(exit) ? Cause.squash(exit.cause) : "ended"}); reconnecting`
+        )
         current = yield* reconnect
         // Notifications sent while no connection listened are gone: anything may have changed.
         yield* PubSub.publish(pubsub, "all")
