@@ -50,3 +50,9 @@ export const summary = (samples: ReadonlyArray<number>) => {
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
   return { n: sorted.length, p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1]! }
 }
+
+/** Whether `node` serves `messageId` among the newest 100 messages of `sessionId`. */
+export const serves = (node: Node, sessionId: SessionId, messageId: string) =>
+  Effect.map(node.store.getMessages(sessionId, { limit: 100 }), (ms) => ms.some((m) => m.info.id === messageId)).pipe(
+    Effect.orDie
+  )
