@@ -13,13 +13,15 @@
  *   store drops those sessions from memory. When the listening connection
  *   drops, it reconnects (with backoff) and, once LISTEN is confirmed again,
  *   reports `"all"`: whatever was notified in between is lost, so every
- *   resident session may be stale.
+ *   resident session may be stale. A connection that dies without closing
+ *   is found by a heartbeat (after 5 s of silence the node notifies itself;
+ *   nothing heard within 2 s counts as a drop).
  *
  * @since 0.1.0
  */
 import { PgClient } from "@effect/sql-pg"
 import type { Notification } from "@effect/sql-pg/PgConnection"
-import { Cause, type Config, Duration, Effect, Exit, Layer, PubSub, Queue, Schedule, Scope, Stream } from "effect"
+import { Cause, type Config, Duration, Effect, Exit, Layer, Option, PubSub, Queue, Schedule, Scope, Stream } from "effect"
 import { SqlClient as SqlClientService } from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import type { IncompatibleSchema, RepositoryError } from "@session-store/core/Errors"
@@ -42,6 +44,10 @@ export interface PostgresRepositoryOptions {
   readonly reconnectDelayMs?: number | undefined
   /** The longest delay between reconnection attempts. Default 5,000 ms. */
   readonly reconnectMaxDelayMs?: number | undefined
+  /** After this long without a notification, the listener checks it still hears (see `drain`). Default 5,000 ms. */
+  readonly heartbeatMs?: number | undefined
+  /** How long a heartbeat may take to come back before the listener counts as dropped. Default 2,000 ms. */
+  readonly heartbeatTimeoutMs?: number | undefined
 }
 
 /** The writer id in this node's notifications, to tell its own writes from others'. */
@@ -65,17 +71,37 @@ const listenForChanges = (
     /** LISTEN on a connection of its own, held until `scope` closes. */
     const connect = (scope: Scope.Scope) => Scope.provide(pg.listen(PG_CHANGE_CHANNEL), scope)
 
-    /** Publishes the ids of others' writes, a batch at a time, until the connection fails. */
+    const heartbeatMs = options.heartbeatMs ?? 5_000
+    const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 2_000
+
+    /**
+     * Publishes the ids of others' writes, a batch at a time, until the
+     * connection fails. A connection that dies quietly (a network partition,
+     * no FIN or RST) would wait forever: after `heartbeatMs` without a
+     * notification this node notifies itself through the pool, and a listener
+     * that hears nothing, not even that, within `heartbeatTimeoutMs` counts as
+     * dropped.
+     */
     const drain = (queue: Queue.Dequeue<Notification, SqlError>) =>
-      Effect.forever(Effect.gen(function*() {
-        const batch = yield* Queue.takeAll(queue)
-        const ids = new Set<SessionId>()
-        for (const { payload } of batch) {
-          if (payload.startsWith(prefix)) continue
-          ids.add(payload.slice(payload.indexOf("\t") + 1) as SessionId)
+      Effect.gen(function*() {
+        while (true) {
+          let batch = yield* Effect.timeoutOption(Queue.takeAll(queue), Duration.millis(heartbeatMs))
+          if (Option.isNone(batch)) {
+            // The notify is inside the timeout: on a partition it may hang as the listener does.
+            batch = yield* Effect.timeoutOption(
+              Effect.andThen(Effect.ignore(pg.notify(PG_CHANGE_CHANNEL, `${prefix}heartbeat`)), Queue.takeAll(queue)),
+              Duration.millis(heartbeatTimeoutMs)
+            )
+            if (Option.isNone(batch)) return yield* Effect.fail(new Error(`no notification within ${heartbeatTimeoutMs} ms of a heartbeat`))
+          }
+          const ids = new Set<SessionId>()
+          for (const { payload } of batch.value) {
+            if (payload.startsWith(prefix)) continue
+            ids.add(payload.slice(payload.indexOf("\t") + 1) as SessionId)
+          }
+          if (ids.size > 0) yield* PubSub.publish(pubsub, [...ids])
         }
-        if (ids.size > 0) yield* PubSub.publish(pubsub, [...ids])
-      }))
+      })
 
     // Each connection's scope is a child of the layer's: released with the layer, or closed when it failed.
     const layerScope = yield* Effect.scope

@@ -6,7 +6,7 @@ import { envInt, runParameters } from "../../session-store/test/Reliability.supp
 import { newTally, property, report } from "../../session-store/test/Reliability.model.ts"
 import { freshRepository } from "./support.ts"
 
-const PG_RUNS = envInt("SESSION_STORE_MODEL_PG_RUNS", 25)
+const PG_RUNS = envInt("SESSION_STORE_MODEL_PG_RUNS", 15)
 
 describe.skipIf(!inject("postgresAvailable"))("Reliability: model-based, PostgreSQL", () => {
   it(`PostgreSQL repository: ${PG_RUNS} random sequences agree with the model after every step`, async () => {
