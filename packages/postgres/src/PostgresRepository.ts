@@ -48,6 +48,8 @@ export interface PostgresRepositoryOptions {
   readonly heartbeatMs?: number | undefined
   /** How long a heartbeat may take to come back before the listener counts as dropped. Default 2,000 ms. */
   readonly heartbeatTimeoutMs?: number | undefined
+  /** How long one attempt to LISTEN may take (at build, and on each reconnection). Default 10,000 ms. */
+  readonly listenTimeoutMs?: number | undefined
 }
 
 /** The writer id in this node's notifications, to tell its own writes from others'. */
@@ -73,6 +75,7 @@ const listenForChanges = (
 
     const heartbeatMs = options.heartbeatMs ?? 5_000
     const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 2_000
+    const listenTimeoutMs = options.listenTimeoutMs ?? 10_000
 
     /**
      * Publishes the ids of others' writes, a batch at a time, until the
@@ -108,6 +111,8 @@ const listenForChanges = (
     const open = Effect.gen(function*() {
       const scope = yield* Scope.fork(layerScope)
       return yield* connect(scope).pipe(
+        // On a partition LISTEN may hang as everything else does: an attempt that takes too long is retried.
+        Effect.timeout(Duration.millis(listenTimeoutMs)),
         Effect.map((queue) => ({ queue, scope })),
         Effect.tapCause((cause) => Scope.close(scope, Exit.failCause(cause)))
       )
@@ -117,7 +122,7 @@ const listenForChanges = (
     const base = options.reconnectDelayMs ?? 50
     const max = options.reconnectMaxDelayMs ?? 5_000
     const reconnect = open.pipe(
-      Effect.tapError((error) => Effect.logWarning(`session change listener: reconnecting failed (${error.message})`)),
+      Effect.tapError((error) => Effect.logWarning(`session change listener: reconnecting failed (${String(error)})`)),
       Effect.retry(Schedule.min([Schedule.exponential(Duration.millis(base)), Schedule.spaced(Duration.millis(max))]))
     )
 
@@ -126,6 +131,8 @@ const listenForChanges = (
       while (true) {
         const exit = yield* Effect.exit(drain(current.queue))
         yield* Scope.close(current.scope, exit)
+        // The queue shut down (its connection released: the layer is being released), not a drop.
+        if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)) return
         yield* Effect.logWarning(
           `session change listener dropped (${Exit.isFailure(exit) ? Cause.squash(exit.cause) : "ended"}); reconnecting`
         )

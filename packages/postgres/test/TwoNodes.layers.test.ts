@@ -112,5 +112,26 @@ describe.skipIf(!inject("postgresAvailable"))("PostgreSQL: two nodes (two store 
         expect(relisten.length).toBe(1)
         expect(relisten[0]!.pid).not.toBe(killed[0]!.pid)
       })), 60_000)
-})
 
+  it("an idle listener's heartbeat (every 100 ms here) comes back: no reconnection, and writes still arrive", () =>
+    Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const schema = yield* scopedSchema("beat")
+      const scope = yield* Effect.scope
+      const a = yield* makeNode(schema, `session-store-${schema}-a`, scope)
+      const b = yield* makeNode(schema, `session-store-${schema}-b`, scope, { heartbeatMs: 100, heartbeatTimeoutMs: 1_000 })
+      const listener = () =>
+        Effect.orDie(admin((sql) =>
+          sql<{ pid: number }>`SELECT pid FROM pg_stat_activity WHERE application_name = ${b.name} AND query LIKE 'LISTEN%'`
+        ))
+      const before = yield* listener()
+      const s = sid("ses_beat")
+      yield* a.store.createSession(makeSessionInfo(s))
+      yield* b.store.getMessages(s)
+      yield* Effect.sleep("1500 millis") // about fifteen heartbeats
+      yield* a.store.appendMessage(s, userMessage(s, "msg_1", 1))
+      yield* until(newestIs(b, s, "msg_1"), 1_000, "B reads msg_1")
+      const after = yield* listener()
+      expect(before.length).toBe(1)
+      expect(after.map((r) => r.pid)).toStrictEqual(before.map((r) => r.pid))
+    }))))
+})

@@ -8,6 +8,7 @@ import { Clock, Context, Effect, Layer, Scope } from "effect"
 import type { SessionId } from "@session-store/core/Ids"
 import { SessionRepository } from "@session-store/core/SessionRepository"
 import { SessionStore, type SessionStoreShape } from "@session-store/core/SessionStore"
+import type * as PostgresRepository from "../src/PostgresRepository.ts"
 import { repositoryOn } from "./support.ts"
 
 export interface Node {
@@ -17,10 +18,15 @@ export interface Node {
 }
 
 /** Builds a node on `schema` in `scope`. */
-export const makeNode = (schema: string, name: string, scope: Scope.Scope) =>
+export const makeNode = (
+  schema: string,
+  name: string,
+  scope: Scope.Scope,
+  options: PostgresRepository.PostgresRepositoryOptions = {}
+) =>
   Effect.gen(function*() {
     const layer = SessionStore.layerWith({ maxSessions: 100, maxMessagesPerSession: 5_000, maxMessageBytes: 1_000_000 }).pipe(
-      Layer.provideMerge(repositoryOn(schema, { applicationName: name })),
+      Layer.provideMerge(repositoryOn(schema, { ...options, applicationName: name })),
       Layer.orDie
     )
     const context = yield* Layer.buildWithScope(layer, scope)
