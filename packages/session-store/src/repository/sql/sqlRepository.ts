@@ -309,7 +309,10 @@ export const makeSqlRepository = (
     // nodes creating one id: the second gets SessionAlreadyExists, not a unique violation) and a removal
     // against a write; it is released by COMMIT or ROLLBACK, so a crashed node holds nothing. Then the
     // write notifies its session id instead of a change row: NOTIFY inside the transaction is delivered on
-    // commit only. (SQLite needs neither: BEGIN IMMEDIATE serializes writers, and watchers poll.)
+    // commit only. (SQLite needs neither: BEGIN IMMEDIATE serializes writers, and watchers poll.) A lock
+    // rather than versioned writes (optimistic, retried on conflict): appends to a hot session from several
+    // nodes would conflict all the time and each retry redo the transaction; waiting on the lock costs
+    // one transaction's time and never fails.
     const pgWrite = <A, E>(sessionId: SessionId, effect: Effect.Effect<A, E | SqlError, SqlClient>) =>
       Effect.andThen(
         sql`SELECT pg_advisory_xact_lock(${PG_LOCK_SPACE}, hashtext(${sessionId}))`,
