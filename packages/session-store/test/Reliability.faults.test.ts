@@ -28,9 +28,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
-import { MemoryMonitor } from "../src/MemoryMonitor.ts"
-import { SessionRepository } from "../src/SessionRepository.ts"
-import { SessionStore } from "../src/SessionStore.ts"
+import { MemoryMonitor } from "../src/monitor/MemoryMonitor.ts"
+import { SessionRepository } from "../src/repository/SessionRepository.ts"
+import { SessionStore } from "../src/store/SessionStore.ts"
 import { plan, s, SESSIONS, sid, type StoreOp, storeOp } from "./Reliability.operations.ts"
 import {
   ChaosControl,

@@ -13,12 +13,12 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Latch, Layer, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
-import type { SessionId } from "../src/Ids.ts"
-import type { MessageWithParts } from "../src/Message.ts"
-import { MemoryMonitor } from "../src/MemoryMonitor.ts"
-import { SessionRepository } from "../src/SessionRepository.ts"
-import { SessionStore } from "../src/SessionStore.ts"
-import { verifyDirectory } from "../src/StorageInspection.ts"
+import type { SessionId } from "../src/domain/Ids.ts"
+import type { MessageWithParts } from "../src/domain/Message.ts"
+import { MemoryMonitor } from "../src/monitor/MemoryMonitor.ts"
+import { SessionRepository } from "../src/repository/SessionRepository.ts"
+import { SessionStore } from "../src/store/SessionStore.ts"
+import { verifyDirectory } from "../src/repository/fileSystem/StorageInspection.ts"
 import {
   ChaosControl,
   chaosOver,
@@ -265,6 +265,7 @@ describe("Reliability: interruption", () => {
       const store = yield* SessionStore
       const chaos = yield* ChaosControl
       yield* store.createSession(sessionInfo("ses_1"))
+      yield* store.invalidate("ses_1") // cold: the create left it resident
       const latch = yield* Latch.make(false)
       chaos.hold = latch
       const reader = yield* Effect.forkChild(store.getMessages("ses_1"), { startImmediately: true })

@@ -35,9 +35,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Latch, Layer, References, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
-import { MemoryMonitor, MemoryMonitorTest } from "../src/MemoryMonitor.ts"
-import { SessionRepository } from "../src/SessionRepository.ts"
-import { SessionStore } from "../src/SessionStore.ts"
+import { MemoryMonitor, MemoryMonitorTest } from "../src/monitor/MemoryMonitor.ts"
+import { SessionRepository } from "../src/repository/SessionRepository.ts"
+import { SessionStore } from "../src/store/SessionStore.ts"
 import { type Planned, plan, s, SESSIONS, sid, type StoreOp, storeOp } from "./Reliability.operations.ts"
 import {
   ChaosControl,

@@ -10,11 +10,11 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Logger } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
-import type { SessionId } from "../src/Ids.ts"
-import type { MessageWithParts } from "../src/Message.ts"
-import type { SessionInfo } from "../src/Session.ts"
-import { SessionRepository } from "../src/SessionRepository.ts"
-import { type EvictionCause, SessionStore, testOptions } from "../src/SessionStore.ts"
+import type { SessionId } from "../src/domain/Ids.ts"
+import type { MessageWithParts } from "../src/domain/Message.ts"
+import type { SessionInfo } from "../src/domain/Session.ts"
+import { SessionRepository } from "../src/repository/SessionRepository.ts"
+import { type EvictionCause, SessionStore, testOptions } from "../src/store/SessionStore.ts"
 import { bytesOf, message, messageId, sessionInfo, setHeapReading, storeLayer } from "./SessionStore.support.ts"
 
 const options = { maxSessions: 3, maxMessagesPerSession: 4 }
@@ -305,7 +305,7 @@ describe("SessionStore: accounting and integrity under random operations", () =>
 
       for (const id of ids) {
         expected.set(id, { info: yield* store.createSession(sessionInfo(id)), messages: [] })
-        for (let n = 1; n <= 8; n++) yield* append(id, n) // written while not resident
+        for (let n = 1; n <= 8; n++) yield* append(id, n) // writes allocate: the last three created stay
       }
       for (const id of ["ses_1", "ses_2", "ses_3"]) yield* store.getSession(id)
       yield* store.getSession("ses_4") // capacity: ses_1 leaves
@@ -315,7 +315,7 @@ describe("SessionStore: accounting and integrity under random operations", () =>
       expected.get("ses_3")!.info = yield* store.updateSession("ses_3", (info) => ({ ...info, title: "renamed" }))
       yield* store.removeMessage("ses_3", messageId(1))
       expected.get("ses_3")!.messages.shift()
-      yield* store.invalidate("ses_2") // invalidated
+      yield* store.invalidate("ses_1") // invalidated (the append above brought it back)
 
       yield* TestClock.adjust(testOptions.inactiveTtlMs)
       yield* store.sweep // ses_3 and ses_4 inactive

@@ -5,10 +5,10 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import type { SessionId } from "../src/Ids.ts"
-import type { MessageWithParts } from "../src/Message.ts"
-import { SessionRepository } from "../src/SessionRepository.ts"
-import { SessionStore } from "../src/SessionStore.ts"
+import type { SessionId } from "../src/domain/Ids.ts"
+import type { MessageWithParts } from "../src/domain/Message.ts"
+import { SessionRepository } from "../src/repository/SessionRepository.ts"
+import { SessionStore } from "../src/store/SessionStore.ts"
 import { bytesOf, message, messageId, RepositoryProbe, sessionInfo, storeLayer } from "./SessionStore.support.ts"
 
 // Count limits out of the way: here only bytes decide.

@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Latch } from "effect"
-import type { SessionId } from "../src/Ids.ts"
-import { SessionRepository } from "../src/SessionRepository.ts"
-import { SessionStore, testOptions } from "../src/SessionStore.ts"
+import type { SessionId } from "../src/domain/Ids.ts"
+import { SessionRepository } from "../src/repository/SessionRepository.ts"
+import { SessionStore, testOptions } from "../src/store/SessionStore.ts"
 import { message, messageId, RepositoryProbe, seed, storeLayer } from "./SessionStore.support.ts"
 
 const W = testOptions.maxMessagesPerSession

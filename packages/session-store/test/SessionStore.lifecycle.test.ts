@@ -4,8 +4,8 @@ import { promisify } from "node:util"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Context, Effect, Exit, Fiber, Latch, Layer, Scope } from "effect"
 import { TestClock } from "effect/testing"
-import { SessionRepository } from "../src/SessionRepository.ts"
-import { SessionStore, testOptions } from "../src/SessionStore.ts"
+import { SessionRepository } from "../src/repository/SessionRepository.ts"
+import { SessionStore, testOptions } from "../src/store/SessionStore.ts"
 import { message, messageId, RepositoryProbe, seed, storeLayer } from "./SessionStore.support.ts"
 
 const interval = testOptions.cleanupIntervalMs
@@ -65,7 +65,6 @@ describe("SessionStore: sweep", () => {
       assert.deepStrictEqual(report, {
         expired: 1,
         inactive: 1,
-        reconciled: 0,
         residentSessions: 1,
         residentBytes: (yield* store.residents)[0]!.bytes
       })

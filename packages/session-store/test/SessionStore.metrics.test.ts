@@ -5,8 +5,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Fiber, Latch, Layer, Logger, Metric, Scope } from "effect"
 import { TestClock } from "effect/testing"
-import { SessionStore } from "../src/SessionStore.ts"
-import * as StoreMetrics from "../src/StoreMetrics.ts"
+import { SessionStore } from "../src/store/SessionStore.ts"
+import * as StoreMetrics from "../src/store/StoreMetrics.ts"
 import { RepositoryProbe, seed, setHeapReading, storeLayer } from "./SessionStore.support.ts"
 
 const ownRegistry = <A, E, R>(effect: Effect.Effect<A, E, R>) =>

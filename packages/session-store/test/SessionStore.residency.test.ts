@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Latch } from "effect"
 import { TestClock } from "effect/testing"
-import { SessionRepository } from "../src/SessionRepository.ts"
-import { SessionStore, testOptions } from "../src/SessionStore.ts"
+import { SessionRepository } from "../src/repository/SessionRepository.ts"
+import { SessionStore, testOptions } from "../src/store/SessionStore.ts"
 import { message, messageId, RepositoryProbe, seed, sessionInfo, storeLayer } from "./SessionStore.support.ts"
 
 // Time rules one at a time: a sweep interval long enough never to fire unless a test wants it.
@@ -322,7 +322,51 @@ describe("SessionStore: a write to a resident session counts as use", () => {
       yield* store.appendMessage("ses_1", message("ses_1", messageId(3)))
       const stats = yield* store.stats
       assert.strictEqual(stats.evictions.expired, 1)
-      assert.strictEqual(stats.residentSessions, 0)
+      // The write allocates again: loaded fresh, after storage took the append.
+      assert.strictEqual(probe.calls.loadSession, 2)
+      assert.strictEqual(stats.residentSessions, 1)
       assert.strictEqual((yield* store.getMessages("ses_1")).length, 3)
     }).pipe(Effect.provide(storeLayer(noSweep))))
+})
+
+describe("SessionStore: writes allocate", () => {
+  it.effect("LRU order follows writes and reads alike", () =>
+    Effect.gen(function*() {
+      const store = yield* SessionStore
+      for (const id of ["ses_1", "ses_2", "ses_3"]) yield* store.createSession(sessionInfo(id))
+      assert.deepStrictEqual(yield* residentIds, ["ses_1", "ses_2", "ses_3"])
+      yield* store.appendMessage("ses_1", message("ses_1", messageId(1))) // a write: ses_1 most recent
+      yield* store.getSession("ses_2") // a read: ses_2 most recent
+      assert.deepStrictEqual(yield* residentIds, ["ses_3", "ses_1", "ses_2"])
+      yield* store.createSession(sessionInfo("ses_4")) // capacity: the least recent, ses_3, leaves
+      assert.deepStrictEqual(yield* residentIds, ["ses_1", "ses_2", "ses_4"])
+      assert.strictEqual((yield* store.stats).evictions.capacity, 1)
+    }).pipe(Effect.provide(storeLayer(noSweep))))
+
+  it.effect("a write that brings a session in keeps maxSessions: the least recent leaves", () =>
+    Effect.gen(function*() {
+      const store = yield* SessionStore
+      const probe = yield* RepositoryProbe
+      yield* seed(4, 2)
+      for (const id of ["ses_1", "ses_2", "ses_3"]) yield* store.getSession(id)
+      yield* store.appendMessage("ses_4", message("ses_4", messageId(3)))
+      assert.strictEqual(probe.calls.loadSession, 4)
+      assert.deepStrictEqual(yield* residentIds, ["ses_2", "ses_3", "ses_4"])
+      const [, , four] = yield* store.residents
+      assert.strictEqual(four!.messageCount, 3)
+      assert.strictEqual((yield* store.stats).residentSessions, testOptions.maxSessions)
+    }).pipe(Effect.provide(storeLayer(noSweep))))
+
+  it.effect("a write that brings a session in keeps maxBytes: least recent leave for the budget, the written one stays", () =>
+    Effect.gen(function*() {
+      const store = yield* SessionStore
+      yield* seed(3, 1)
+      for (const id of ["ses_1", "ses_2"]) yield* store.getSession(id)
+      yield* store.appendMessage("ses_3", message("ses_3", messageId(2), "x".repeat(2_500)))
+      const stats = yield* store.stats
+      assert.deepStrictEqual(yield* residentIds, ["ses_3"])
+      assert.strictEqual(stats.evictions.budget, 2)
+      // Alone over the budget: it stays while it is the session in use.
+      assert.isAbove(stats.residentBytes, 2_500)
+    }).pipe(Effect.provide(storeLayer({ ...noSweep, maxBytes: 2_500 }))))
 })

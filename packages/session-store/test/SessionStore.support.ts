@@ -3,15 +3,15 @@
  * counts and can hold or fail calls, and the store built on it.
  */
 import { Context, Effect, Layer, type Latch } from "effect"
-import { RepositoryError } from "../src/Errors.ts"
-import type { SessionId } from "../src/Ids.ts"
-import { type HeapFigures, MemoryMonitor, MemoryMonitorTest } from "../src/MemoryMonitor.ts"
-import type { MessageWithParts } from "../src/Message.ts"
-import { SessionRepository, type SessionRepositoryShape } from "../src/SessionRepository.ts"
-import { SessionStore, testOptions } from "../src/SessionStore.ts"
-import type { StoreOptions } from "../src/StoreConfig.ts"
-import { makeMemoryRepository } from "../src/internal/memoryRepository.ts"
-import { encodeRecord } from "../src/internal/records.ts"
+import { RepositoryError } from "../src/domain/Errors.ts"
+import type { SessionId } from "../src/domain/Ids.ts"
+import { type HeapFigures, MemoryMonitor, MemoryMonitorTest } from "../src/monitor/MemoryMonitor.ts"
+import type { MessageWithParts } from "../src/domain/Message.ts"
+import { SessionRepository, type SessionRepositoryShape } from "../src/repository/SessionRepository.ts"
+import { SessionStore, testOptions } from "../src/store/SessionStore.ts"
+import type { StoreOptions } from "../src/config/StoreConfig.ts"
+import { makeMemoryRepository } from "../src/repository/memory.ts"
+import { encodeRecord } from "../src/domain/records.ts"
 
 export const sessionInfo = (id: string, title = `title of ${id}`) => ({
   id,

@@ -1,9 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Exit, Layer } from "effect"
 import { TestClock } from "effect/testing"
-import { SessionRepository } from "../src/SessionRepository.ts"
-import { SessionStore, testOptions } from "../src/SessionStore.ts"
-import { provider } from "../src/StoreConfig.ts"
+import { MemoryMonitor } from "../src/monitor/MemoryMonitor.ts"
+import { SessionRepository } from "../src/repository/SessionRepository.ts"
+import { SessionStore, testOptions } from "../src/store/SessionStore.ts"
+import { provider } from "../src/config/StoreConfig.ts"
 import {
   bytesOf,
   message,
@@ -95,23 +96,42 @@ describe("SessionStore: operations", () => {
       assert.strictEqual(missing._tag, "MessageNotFound")
     }).pipe(Effect.provide(storeLayer())))
 
-  it.effect("writes to a session that is not resident go to storage without loading it", () =>
+  it.effect("writes allocate: a created, appended and updated session is resident and its reads are hits", () =>
     Effect.gen(function*() {
       const store = yield* SessionStore
       const probe = yield* RepositoryProbe
       yield* store.createSession(sessionInfo("ses_a"))
       for (let n = 1; n <= 7; n++) yield* store.appendMessage("ses_a", message("ses_a", messageId(n)))
-      yield* store.updateSession("ses_a", (info) => ({ ...info, title: "cold edit" }))
-      assert.strictEqual((yield* store.stats).residentSessions, 0)
+      yield* store.updateSession("ses_a", (info) => ({ ...info, title: "warm edit" }))
       assert.strictEqual(probe.calls.putMessage, 7)
-
-      // The load that follows sees every write: the window and the totals.
-      const page = yield* store.getMessages("ses_a")
-      assert.deepStrictEqual(page.map((m) => m.info.id), [1, 2, 3, 4, 5, 6, 7].map(messageId))
       const [resident] = yield* store.residents
+      assert.strictEqual(resident!.id, "ses_a")
       assert.strictEqual(resident!.messageCount, 7)
       assert.strictEqual(resident!.windowMessages, W)
-      assert.strictEqual((yield* store.getSession("ses_a")).title, "cold edit")
+
+      const page = yield* store.getMessages("ses_a", { limit: W })
+      assert.deepStrictEqual(page.map((m) => m.info.id), [3, 4, 5, 6, 7].map(messageId))
+      assert.strictEqual((yield* store.getSession("ses_a")).title, "warm edit")
+      const stats = yield* store.stats
+      assert.deepStrictEqual([stats.hits, stats.misses, stats.loads], [2, 0, 0])
+    }).pipe(Effect.provide(storeLayer())))
+
+  it.effect("a write to a session that is not resident writes storage first, then loads it once: resident as stored", () =>
+    Effect.gen(function*() {
+      const store = yield* SessionStore
+      const probe = yield* RepositoryProbe
+      yield* store.createSession(sessionInfo("ses_a"))
+      for (let n = 1; n <= 7; n++) yield* store.appendMessage("ses_a", message("ses_a", messageId(n)))
+      yield* store.invalidate("ses_a")
+      yield* store.appendMessage("ses_a", message("ses_a", messageId(8)))
+      assert.strictEqual(probe.calls.putMessage, 8)
+      const [resident] = yield* store.residents
+      assert.strictEqual(resident!.messageCount, 8)
+      assert.strictEqual(resident!.windowMessages, W)
+      const page = yield* store.getMessages("ses_a", { limit: W })
+      assert.deepStrictEqual(page.map((m) => m.info.id), [4, 5, 6, 7, 8].map(messageId))
+      const stats = yield* store.stats
+      assert.deepStrictEqual([stats.hits, stats.misses, stats.loads], [1, 0, 1])
     }).pipe(Effect.provide(storeLayer())))
 
   it.effect("a failed write leaves memory as it was", () =>
@@ -236,7 +256,7 @@ describe("SessionStore: operations", () => {
     }).pipe(
       Effect.provide(
         SessionStore.layer.pipe(
-          Layer.provideMerge(SessionRepository.layerMemory),
+          Layer.provideMerge(Layer.mergeAll(SessionRepository.layerMemory, MemoryMonitor.layerTest())),
           Layer.provide(ConfigProvider.layer(provider({
             file: { memory: { maxSessions: 1, maxMessagesPerSession: 50 } },
             env: { MEMORY_MAX_MESSAGES_PER_SESSION: "2" }

@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect } from "effect"
 import { getHeapStatistics } from "node:v8"
-import { defaultPressureCheckIntervalMs } from "../src/MemoryMonitor.ts"
-import { defaultMaxBytes, defaults, fromOptions, provider, StoreConfig, type StoreOptions } from "../src/StoreConfig.ts"
+import { defaultPressureCheckIntervalMs } from "../src/monitor/MemoryMonitor.ts"
+import { defaultMaxBytes, defaults, fromOptions, provider, StoreConfig, type StoreOptions } from "../src/config/StoreConfig.ts"
 
 // The `memory` section of opencode.json as the original proposal wrote it.
 const proposal = {

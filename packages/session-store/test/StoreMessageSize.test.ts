@@ -8,8 +8,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as fc from "fast-check"
-import { encodeRecord } from "../src/internal/records.ts"
-import { jsonBytesAtMost, messageBytesOver } from "../src/internal/storeMessageSize.ts"
+import { encodeRecord } from "../src/domain/records.ts"
+import { jsonBytesAtMost, messageBytesOver } from "../src/store/messageSize.ts"
 
 const exact = (value: unknown): number => Buffer.byteLength(JSON.stringify(value) ?? "", "utf8")
 

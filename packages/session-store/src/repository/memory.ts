@@ -1,10 +1,10 @@
 import { Effect } from "effect"
-import { MessageNotFound, SessionAlreadyExists, SessionNotFound } from "../Errors.ts"
-import type { MessageId, SessionId } from "../Ids.ts"
-import type { MessageWithParts } from "../Message.ts"
-import type { SessionInfo, SessionSummary } from "../Session.ts"
-import type { SessionRepositoryShape, StoredMessage } from "../SessionRepository.ts"
-import { type EncodedRecord, encodeRecord } from "./records.ts"
+import { MessageNotFound, SessionAlreadyExists, SessionNotFound } from "../domain/Errors.ts"
+import type { MessageId, SessionId } from "../domain/Ids.ts"
+import type { MessageWithParts } from "../domain/Message.ts"
+import type { SessionInfo, SessionSummary } from "../domain/Session.ts"
+import type { SessionRepositoryShape, StoredMessage } from "./SessionRepository.ts"
+import { type EncodedRecord, encodeRecord } from "../domain/records.ts"
 
 interface StoredSession {
   info: EncodedRecord

@@ -1,15 +1,7 @@
 import { Effect, Metric, type Scope } from "effect"
-import type { EvictionCause, MemoryPressure } from "../SessionStore.ts"
-import * as StoreMetrics from "../StoreMetrics.ts"
-import type { ResidentSet } from "./storeResidentSet.ts"
-
-// A record, not a list: a new EvictionCause fails to compile until it has its series.
-const causes = Object.keys(
-  { capacity: 0, budget: 0, expired: 0, inactive: 0, pressure: 0, removed: 0, invalidated: 0 } satisfies Record<
-    EvictionCause,
-    0
-  >
-) as ReadonlyArray<EvictionCause>
+import { evictionCauses, type MemoryPressure } from "./model.ts"
+import type { ResidentSet } from "./residentSet.ts"
+import * as StoreMetrics from "./StoreMetrics.ts"
 
 const counter = (get: () => number): Metric.Metric.Hooks<number, Metric.CounterState<number>> => ({
   get: () => ({ count: get(), incremental: true }),
@@ -40,7 +32,7 @@ export const registerMetrics = (
       Metric.registerUnsafe(StoreMetrics.misses, context, counter(() => ledger.misses)),
       Metric.registerUnsafe(StoreMetrics.loads, context, counter(() => ledger.loads)),
       Metric.registerUnsafe(StoreMetrics.loadFailures, context, counter(() => ledger.loadFailures)),
-      ...causes.map((cause) =>
+      ...evictionCauses.map((cause) =>
         Metric.registerUnsafe(StoreMetrics.evictionsFor(cause), context, counter(() => ledger.evictions[cause]))
       ),
       Metric.registerUnsafe(StoreMetrics.residentSessions, context, gauge(() => ledger.residentSessions)),

@@ -1,5 +1,5 @@
-import type { MessageWithParts } from "../Message.ts"
-import type { SessionInfo } from "../Session.ts"
+import type { MessageWithParts } from "./Message.ts"
+import type { SessionInfo } from "./Session.ts"
 
 /**
  * The stored form of a record and its size. Every repository measures with

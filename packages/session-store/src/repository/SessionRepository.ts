@@ -31,12 +31,12 @@ import type {
   RepositoryError,
   SessionAlreadyExists,
   SessionNotFound
-} from "./Errors.ts"
-import type { MessageId, SessionId } from "./Ids.ts"
-import type { MessageWithParts } from "./Message.ts"
-import type { SessionInfo, SessionSummary } from "./Session.ts"
-import { makeFileSystemRepository } from "./internal/fileSystemRepository.ts"
-import { makeMemoryRepository } from "./internal/memoryRepository.ts"
+} from "../domain/Errors.ts"
+import type { MessageId, SessionId } from "../domain/Ids.ts"
+import type { MessageWithParts } from "../domain/Message.ts"
+import type { SessionInfo, SessionSummary } from "../domain/Session.ts"
+import { makeFileSystemRepository } from "./fileSystem/fileSystemRepository.ts"
+import { makeMemoryRepository } from "./memory.ts"
 
 /**
  * A message together with the size of its stored record, so the store can

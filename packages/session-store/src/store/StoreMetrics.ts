@@ -45,27 +45,23 @@
  * @since 0.1.0
  */
 import { Metric } from "effect"
-import type { EvictionCause } from "./SessionStore.ts"
+import type { EvictionCause } from "./model.ts"
 
-/** @example `Metric.value(hits)` */
 export const hits = Metric.counter("session_store_hits_total", {
   description: "Reads served from memory",
   incremental: true
 })
 
-/** @example `Metric.value(misses)` */
 export const misses = Metric.counter("session_store_misses_total", {
   description: "Reads that needed a load from the repository (or joined one in flight)",
   incremental: true
 })
 
-/** @example `Metric.value(loads)` */
 export const loads = Metric.counter("session_store_loads_total", {
   description: "Loads from the repository; concurrent readers of one session share one",
   incremental: true
 })
 
-/** @example `Metric.value(loadFailures)` */
 export const loadFailures = Metric.counter("session_store_load_failures_total", {
   description: "Loads that failed, session not found included",
   incremental: true
@@ -109,32 +105,26 @@ export const evictions = Metric.counter("session_store_evictions_total", {
 export const evictionsFor = (cause: EvictionCause): Metric.Counter<number> =>
   Metric.withAttributes(evictions, { cause })
 
-/** @example `Metric.value(residentSessions)` */
 export const residentSessions = Metric.gauge("session_store_resident_sessions", {
   description: "Sessions resident in memory"
 })
 
-/** @example `Metric.value(residentMessages)` */
 export const residentMessages = Metric.gauge("session_store_resident_messages", {
   description: "Messages held in the resident windows"
 })
 
-/** @example `Metric.value(residentBytes)` */
 export const residentBytes = Metric.gauge("session_store_resident_bytes", {
   description: "Bytes of the resident infos and windows, as the repository measured their JSON"
 })
 
-/** @example `Metric.value(maxBytes)` */
 export const maxBytes = Metric.gauge("session_store_max_bytes", {
   description: "The byte budget of resident data (memory.maxBytes)"
 })
 
-/** @example `Metric.value(heapRatio)` */
 export const heapRatio = Metric.gauge("session_store_heap_ratio", {
   description: "The latest V8 heap reading: heap used over heap limit"
 })
 
-/** @example `Metric.value(pressureSheddings)` */
 export const pressureSheddings = Metric.counter("session_store_pressure_sheddings_total", {
   description: "Times memory pressure made the store shed resident sessions",
   incremental: true

@@ -21,12 +21,12 @@
 import { Effect } from "effect"
 import * as FileSystem from "effect/FileSystem"
 import * as Path from "effect/Path"
-import type { CorruptRecord, RepositoryError } from "./Errors.ts"
-import type { SessionSummary } from "./Session.ts"
-import { isReason, repositoryError } from "./internal/durableFiles.ts"
-import { FORMAT, isFormatMarker, makeLayout, sessionDirectoryName } from "./internal/fileLayout.ts"
-import { decodeInfo, scanLog } from "./internal/logFormat.ts"
-import { listStored, readLog } from "./internal/storedSessions.ts"
+import type { CorruptRecord, RepositoryError } from "../../domain/Errors.ts"
+import type { SessionSummary } from "../../domain/Session.ts"
+import { isReason, repositoryError } from "./durableFiles.ts"
+import { FORMAT, isFormatMarker, makeLayout, sessionDirectoryName } from "./layout.ts"
+import { decodeInfo, scanLog } from "./logFormat.ts"
+import { listStored, readLog } from "./storedSessions.ts"
 
 /**
  * One thing wrong in a storage directory: the file, and what is wrong with it

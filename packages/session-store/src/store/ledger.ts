@@ -1,51 +1,26 @@
-import type { Fiber } from "effect"
-import type { SessionId } from "../Ids.ts"
-import type { SessionInfo } from "../Session.ts"
-import type { EvictionCause, StoreStats } from "../SessionStore.ts"
-import type { ResidentSnapshot } from "./storeSnapshot.ts"
+import type { SessionId } from "../domain/Ids.ts"
+import type { SessionInfo } from "../domain/Session.ts"
+import { type EvictionCause, evictionCauses, type StoreStats } from "./model.ts"
+import type { ResidentSnapshot } from "./snapshot.ts"
 
 /**
- * The value the resident-set Cache holds for a session. The store owns it:
- * writes swap `snapshot` under the session's write lock instead of calling
- * `Cache.set`, which would restart the absolute time-to-live (a session
- * written every minute would then never be reloaded) and could evict another
- * entry on the way. Readers take `slot.snapshot` once and work on that value.
- *
- * What a hit reads and writes (the inactivity clock, the deadline, the LRU
- * links, the info) lives in the ledger's arrays, at the slot's number.
+ * A resident session: what the Cache's lookup returns and the ledger
+ * accounts. Writes swap `snapshot` under the session's lock; readers take
+ * `slot.snapshot` once and work on that value. What a hit reads and writes
+ * (last use, deadline, LRU links, the info) lives in the ledger's arrays, at
+ * the slot's number.
  */
 export interface Slot {
   readonly id: SessionId
   snapshot: ResidentSnapshot
-  /**
-   * Clock millis at which the time to live ends: the load's end plus the
-   * `sessionTtl` the Cache was given, so never later than the Cache's own
-   * deadline for the entry (the Cache counts from the moment it sees the
-   * lookup finish, which is after). The hit path checks this, not the Cache.
-   */
+  /** Clock millis at which the time to live ends (the load, or the write that allocated it, plus `sessionTtl`). */
   readonly expiresAt: number
-  /**
-   * The fiber that ran the Cache's lookup for this slot, which is the fiber
-   * of the Cache's entry. It names the entry even while the lookup is still
-   * finishing, so an eviction removes that entry and no other (never a newer
-   * load of the same session).
-   */
-  readonly loader: Fiber.Fiber<unknown, unknown>
   /** The slot's number in the ledger while accounted, -1 otherwise. Only the ledger sets it. */
   n: number
 }
 
-// A literal, not a loop over a list: adding a cause to `EvictionCause` makes
-// this a compile error until the new counter is added here.
-const noEvictions = (): Record<EvictionCause, number> => ({
-  capacity: 0,
-  expired: 0,
-  inactive: 0,
-  budget: 0,
-  pressure: 0,
-  removed: 0,
-  invalidated: 0
-})
+const noEvictions = (): Record<EvictionCause, number> =>
+  Object.fromEntries(evictionCauses.map((cause) => [cause, 0])) as Record<EvictionCause, number>
 
 /** No slot: the end of a list, or an id the ledger does not hold. */
 export const NONE = -1

@@ -1,20 +1,20 @@
-import { Duration, Effect, Option, Schedule, Schema } from "effect"
-import { InvalidInput } from "../Errors.ts"
-import { decodeMessageId, decodeSessionId, type MessageId, type SessionId } from "../Ids.ts"
-import { MemoryMonitor } from "../MemoryMonitor.ts"
-import { MessageWithParts } from "../Message.ts"
-import { SessionInfo } from "../Session.ts"
-import { SessionRepository, type StoredMessage } from "../SessionRepository.ts"
-import type { MessagePage, SessionStoreShape } from "../SessionStore.ts"
-import type { StoreOptions } from "../StoreConfig.ts"
-import { eventCapacity } from "../StoreEvents.ts"
-import { makeLive } from "./memoryMonitor.ts"
-import { makeEventHub } from "./storeEvents.ts"
-import { makeSessionLocks, makeWriteGate } from "./storeLocks.ts"
-import { messageBytesOver } from "./storeMessageSize.ts"
-import { registerMetrics } from "./storeMetrics.ts"
-import { makePressure } from "./storePressure.ts"
-import { makeResidentSet } from "./storeResidentSet.ts"
+import { Duration, Effect, Schedule, Schema } from "effect"
+import { InvalidInput } from "../domain/Errors.ts"
+import { decodeMessageId, decodeSessionId, type MessageId, type SessionId } from "../domain/Ids.ts"
+import { MemoryMonitor } from "../monitor/MemoryMonitor.ts"
+import { MessageWithParts } from "../domain/Message.ts"
+import { SessionInfo } from "../domain/Session.ts"
+import { SessionRepository, type StoredMessage } from "../repository/SessionRepository.ts"
+import type { MessagePage, SessionStoreShape } from "./model.ts"
+import type { StoreOptions } from "../config/StoreConfig.ts"
+import { eventCapacity } from "./StoreEvents.ts"
+import { makeEventHub } from "./eventHub.ts"
+import { makeSessionLocks, makeWriteGate } from "./locks.ts"
+import { messageBytesOver } from "./messageSize.ts"
+import { registerMetrics } from "./metrics.ts"
+import { makePressure } from "./pressure.ts"
+import type { Slot } from "./ledger.ts"
+import { makeResidentSet } from "./residentSet.ts"
 import {
   indexInWindow,
   isComplete,
@@ -23,7 +23,7 @@ import {
   withInfo,
   withRemoved,
   withReplaced
-} from "./storeSnapshot.ts"
+} from "./snapshot.ts"
 
 const oneLine = (error: Schema.SchemaError): string => error.message.replaceAll("\n", " ")
 
@@ -71,13 +71,11 @@ const pageInput = Effect.fnUntraced(function*(page: MessagePage | undefined) {
 const messagesOf = (stored: ReadonlyArray<StoredMessage>) => stored.map((s) => s.message)
 
 /**
- * Builds the store on the repository in context, following the
- * `MemoryMonitor` in context if there is one, else a live monitor of its own
- * reading every `pressureCheckIntervalMs`. Background work (the sweep, the
- * pressure fiber, the own monitor), the event hub and the metric series live
- * in the surrounding scope: closing it stops the fibers and unregisters the
- * metrics, waits for the writes in flight, then ends the event streams. (The
- * per-session locks hold nothing once no one holds them.)
+ * Builds the store on the repository and the `MemoryMonitor` in context.
+ * Background work (the sweep, the pressure fiber), the event hub and the
+ * metric series live in the surrounding scope: closing it stops the fibers
+ * and unregisters the metrics, waits for the writes in flight, then ends the
+ * event streams. (The per-session locks hold nothing once no one holds them.)
  */
 export const makeSessionStore = Effect.fnUntraced(function*(options: StoreOptions) {
   const repository = yield* SessionRepository
@@ -86,8 +84,7 @@ export const makeSessionStore = Effect.fnUntraced(function*(options: StoreOption
   const hub = yield* makeEventHub(eventCapacity)
   const gate = yield* makeWriteGate
   yield* Effect.addFinalizer(() => gate.close)
-  const provided = yield* Effect.serviceOption(MemoryMonitor)
-  const monitor = Option.isSome(provided) ? provided.value : yield* makeLive(options.pressureCheckIntervalMs)
+  const monitor = yield* MemoryMonitor
   const resident = yield* makeResidentSet(repository, options, locks, hub)
   const pressure = yield* makePressure(monitor, options, resident)
   yield* registerMetrics(resident.ledger, pressure.state, options.maxBytes)
@@ -101,9 +98,25 @@ export const makeSessionStore = Effect.fnUntraced(function*(options: StoreOption
   const write = <A, E>(sessionId: SessionId, body: Effect.Effect<A, E>): Effect.Effect<A, E> =>
     gate.run(locks.withLock(sessionId, Effect.uninterruptible(body)))
 
+  /**
+   * Writes allocate: `body` runs under the session's lock with its resident
+   * slot, if any, and updates the snapshot after storage acknowledged. A
+   * session that was not resident is loaded once the write succeeded, so it
+   * is resident afterwards and its snapshot is what storage now holds. That
+   * load is best effort: the write is acknowledged either way, and a failed
+   * write changes nothing in memory.
+   */
+  const writeResident = <A, E>(id: SessionId, body: (slot: Slot | undefined) => Effect.Effect<A, E>) =>
+    write(id, Effect.suspend(() => body(resident.peek(id)))).pipe(
+      Effect.tap(() => resident.peek(id) === undefined ? Effect.ignore(resident.acquire(id)) : Effect.void)
+    )
+
   const createSession = Effect.fn("SessionStore.createSession")(function*(input: unknown) {
     const info = yield* sessionInput(input)
-    yield* write(info.id, repository.createSession(info))
+    yield* write(
+      info.id,
+      Effect.flatMap(repository.createSession(info), (written) => resident.created(info, written.bytes))
+    )
     return info
   })
 
@@ -133,11 +146,9 @@ export const makeSessionStore = Effect.fnUntraced(function*(options: StoreOption
     edit: (info: SessionInfo) => SessionInfo
   ) {
     const id = yield* decodeSessionId(sessionId)
-    return yield* write(
+    return yield* writeResident(
       id,
-      Effect.gen(function*() {
-        const slot = resident.peek(id)
-        // Not resident: read the info from storage without making the session resident.
+      Effect.fnUntraced(function*(slot) {
         const current = slot !== undefined
           ? slot.snapshot.info
           : (yield* repository.loadSession(id, { newest: 0 })).info
@@ -167,12 +178,11 @@ export const makeSessionStore = Effect.fnUntraced(function*(options: StoreOption
     const id = yield* decodeSessionId(sessionId)
     const message = yield* messageInput(id, input, options.maxMessageBytes)
     const messageId = message.info.id
-    yield* write(
+    yield* writeResident(
       id,
-      Effect.gen(function*() {
-        const slot = resident.peek(id)
+      Effect.fnUntraced(function*(slot) {
         if (slot === undefined) {
-          // Not resident: storage only; a later load reads the new totals from there.
+          // Not resident: storage only; the load after the write reads the new totals from there.
           yield* repository.putMessage(id, message)
           return
         }

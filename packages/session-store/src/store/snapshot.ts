@@ -1,6 +1,6 @@
-import type { MessageId } from "../Ids.ts"
-import type { SessionInfo } from "../Session.ts"
-import type { LoadedSession, StoredMessage } from "../SessionRepository.ts"
+import type { MessageId } from "../domain/Ids.ts"
+import type { SessionInfo } from "../domain/Session.ts"
+import type { LoadedSession, StoredMessage } from "../repository/SessionRepository.ts"
 
 /**
  * What memory holds of one session: an immutable value. A write builds a new

@@ -1,4 +1,4 @@
-import { encodeRecord } from "./records.ts"
+import { encodeRecord } from "../domain/records.ts"
 
 // The longest JSON form of a finite number, "-0.0000012345678901234567" (a
 // non-finite one is "null").

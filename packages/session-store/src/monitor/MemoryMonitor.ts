@@ -30,7 +30,7 @@
  * @since 0.1.0
  */
 import { Config, Context, Effect, Layer, Schema, type Stream } from "effect"
-import { makeLive, makeTest } from "./internal/memoryMonitor.ts"
+import { makeLive, makeTest } from "./heap.ts"
 
 /**
  * Heap figures in bytes: what a reading is computed from, and what a test

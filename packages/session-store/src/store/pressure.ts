@@ -1,8 +1,8 @@
 import { Clock, Effect, type Scope, Stream } from "effect"
-import type { MemoryMonitorShape, MemoryReading } from "../MemoryMonitor.ts"
-import type { MemoryPressure, Shedding } from "../SessionStore.ts"
-import type { StoreOptions } from "../StoreConfig.ts"
-import type { ResidentSet } from "./storeResidentSet.ts"
+import type { MemoryMonitorShape, MemoryReading } from "../monitor/MemoryMonitor.ts"
+import type { MemoryPressure, Shedding } from "./model.ts"
+import type { StoreOptions } from "../config/StoreConfig.ts"
+import type { ResidentSet } from "./residentSet.ts"
 
 /**
  * When a reading makes the store shed, as a pure rule so the policy reads in

@@ -1,10 +1,10 @@
 import { Effect } from "effect"
 import type * as FileSystem from "effect/FileSystem"
 import type { PlatformError } from "effect/PlatformError"
-import { CorruptRecord, type RepositoryError } from "../Errors.ts"
-import type { SessionInfo, SessionSummary } from "../Session.ts"
+import { CorruptRecord, type RepositoryError } from "../../domain/Errors.ts"
+import type { SessionInfo, SessionSummary } from "../../domain/Session.ts"
 import { fingerprint, isReason, readWhole, repositoryError } from "./durableFiles.ts"
-import { type Layout, type SessionPaths, sessionDirectoryName } from "./fileLayout.ts"
+import { type Layout, type SessionPaths, sessionDirectoryName } from "./layout.ts"
 import { decodeInfo, decodeSummary, type LogScan, type LogSummary, messageBytes, scanLog } from "./logFormat.ts"
 
 /**

@@ -10,10 +10,10 @@ import {
   RepositoryError,
   SessionAlreadyExists,
   SessionNotFound
-} from "../Errors.ts"
-import { idProblem, type MessageId, type SessionId } from "../Ids.ts"
-import type { MessageWithParts } from "../Message.ts"
-import type { SessionInfo, SessionSummary } from "../Session.ts"
+} from "../../domain/Errors.ts"
+import { idProblem, type MessageId, type SessionId } from "../../domain/Ids.ts"
+import type { MessageWithParts } from "../../domain/Message.ts"
+import type { SessionInfo, SessionSummary } from "../../domain/Session.ts"
 import type { LoadedSession, SessionRepositoryShape, StoredMessage, Written } from "../SessionRepository.ts"
 import {
   ensureMode,
@@ -30,7 +30,7 @@ import {
   syncDirectory,
   writeNewFile
 } from "./durableFiles.ts"
-import { DIRECTORY_MODE, FILE_MODE, FORMAT, INFO_FILE, isFormatMarker, type Layout, makeLayout, type SessionPaths } from "./fileLayout.ts"
+import { DIRECTORY_MODE, FILE_MODE, FORMAT, INFO_FILE, isFormatMarker, type Layout, makeLayout, type SessionPaths } from "./layout.ts"
 import {
   type LogEntry,
   liveLineBytes,
@@ -42,9 +42,9 @@ import {
   scanLog,
   SEAL_TORN_TAIL
 } from "./logFormat.ts"
-import { encodeRecord } from "./records.ts"
+import { encodeRecord } from "../../domain/records.ts"
 import { corruptLog, listStored, type LogRead, MISSING, readInfo, readLog } from "./storedSessions.ts"
-import { messageProblem, sessionInfoProblem } from "./validation.ts"
+import { messageProblem, sessionInfoProblem } from "../../domain/validation.ts"
 
 /** Options of the file-system repository; all but the first two exist for tests and tuning. */
 export interface FileSystemRepositoryOptions {

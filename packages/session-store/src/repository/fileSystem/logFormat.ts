@@ -1,8 +1,8 @@
-import type { MessageId } from "../Ids.ts"
-import type { MessageWithParts } from "../Message.ts"
-import type { SessionInfo } from "../Session.ts"
-import { encodeRecord } from "./records.ts"
-import { messageProblem, sessionInfoProblem } from "./validation.ts"
+import type { MessageId } from "../../domain/Ids.ts"
+import type { MessageWithParts } from "../../domain/Message.ts"
+import type { SessionInfo } from "../../domain/Session.ts"
+import { encodeRecord } from "../../domain/records.ts"
+import { messageProblem, sessionInfoProblem } from "../../domain/validation.ts"
 
 /**
  * The message log of a session (`messages.jsonl`): one record per line, UTF-8,

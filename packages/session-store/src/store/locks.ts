@@ -1,5 +1,5 @@
 import { Effect, Semaphore } from "effect"
-import type { SessionId } from "../Ids.ts"
+import type { SessionId } from "../domain/Ids.ts"
 
 /**
  * One lock per session, so writes to a session run one at a time (no lost

@@ -1,8 +1,8 @@
 import { Effect, Option } from "effect"
 import type * as FileSystem from "effect/FileSystem"
 import { isPlatformError, type PlatformError, systemError } from "effect/PlatformError"
-import { RepositoryError } from "../Errors.ts"
-import { DIRECTORY_MODE, FILE_MODE } from "./fileLayout.ts"
+import { RepositoryError } from "../../domain/Errors.ts"
+import { DIRECTORY_MODE, FILE_MODE } from "./layout.ts"
 
 /**
  * Small file-system building blocks with the durability rules of the

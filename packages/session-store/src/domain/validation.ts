@@ -1,7 +1,7 @@
 import { Result, Schema, SchemaAST } from "effect"
 import * as SchemaJITCompiler from "effect/schema/SchemaJITCompiler"
-import { MessageWithParts } from "../Message.ts"
-import { SessionInfo } from "../Session.ts"
+import { MessageWithParts } from "./Message.ts"
+import { SessionInfo } from "./Session.ts"
 
 // Loading a session checks every stored record against the domain schemas. With
 // the interpreted schema parser that check cost as much as JSON.parse itself

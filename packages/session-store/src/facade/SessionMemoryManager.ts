@@ -23,12 +23,13 @@
  */
 import { NodeFileSystem, NodePath } from "@effect/platform-node"
 import { Cause, Effect, Exit, Layer, ManagedRuntime } from "effect"
-import { InvalidInput } from "./Errors.ts"
-import type { MessageWithParts } from "./Message.ts"
-import type { SessionInfo } from "./Session.ts"
-import { SessionRepository } from "./SessionRepository.ts"
-import { type MessagePage, SessionStore, type SweepReport } from "./SessionStore.ts"
-import type { StoreOptions } from "./StoreConfig.ts"
+import { InvalidInput } from "../domain/Errors.ts"
+import type { MessageWithParts } from "../domain/Message.ts"
+import type { SessionInfo } from "../domain/Session.ts"
+import { SessionRepository } from "../repository/SessionRepository.ts"
+import { type MessagePage, SessionStore, type SweepReport } from "../store/SessionStore.ts"
+import { fromOptions, type StoreOptions } from "../config/StoreConfig.ts"
+import { MemoryMonitor } from "../monitor/MemoryMonitor.ts"
 
 /**
  * The proposal's config object; a missing key takes its default.
@@ -72,8 +73,11 @@ const storeLayer = (config: SessionCacheConfig, storage: SessionCacheStorage) =>
     : SessionRepository.layerFileSystem({ directory: storage.directory }).pipe(
       Layer.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer))
     )
-  // The store starts its own live MemoryMonitor, with its interval from the same config.
-  return store.pipe(Layer.provide(repository))
+  // The live monitor reads the heap at the interval of the same (validated) config.
+  const monitor = Layer.unwrap(
+    Effect.map(fromOptions(config), (options) => MemoryMonitor.layerLive({ intervalMs: options.pressureCheckIntervalMs }))
+  )
+  return store.pipe(Layer.provide(Layer.mergeAll(repository, monitor)))
 }
 
 // The proposal's callers expect plain Error rejections, so a typed failure is

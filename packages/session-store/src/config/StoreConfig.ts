@@ -48,7 +48,7 @@
  */
 import { getHeapStatistics } from "node:v8"
 import { Config, ConfigProvider, Effect, Option, Schema, SchemaIssue } from "effect"
-import { defaultPressureCheckIntervalMs } from "./MemoryMonitor.ts"
+import { defaultPressureCheckIntervalMs } from "../monitor/MemoryMonitor.ts"
 
 /**
  * The resolved configuration of the store. Durations are in milliseconds, as

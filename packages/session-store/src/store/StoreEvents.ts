@@ -24,8 +24,8 @@
  *
  * @since 0.1.0
  */
-import type { SessionId } from "./Ids.ts"
-import type { EvictionCause } from "./SessionStore.ts"
+import type { SessionId } from "../domain/Ids.ts"
+import type { EvictionCause } from "./model.ts"
 
 /**
  * A session was read from the repository and became resident.
