@@ -1,6 +1,6 @@
 import { getHeapStatistics } from "node:v8"
 import { Clock, Duration, Effect, PubSub, Schedule, type Scope, SubscriptionRef } from "effect"
-import type { HeapFigures, MemoryMonitorShape, MemoryReading } from "./MemoryMonitor.ts"
+import type { HeapFigures, MemoryMonitorShape, MemoryReading } from "./reading.ts"
 
 /** Builds a reading; the guard keeps a zero limit from turning into a NaN ratio that compares false with any threshold. */
 export const readingOf = (figures: HeapFigures, at: number): MemoryReading => ({

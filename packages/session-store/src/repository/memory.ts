@@ -3,7 +3,7 @@ import { MessageNotFound, SessionAlreadyExists, SessionNotFound } from "../domai
 import type { MessageId, SessionId } from "../domain/Ids.ts"
 import type { MessageWithParts } from "../domain/Message.ts"
 import type { SessionInfo, SessionSummary } from "../domain/Session.ts"
-import type { SessionRepositoryShape, StoredMessage } from "./SessionRepository.ts"
+import type { SessionRepositoryShape, StoredMessage } from "./port.ts"
 import { type EncodedRecord, encodeRecord } from "../domain/records.ts"
 
 interface StoredSession {

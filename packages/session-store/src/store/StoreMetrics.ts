@@ -47,25 +47,16 @@
 import { Metric } from "effect"
 import type { EvictionCause } from "./model.ts"
 
-export const hits = Metric.counter("session_store_hits_total", {
-  description: "Reads served from memory",
-  incremental: true
-})
+// Every counter is read from the store's own running totals: incremental.
+const counter = (name: string, description: string) => Metric.counter(name, { description, incremental: true })
 
-export const misses = Metric.counter("session_store_misses_total", {
-  description: "Reads that needed a load from the repository (or joined one in flight)",
-  incremental: true
-})
+export const hits = counter("session_store_hits_total", "Reads served from memory")
 
-export const loads = Metric.counter("session_store_loads_total", {
-  description: "Loads from the repository; concurrent readers of one session share one",
-  incremental: true
-})
+export const misses = counter("session_store_misses_total", "Reads that needed a load from the repository (or joined one in flight)")
 
-export const loadFailures = Metric.counter("session_store_load_failures_total", {
-  description: "Loads that failed, session not found included",
-  incremental: true
-})
+export const loads = counter("session_store_loads_total", "Loads from the repository; concurrent readers of one session share one")
+
+export const loadFailures = counter("session_store_load_failures_total", "Loads that failed, session not found included")
 
 /**
  * Load time in milliseconds, with buckets from a quarter of a millisecond
@@ -89,10 +80,7 @@ export const loadDuration = Metric.histogram("session_store_load_duration_ms", {
  * Metric.value(evictionsFor("pressure"))
  * ```
  */
-export const evictions = Metric.counter("session_store_evictions_total", {
-  description: "Sessions that left memory, by cause",
-  incremental: true
-})
+export const evictions = counter("session_store_evictions_total", "Sessions that left memory, by cause")
 
 /**
  * The series of {@link evictions} for one cause (attribute `cause`).
@@ -105,30 +93,17 @@ export const evictions = Metric.counter("session_store_evictions_total", {
 export const evictionsFor = (cause: EvictionCause): Metric.Counter<number> =>
   Metric.withAttributes(evictions, { cause })
 
-export const residentSessions = Metric.gauge("session_store_resident_sessions", {
-  description: "Sessions resident in memory"
-})
+export const residentSessions = Metric.gauge("session_store_resident_sessions", { description: "Sessions resident in memory" })
 
-export const residentMessages = Metric.gauge("session_store_resident_messages", {
-  description: "Messages held in the resident windows"
-})
+export const residentMessages = Metric.gauge("session_store_resident_messages", { description: "Messages held in the resident windows" })
 
-export const residentBytes = Metric.gauge("session_store_resident_bytes", {
-  description: "Bytes of the resident infos and windows, as the repository measured their JSON"
-})
+export const residentBytes = Metric.gauge("session_store_resident_bytes", { description: "Bytes of the resident infos and windows, as the repository measured their JSON" })
 
-export const maxBytes = Metric.gauge("session_store_max_bytes", {
-  description: "The byte budget of resident data (memory.maxBytes)"
-})
+export const maxBytes = Metric.gauge("session_store_max_bytes", { description: "The byte budget of resident data (memory.maxBytes)" })
 
-export const heapRatio = Metric.gauge("session_store_heap_ratio", {
-  description: "The latest V8 heap reading: heap used over heap limit"
-})
+export const heapRatio = Metric.gauge("session_store_heap_ratio", { description: "The latest V8 heap reading: heap used over heap limit" })
 
-export const pressureSheddings = Metric.counter("session_store_pressure_sheddings_total", {
-  description: "Times memory pressure made the store shed resident sessions",
-  incremental: true
-})
+export const pressureSheddings = counter("session_store_pressure_sheddings_total", "Times memory pressure made the store shed resident sessions")
 
 /**
  * Every metric name, as exporters show them.

@@ -16,8 +16,7 @@ import type {
 import type { SessionId } from "../domain/Ids.ts"
 import type { MessageWithParts } from "../domain/Message.ts"
 import type { SessionInfo, SessionSummary } from "../domain/Session.ts"
-import type { MemoryReading } from "../monitor/MemoryMonitor.ts"
-import type { StoreEvent } from "./StoreEvents.ts"
+import type { MemoryReading } from "../monitor/reading.ts"
 
 /**
  * Why a session left memory. `capacity`: more than `maxSessions` were
@@ -237,3 +236,53 @@ export interface SessionStoreShape {
   readonly memoryPressure: Effect.Effect<MemoryPressure>
 }
 
+/**
+ * A session was read from the repository and became resident.
+ *
+ * @example
+ * ```ts
+ * const describe = (e: Loaded) => `${e.sessionId}: ${e.messages} messages, ${e.bytes} B in ${e.durationMs} ms`
+ * ```
+ */
+export interface Loaded {
+  readonly _tag: "Loaded"
+  readonly sessionId: SessionId
+  /** Accounted bytes of the resident info and window. */
+  readonly bytes: number
+  /** Messages in the resident window. */
+  readonly messages: number
+  /** How long the repository took, from Effect's `Clock`. */
+  readonly durationMs: number
+  /** Clock millis when it became resident. */
+  readonly at: number
+}
+
+/**
+ * A session left memory. Storage is untouched unless the cause is `removed`.
+ *
+ * @example
+ * ```ts
+ * const freed = (events: ReadonlyArray<Evicted>) => events.reduce((n, e) => n + e.bytes, 0)
+ * ```
+ */
+export interface Evicted {
+  readonly _tag: "Evicted"
+  readonly sessionId: SessionId
+  readonly cause: EvictionCause
+  /** Accounted bytes it held. */
+  readonly bytes: number
+  /** Messages its window held. */
+  readonly messages: number
+  /** Clock millis when it left. */
+  readonly at: number
+}
+
+/**
+ * One event of the resident set.
+ *
+ * @example
+ * ```ts
+ * const label = (event: StoreEvent) => event._tag === "Loaded" ? "load" : `evict:${event.cause}`
+ * ```
+ */
+export type StoreEvent = Loaded | Evicted

@@ -1,5 +1,5 @@
 import { Clock, Effect, type Scope, Stream } from "effect"
-import type { MemoryMonitorShape, MemoryReading } from "../monitor/MemoryMonitor.ts"
+import type { MemoryMonitorShape, MemoryReading } from "../monitor/reading.ts"
 import type { MemoryPressure, Shedding } from "./model.ts"
 import type { StoreOptions } from "../config/StoreConfig.ts"
 import type { ResidentSet } from "./residentSet.ts"

@@ -1,6 +1,6 @@
 import type { MessageId } from "../domain/Ids.ts"
 import type { SessionInfo } from "../domain/Session.ts"
-import type { LoadedSession, StoredMessage } from "../repository/SessionRepository.ts"
+import type { LoadedSession, StoredMessage } from "../repository/port.ts"
 
 /**
  * What memory holds of one session: an immutable value. A write builds a new

@@ -14,7 +14,7 @@ import {
 import { idProblem, type MessageId, type SessionId } from "../../domain/Ids.ts"
 import type { MessageWithParts } from "../../domain/Message.ts"
 import type { SessionInfo, SessionSummary } from "../../domain/Session.ts"
-import type { LoadedSession, SessionRepositoryShape, StoredMessage, Written } from "../SessionRepository.ts"
+import type { LoadedSession, SessionRepositoryShape, StoredMessage, Written } from "../port.ts"
 import {
   ensureMode,
   ensurePrivateDirectory,
