@@ -282,16 +282,14 @@ export const makeFileSystemRepository = (
      * never left half-updated. An id that fails `idProblem` never reaches a path.
      */
     const withSession = <A, E>(
-      operation: string,
       sessionId: SessionId,
       writes: boolean,
       body: (state: SessionState) => Effect.Effect<A, E>
     ): Effect.Effect<A, E | RepositoryError> => {
       const problem = idProblem(sessionId)
       if (problem !== undefined) {
-        return Effect.fail(
-          new RepositoryError({ operation, cause: new InvalidId({ kind: "SessionId", id: sessionId, reason: problem }) })
-        )
+        // A caller's contract violation (the store validates every id): a defect, never a retryable storage error.
+        return Effect.die(new InvalidId({ kind: "SessionId", id: sessionId, reason: problem }))
       }
       // The state is borrowed and given back under the repository's context
       // (see `owned`), so neither its entry nor its idle timer keeps the caller's.
@@ -492,14 +490,9 @@ export const makeFileSystemRepository = (
     const createSession = (info: SessionInfo): Effect.Effect<Written, SessionAlreadyExists | RepositoryError> => {
       const problem = sessionInfoProblem(info, undefined)
       if (problem !== undefined) {
-        return Effect.fail(
-          new RepositoryError({
-            operation: "createSession",
-            cause: new InvalidInput({ what: "session info", reason: problem })
-          })
-        )
+        return Effect.die(new InvalidInput({ what: "session info", reason: problem }))
       }
-      return withSession("createSession", info.id, true, (state) =>
+      return withSession(info.id, true, (state) =>
         Effect.gen(function*() {
           if (yield* fs.exists(state.paths.directory)) return yield* new SessionAlreadyExists({ sessionId: info.id })
           const record = encodeRecord(info)
@@ -538,15 +531,9 @@ export const makeFileSystemRepository = (
     const updateSession = (info: SessionInfo): Effect.Effect<Written, SessionNotFound | RepositoryError | CorruptRecord> => {
       const problem = sessionInfoProblem(info, undefined)
       if (problem !== undefined) {
-        return Effect.fail(
-          new RepositoryError({
-            operation: "updateSession",
-            sessionId: info.id,
-            cause: new InvalidInput({ what: "session info", reason: problem })
-          })
-        )
+        return Effect.die(new InvalidInput({ what: "session info", reason: problem }))
       }
-      return withSession("updateSession", info.id, true, (state) =>
+      return withSession(info.id, true, (state) =>
         Effect.gen(function*() {
           // A record that does not decode is evidence: it is never overwritten.
           const current = yield* readInfo(fs, state.paths, { id: info.id }, "updateSession")
@@ -580,7 +567,7 @@ export const makeFileSystemRepository = (
       sessionId: SessionId,
       { newest }: { readonly newest: number }
     ): Effect.Effect<LoadedSession, SessionNotFound | RepositoryError | CorruptRecord> =>
-      withSession("loadSession", sessionId, false, (state) =>
+      withSession(sessionId, false, (state) =>
         Effect.gen(function*() {
           let index = trustedIndex(state)
           if (index === undefined && state.index !== undefined) {
@@ -635,13 +622,11 @@ export const makeFileSystemRepository = (
       // Everything written must read back, or one bad write would make the whole log unreadable.
       const problem = messageProblem(message, sessionId)
       if (problem !== undefined) {
-        return Effect.fail(
-          new RepositoryError({ operation: "putMessage", sessionId, cause: new InvalidInput({ what: "message", reason: problem }) })
-        )
+        return Effect.die(new InvalidInput({ what: "message", reason: problem }))
       }
       const record = encodeRecord(message)
       const id = message.info.id
-      return withSession("putMessage", sessionId, true, (state) =>
+      return withSession(sessionId, true, (state) =>
         appendRecord(state, () =>
           Effect.succeed({
             line: putLine(record.json),
@@ -666,7 +651,7 @@ export const makeFileSystemRepository = (
       sessionId: SessionId,
       messageId: MessageId
     ): Effect.Effect<StoredMessage, SessionNotFound | RepositoryError | CorruptRecord | MessageNotFound> =>
-      withSession("getMessage", sessionId, false, (state) =>
+      withSession(sessionId, false, (state) =>
         Effect.gen(function*() {
           const index = yield* ensureIndex(state)
           const entry = index.entries.get(messageId)
@@ -682,7 +667,7 @@ export const makeFileSystemRepository = (
       ReadonlyArray<StoredMessage>,
       SessionNotFound | RepositoryError | CorruptRecord | MessageNotFound
     > =>
-      withSession("pageMessages", sessionId, false, (state) =>
+      withSession(sessionId, false, (state) =>
         Effect.gen(function*() {
           const index = yield* ensureIndex(state)
           const entries = [...index.entries]
@@ -700,7 +685,7 @@ export const makeFileSystemRepository = (
       sessionId: SessionId,
       messageId: MessageId
     ): Effect.Effect<void, SessionNotFound | RepositoryError | CorruptRecord | MessageNotFound> =>
-      withSession("removeMessage", sessionId, true, (state) =>
+      withSession(sessionId, true, (state) =>
         appendRecord(state, (index) => {
           if (!index.entries.has(messageId)) return Effect.fail(new MessageNotFound({ sessionId, messageId }))
           return Effect.succeed({
@@ -718,7 +703,7 @@ export const makeFileSystemRepository = (
         ))
 
     const removeSession = (sessionId: SessionId): Effect.Effect<void, SessionNotFound | RepositoryError> =>
-      withSession("removeSession", sessionId, true, (state) =>
+      withSession(sessionId, true, (state) =>
         Effect.gen(function*() {
           // Renamed out of sessions/ first, in one step: a crash can leave the
           // session whole or gone, never half-removed and still loading.
