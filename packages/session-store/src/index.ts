@@ -16,3 +16,5 @@ export * as StorageInspection from "./repository/fileSystem/StorageInspection.ts
 export * as StoreConfig from "./config/StoreConfig.ts"
 export * from "./store/StoreEvents.ts"
 export * as StoreMetrics from "./store/StoreMetrics.ts"
+export * as SqliteClient from "./repository/sql/SqliteClient.ts"
+export * as SqlRepository from "./repository/sql/sqlRepository.ts"

@@ -151,7 +151,9 @@ export const repositoryContract = (name: string, layer: Layer.Layer<SessionRepos
     it.effect("removes a session with everything it owns", run((repo) =>
       Effect.gen(function*() {
         yield* seed(repo, "ses_1", 3)
-        yield* seed(repo, "ses_2", 1)
+        // Message ids are unique across sessions in opencode's schema, so ses_2 gets its own.
+        yield* repo.createSession(makeSessionInfo("ses_2"))
+        yield* repo.putMessage(sid("ses_2"), message("ses_2", "n1"))
         yield* repo.removeSession(sid("ses_1"))
         expect((yield* Effect.flip(repo.loadSession(sid("ses_1"), { newest: 1 })))._tag).toBe("SessionNotFound")
         expect((yield* Effect.flip(repo.getMessage(sid("ses_1"), mid("m1"))))._tag).toBe("SessionNotFound")

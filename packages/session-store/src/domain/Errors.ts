@@ -103,6 +103,24 @@ export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInp
 }
 
 /**
+ * The kind of a {@link RepositoryError}, as far as the storage tells it:
+ *
+ * - `Busy`: another connection or process holds the lock longer than the busy timeout (SQLITE_BUSY, SQLITE_LOCKED,
+ *   a PostgreSQL lock timeout or deadlock). Retryable.
+ * - `StorageFull`: the disk or the database is full (SQLITE_FULL, ENOSPC, PostgreSQL 53100).
+ * - `ReadOnly`: the database cannot be written (SQLITE_READONLY: a read-only file, mount or open).
+ * - `Corrupt`: the file is damaged or not a database at all (SQLITE_CORRUPT, SQLITE_NOTADB).
+ * - `Unavailable`: the database cannot be opened or reached (SQLITE_CANTOPEN, SQLITE_IOERR, a lost connection).
+ *
+ * @example
+ * ```ts
+ * const retry = (e: RepositoryError) => e.reason === "Busy"
+ * ```
+ */
+export const RepositoryErrorReason = Schema.Literals(["Busy", "StorageFull", "ReadOnly", "Corrupt", "Unavailable"])
+export type RepositoryErrorReason = typeof RepositoryErrorReason.Type
+
+/**
  * The storage behind the store failed: disk full, permission denied, a lost
  * connection. `operation` names what was attempted; `cause` is the underlying error.
  *
@@ -114,12 +132,40 @@ export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInp
 export class RepositoryError extends Schema.TaggedError<RepositoryError>()("RepositoryError", {
   operation: Schema.String,
   sessionId: Schema.optional(Schema.String),
+  /** What kind of storage failure this is, when the storage can tell; see {@link RepositoryErrorReason}. */
+  reason: Schema.optional(RepositoryErrorReason),
   cause: Schema.Defect()
 }) {
   override get message(): string {
     const where = this.sessionId === undefined ? "" : ` (session ${this.sessionId})`
+    const kind = this.reason === undefined ? "" : ` [${this.reason}]`
     const cause = this.cause instanceof Error ? this.cause.message : String(this.cause)
-    return `repository ${this.operation} failed${where}: ${cause}`
+    return `repository ${this.operation} failed${where}${kind}: ${cause}`
+  }
+
+  /** Whether trying the same operation again later can succeed (the storage was busy or locked). */
+  get isRetryable(): boolean {
+    return this.reason === "Busy"
+  }
+}
+
+/**
+ * An existing database has a table this store needs, but not the columns it
+ * needs: the schema is one it cannot use (an older or foreign layout). The
+ * database is left exactly as it is; nothing is altered or dropped.
+ *
+ * @example
+ * ```ts
+ * new IncompatibleSchema({ table: "session", missingColumns: ["slug"] }).message
+ * // "table session lacks the column(s) slug"
+ * ```
+ */
+export class IncompatibleSchema extends Schema.TaggedError<IncompatibleSchema>()("IncompatibleSchema", {
+  table: Schema.String,
+  missingColumns: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `table ${this.table} lacks the column(s) ${this.missingColumns.join(", ")}`
   }
 }
 

@@ -24,13 +24,23 @@
 import { Context, Layer } from "effect"
 import type * as FileSystem from "effect/FileSystem"
 import type * as Path from "effect/Path"
-import type { RepositoryError } from "../domain/Errors.ts"
+import type { SqlClient } from "effect/sql/SqlClient"
+import type { IncompatibleSchema, RepositoryError } from "../domain/Errors.ts"
 import { makeFileSystemRepository } from "./fileSystem/fileSystemRepository.ts"
 import { makeMemoryRepository } from "./memory.ts"
+import * as SqliteClient from "./sql/SqliteClient.ts"
+import { makeSqlRepository, type SqlRepositoryOptions } from "./sql/sqlRepository.ts"
 
 import type { SessionRepositoryShape } from "./port.ts"
 
-export type { LoadedSession, PageRequest, SessionRepositoryShape, StoredMessage, Written } from "./port.ts"
+export type {
+  LoadedSession,
+  PageRequest,
+  SessionChanges,
+  SessionRepositoryShape,
+  StoredMessage,
+  Written
+} from "./port.ts"
 
 /**
  * The repository service.
@@ -82,5 +92,49 @@ export class SessionRepository extends Context.Service<SessionRepository, Sessio
     readonly fsync?: boolean | undefined
   }): Layer.Layer<SessionRepository, RepositoryError, FileSystem.FileSystem | Path.Path> {
     return Layer.effect(SessionRepository, makeFileSystemRepository(options))
+  }
+
+  /**
+   * The repository on the `SqlClient` in context (SQLite or PostgreSQL), in
+   * opencode's own tables: `session` (a column per field), `message` and
+   * `part` (the rest of each record as JSON in `data`). Building it migrates
+   * the schema with `effect/sql`'s Migrator: on an empty database it creates
+   * opencode's tables; on an existing opencode.db it uses them as they are
+   * (never altered or dropped) and fails with IncompatibleSchema naming the
+   * table and the columns when one it needs is missing. Fields of a
+   * SessionInfo without a column are kept in a table of ours. Every
+   * multi-row write is one transaction. On SQLite, `changes` reports writes
+   * by other processes (`PRAGMA data_version` plus a change record), polled
+   * every `changePollIntervalMs` by a fiber of the layer's scope.
+   *
+   * @example
+   * ```ts
+   * const RepositoryLive = SessionRepository.layerSql().pipe(
+   *   Layer.provide(SqliteClient.layer({ filename: "opencode.db" }))
+   * )
+   * ```
+   */
+  static layerSql(
+    options: SqlRepositoryOptions = {}
+  ): Layer.Layer<SessionRepository, RepositoryError | IncompatibleSchema, SqlClient> {
+    return Layer.effect(SessionRepository, makeSqlRepository(options))
+  }
+
+  /**
+   * {@link SessionRepository.layerSql} on a SQLite file through `node:sqlite`
+   * (WAL, a busy timeout, `synchronous = FULL` unless told otherwise; see
+   * SqliteClient). The database is opened when the layer is built and closed
+   * when it is released. Opening fails with a RepositoryError whose `reason`
+   * says why (`Corrupt`, `ReadOnly`, `Unavailable`, `Busy`).
+   *
+   * @example
+   * ```ts
+   * const RepositoryLive = SessionRepository.layerSqlite({ filename: "/home/me/.local/share/opencode/opencode.db" })
+   * ```
+   */
+  static layerSqlite(
+    options: SqliteClient.SqliteClientOptions & SqlRepositoryOptions
+  ): Layer.Layer<SessionRepository, RepositoryError | IncompatibleSchema> {
+    return SessionRepository.layerSql(options).pipe(Layer.provide(SqliteClient.layer(options)))
   }
 }

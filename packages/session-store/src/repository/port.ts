@@ -2,7 +2,7 @@
  * The storage port: what every repository implements. Shared by the service
  * module (`SessionRepository.ts`) and the implementations beside it.
  */
-import type { Effect } from "effect"
+import type { Effect, Stream } from "effect"
 import type {
   CorruptRecord,
   MessageNotFound,
@@ -14,6 +14,19 @@ import type {
 import type { MessageId, SessionId } from "../domain/Ids.ts"
 import type { MessageWithParts } from "../domain/Message.ts"
 import type { SessionInfo, SessionSummary } from "../domain/Session.ts"
+
+/**
+ * What other processes wrote, as a repository on shared storage learns of
+ * it: the ids of the sessions they changed, or `"all"` when it cannot tell
+ * which (a writer that keeps no change record, such as opencode itself, or a
+ * reader that fell too far behind).
+ *
+ * @example
+ * ```ts
+ * const stale = (change: SessionChanges, id: SessionId) => change === "all" || change.includes(id)
+ * ```
+ */
+export type SessionChanges = ReadonlyArray<SessionId> | "all"
 
 /**
  * A message together with the size of its stored record, so the store can
@@ -115,4 +128,12 @@ export interface SessionRepositoryShape {
   readonly removeSession: (sessionId: SessionId) => Effect.Effect<void, SessionNotFound | RepositoryError>
   /** Lists every stored session, most recently updated first. */
   readonly listSessions: () => Effect.Effect<ReadonlyArray<SessionSummary>, RepositoryError | CorruptRecord>
+  /**
+   * Writes by other processes to the same storage, for a store to drop its
+   * stale copies; absent where no other process can write (memory). Each
+   * subscriber sees what is found after it subscribed. The SQLite repository
+   * checks every `changePollIntervalMs` (default 100 ms), so a write by
+   * another process shows here within about that interval after its commit.
+   */
+  readonly changes?: Stream.Stream<SessionChanges> | undefined
 }

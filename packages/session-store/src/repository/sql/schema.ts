@@ -1,0 +1,307 @@
+/**
+ * The tables: opencode's `project`, `session`, `message` and `part`, created
+ * with opencode's own DDL when missing, used as they are when present; and two
+ * small tables of our own. Run by `effect/sql`'s Migrator, recorded in
+ * `session_store_migrations` (ours; opencode's migrator keeps its own record).
+ *
+ * On an existing opencode.db, opencode's tables are never created, altered or
+ * dropped: `CREATE TABLE IF NOT EXISTS` leaves a table that exists as it is,
+ * and indexes with opencode's names are created only with the tables. What the
+ * store needs of them is checked on every open ({@link checkColumns}); columns
+ * of newer versions are tolerated (left to their defaults), a missing column
+ * fails with IncompatibleSchema naming the table and the columns.
+ */
+import { Effect } from "effect"
+import * as Migrator from "effect/sql/Migrator"
+import { SqlClient } from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
+import { IncompatibleSchema, type RepositoryError } from "../../domain/Errors.ts"
+import { REQUIRED_COLUMNS } from "./rows.ts"
+import { orRepositoryError, toRepositoryError } from "./sqlErrors.ts"
+
+/** The Migrator's record of what ran, a table of ours. */
+export const MIGRATIONS_TABLE = "session_store_migrations"
+
+// opencode's DDL for its four tables, as its migrator leaves them (sqlite_master of an opencode.db
+// from the @opencode-ai/sdk 1.19 era); statement by statement, with IF NOT EXISTS added so that a
+// table opencode created already is left alone.
+const SQLITE_TABLES: ReadonlyArray<readonly [table: string, ddl: string, indexes: ReadonlyArray<string>]> = [
+  [
+    "project",
+    `CREATE TABLE IF NOT EXISTS \`project\` (
+	\`id\` text PRIMARY KEY,
+	\`worktree\` text NOT NULL,
+	\`vcs\` text,
+	\`name\` text,
+	\`icon_url\` text,
+	\`icon_url_override\` text,
+	\`icon_color\` text,
+	\`time_created\` integer NOT NULL,
+	\`time_updated\` integer NOT NULL,
+	\`time_initialized\` integer,
+	\`sandboxes\` text NOT NULL,
+	\`commands\` text
+)`,
+    []
+  ],
+  [
+    "session",
+    `CREATE TABLE IF NOT EXISTS \`session\` (
+	\`id\` text PRIMARY KEY,
+	\`project_id\` text NOT NULL,
+	\`workspace_id\` text,
+	\`parent_id\` text,
+	\`slug\` text NOT NULL,
+	\`directory\` text NOT NULL,
+	\`path\` text,
+	\`title\` text NOT NULL,
+	\`version\` text NOT NULL,
+	\`share_url\` text,
+	\`summary_additions\` integer,
+	\`summary_deletions\` integer,
+	\`summary_files\` integer,
+	\`summary_diffs\` text,
+	\`metadata\` text,
+	\`cost\` real DEFAULT 0 NOT NULL,
+	\`tokens_input\` integer DEFAULT 0 NOT NULL,
+	\`tokens_output\` integer DEFAULT 0 NOT NULL,
+	\`tokens_reasoning\` integer DEFAULT 0 NOT NULL,
+	\`tokens_cache_read\` integer DEFAULT 0 NOT NULL,
+	\`tokens_cache_write\` integer DEFAULT 0 NOT NULL,
+	\`revert\` text,
+	\`permission\` text,
+	\`agent\` text,
+	\`model\` text,
+	\`time_created\` integer NOT NULL,
+	\`time_updated\` integer NOT NULL,
+	\`time_compacting\` integer,
+	\`time_archived\` integer,
+	CONSTRAINT \`fk_session_project_id_project_id_fk\` FOREIGN KEY (\`project_id\`) REFERENCES \`project\`(\`id\`) ON DELETE CASCADE
+)`,
+    [
+      "CREATE INDEX IF NOT EXISTS `session_project_idx` ON `session` (`project_id`)",
+      "CREATE INDEX IF NOT EXISTS `session_workspace_idx` ON `session` (`workspace_id`)",
+      "CREATE INDEX IF NOT EXISTS `session_parent_idx` ON `session` (`parent_id`)"
+    ]
+  ],
+  [
+    "message",
+    `CREATE TABLE IF NOT EXISTS \`message\` (
+	\`id\` text PRIMARY KEY,
+	\`session_id\` text NOT NULL,
+	\`time_created\` integer NOT NULL,
+	\`time_updated\` integer NOT NULL,
+	\`data\` text NOT NULL,
+	CONSTRAINT \`fk_message_session_id_session_id_fk\` FOREIGN KEY (\`session_id\`) REFERENCES \`session\`(\`id\`) ON DELETE CASCADE
+)`,
+    [
+      "CREATE INDEX IF NOT EXISTS `message_session_time_created_id_idx` ON `message` (`session_id`,`time_created`,`id`)"
+    ]
+  ],
+  [
+    "part",
+    `CREATE TABLE IF NOT EXISTS \`part\` (
+	\`id\` text PRIMARY KEY,
+	\`message_id\` text NOT NULL,
+	\`session_id\` text NOT NULL,
+	\`time_created\` integer NOT NULL,
+	\`time_updated\` integer NOT NULL,
+	\`data\` text NOT NULL,
+	CONSTRAINT \`fk_part_message_id_message_id_fk\` FOREIGN KEY (\`message_id\`) REFERENCES \`message\`(\`id\`) ON DELETE CASCADE
+)`,
+    [
+      "CREATE INDEX IF NOT EXISTS `part_message_id_id_idx` ON `part` (`message_id`,`id`)",
+      "CREATE INDEX IF NOT EXISTS `part_session_idx` ON `part` (`session_id`)"
+    ]
+  ]
+]
+
+// The same tables on PostgreSQL. `data` and the JSON columns are `json`, not `jsonb`: `json` keeps the
+// text as written (key order, no added spaces), so what is read back is what was written and the byte
+// sizes the store accounts are the stored ones; jsonb would reorder keys and reformat.
+const PG_TABLES: ReadonlyArray<readonly [table: string, ddl: string, indexes: ReadonlyArray<string>]> = [
+  [
+    "project",
+    `CREATE TABLE IF NOT EXISTS "project" (
+	"id" text PRIMARY KEY, "worktree" text NOT NULL, "vcs" text, "name" text, "icon_url" text,
+	"icon_url_override" text, "icon_color" text, "time_created" bigint NOT NULL, "time_updated" bigint NOT NULL,
+	"time_initialized" bigint, "sandboxes" json NOT NULL, "commands" json
+)`,
+    []
+  ],
+  [
+    "session",
+    `CREATE TABLE IF NOT EXISTS "session" (
+	"id" text PRIMARY KEY,
+	"project_id" text NOT NULL REFERENCES "project"("id") ON DELETE CASCADE,
+	"workspace_id" text, "parent_id" text, "slug" text NOT NULL, "directory" text NOT NULL, "path" text,
+	"title" text NOT NULL, "version" text NOT NULL, "share_url" text,
+	"summary_additions" integer, "summary_deletions" integer, "summary_files" integer, "summary_diffs" json,
+	"metadata" json, "cost" double precision DEFAULT 0 NOT NULL,
+	"tokens_input" bigint DEFAULT 0 NOT NULL, "tokens_output" bigint DEFAULT 0 NOT NULL,
+	"tokens_reasoning" bigint DEFAULT 0 NOT NULL, "tokens_cache_read" bigint DEFAULT 0 NOT NULL,
+	"tokens_cache_write" bigint DEFAULT 0 NOT NULL,
+	"revert" json, "permission" json, "agent" text, "model" json,
+	"time_created" bigint NOT NULL, "time_updated" bigint NOT NULL, "time_compacting" bigint, "time_archived" bigint
+)`,
+    [
+      `CREATE INDEX IF NOT EXISTS "session_project_idx" ON "session" ("project_id")`,
+      `CREATE INDEX IF NOT EXISTS "session_workspace_idx" ON "session" ("workspace_id")`,
+      `CREATE INDEX IF NOT EXISTS "session_parent_idx" ON "session" ("parent_id")`
+    ]
+  ],
+  [
+    "message",
+    `CREATE TABLE IF NOT EXISTS "message" (
+	"id" text PRIMARY KEY,
+	"session_id" text NOT NULL REFERENCES "session"("id") ON DELETE CASCADE,
+	"time_created" bigint NOT NULL, "time_updated" bigint NOT NULL, "data" json NOT NULL
+)`,
+    [
+      `CREATE INDEX IF NOT EXISTS "message_session_time_created_id_idx" ON "message" ("session_id","time_created","id")`
+    ]
+  ],
+  [
+    "part",
+    `CREATE TABLE IF NOT EXISTS "part" (
+	"id" text PRIMARY KEY,
+	"message_id" text NOT NULL REFERENCES "message"("id") ON DELETE CASCADE,
+	"session_id" text NOT NULL,
+	"time_created" bigint NOT NULL, "time_updated" bigint NOT NULL, "data" json NOT NULL
+)`,
+    [
+      `CREATE INDEX IF NOT EXISTS "part_message_id_id_idx" ON "part" ("message_id","id")`,
+      `CREATE INDEX IF NOT EXISTS "part_session_idx" ON "part" ("session_id")`
+    ]
+  ]
+]
+
+/** The columns `table` has, or `undefined` when there is no such table. */
+export const tableColumns = (table: string): Effect.Effect<ReadonlySet<string> | undefined, SqlError, SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient
+    const rows = yield* sql.onDialectOrElse({
+      pg: () =>
+        sql<{ name: string }>`SELECT column_name AS name FROM information_schema.columns
+          WHERE table_schema = current_schema() AND table_name = ${table}`,
+      orElse: () => sql<{ name: string }>`SELECT name FROM pragma_table_info(${table})`
+    })
+    return rows.length === 0 ? undefined : new Set(rows.map((row) => row.name))
+  })
+
+/** Migration 1: opencode's tables, each created only where it does not exist (with its indexes). */
+const opencodeTables = Effect.gen(function*() {
+  const sql = yield* SqlClient
+  const tables = sql.onDialectOrElse({ pg: () => PG_TABLES, orElse: () => SQLITE_TABLES })
+  for (const [table, ddl, indexes] of tables) {
+    if ((yield* tableColumns(table)) !== undefined) continue
+    yield* sql.unsafe(ddl).unprepared
+    for (const index of indexes) yield* sql.unsafe(index).unprepared
+  }
+})
+
+/**
+ * Migration 2: our own tables.
+ *
+ * - `session_store_session`: per session, what of its SessionInfo has no column in `session` (see rows.ts).
+ * - `session_store_change`: one row per committed write (the session it changed, the writer's id), so
+ *   another process can tell which sessions changed since it last looked. Rows older than a minute are
+ *   pruned by the writers.
+ */
+const ownTables = Effect.gen(function*() {
+  const sql = yield* SqlClient
+  yield* sql.onDialectOrElse({
+    pg: () =>
+      Effect.andThen(
+        sql`CREATE TABLE IF NOT EXISTS session_store_session (
+          session_id text PRIMARY KEY REFERENCES "session"("id") ON DELETE CASCADE,
+          extra json NOT NULL
+        )`,
+        sql`CREATE TABLE IF NOT EXISTS session_store_change (
+          seq bigserial PRIMARY KEY, session_id text NOT NULL, writer text NOT NULL, time_created bigint NOT NULL
+        )`
+      ),
+    orElse: () =>
+      Effect.andThen(
+        sql`CREATE TABLE IF NOT EXISTS session_store_session (
+          session_id text PRIMARY KEY REFERENCES session(id) ON DELETE CASCADE,
+          extra text NOT NULL
+        )`,
+        sql`CREATE TABLE IF NOT EXISTS session_store_change (
+          seq integer PRIMARY KEY AUTOINCREMENT, session_id text NOT NULL, writer text NOT NULL,
+          time_created integer NOT NULL
+        )`
+      )
+  })
+  yield* sql`CREATE INDEX IF NOT EXISTS session_store_change_time_idx ON session_store_change (time_created)`
+})
+
+/**
+ * Fails with IncompatibleSchema when a table the store uses lacks a column it
+ * needs (with `onlyExisting`, tables that do not exist yet are skipped);
+ * returns the columns of `session` (newer columns are used when there).
+ */
+export const checkColumns = (
+  options: { readonly onlyExisting: boolean }
+): Effect.Effect<ReadonlySet<string>, IncompatibleSchema | SqlError, SqlClient> =>
+  Effect.gen(function*() {
+    let sessionColumns: ReadonlySet<string> = new Set()
+    for (const [table, required] of Object.entries(REQUIRED_COLUMNS)) {
+      const found = yield* tableColumns(table)
+      if (found === undefined && options.onlyExisting) continue
+      const columns = found ?? new Set<string>()
+      const missing = required.filter((column) => !columns.has(column))
+      if (missing.length > 0) return yield* new IncompatibleSchema({ table, missingColumns: missing })
+      if (table === "session") sessionColumns = columns
+    }
+    return sessionColumns
+  })
+
+/**
+ * The window and paging queries need an index on message (session_id,
+ * time_created, id). opencode's databases have had it since early 2026; an
+ * older one gets an index of ours (an index is not a change to the table:
+ * opencode's migrations neither see nor trip over it).
+ */
+const ensureWindowIndex = Effect.gen(function*() {
+  const sql = yield* SqlClient
+  yield* sql.onDialectOrElse({
+    sqlite: () =>
+      Effect.gen(function*() {
+        const indexes = yield* sql<{ name: string }>`SELECT name FROM pragma_index_list('message')`
+        for (const { name } of indexes) {
+          const columns = yield* sql<{ name: string }>`SELECT name FROM pragma_index_info(${name}) ORDER BY seqno`
+          if (columns.map((c) => c.name).join(",") === "session_id,time_created,id") return
+        }
+        yield* sql`CREATE INDEX IF NOT EXISTS session_store_message_window_idx ON message (session_id, time_created, id)`
+      }),
+    orElse: () =>
+      sql`CREATE INDEX IF NOT EXISTS session_store_message_window_idx ON message (session_id, time_created, id)`
+  })
+})
+
+const migrate = Migrator.make({})
+
+/**
+ * Brings the database to what the store needs: runs the migrations not run
+ * yet, then checks the columns (every open: opencode may have migrated the
+ * file since). Returns the columns of `session`.
+ */
+export const prepareSchema: Effect.Effect<ReadonlySet<string>, RepositoryError | IncompatibleSchema, SqlClient> = Effect
+  .gen(function*() {
+    // An existing database that cannot be used is left untouched: checked before anything is created.
+    yield* orRepositoryError("open")(checkColumns({ onlyExisting: true }))
+    yield* migrate({
+      table: MIGRATIONS_TABLE,
+      loader: Migrator.fromRecord({
+        "1_opencode_tables": opencodeTables,
+        "2_session_store_tables": ownTables
+      })
+    }).pipe(
+      Effect.mapError((error) => error._tag === "MigrationError" ? toRepositoryError(error, "migrate") : error),
+      orRepositoryError("migrate")
+    )
+    const columns = yield* orRepositoryError("open")(checkColumns({ onlyExisting: false }))
+    yield* orRepositoryError("open")(ensureWindowIndex)
+    return columns
+  })

@@ -1,0 +1,511 @@
+/**
+ * The SessionRepository on `effect/sql`: opencode's `session`, `message` and
+ * `part` tables, written once against `SqlClient` (SQLite here, PostgreSQL
+ * later; the few differences go through `sql.onDialectOrElse`).
+ *
+ * - Message order is `(time_created, id)`. A new message gets
+ *   `time_created = max(now, newest of the session + 1)`: the wall clock
+ *   opencode puts there, kept strictly increasing within a session, so order is
+ *   the order in which ids were first written, as the port promises. A
+ *   replaced message keeps its `time_created` (its place) and gets a new
+ *   `time_updated`; its parts are rewritten, in order (`time_created` = now +
+ *   their index).
+ * - A load reads the session row, the newest `newest` messages
+ *   (`ORDER BY time_created DESC, id DESC LIMIT n` on the index
+ *   `(session_id, time_created, id)`), their parts, and two aggregates for
+ *   the totals (count and bytes, from the stored lengths: no JSON is read for
+ *   them), in one read transaction.
+ * - Every write is one transaction (`BEGIN IMMEDIATE` on SQLite) and records
+ *   the session it changed in `session_store_change`.
+ * - Message and part ids are primary keys in opencode's schema, so unique
+ *   across sessions. Writing a message whose id belongs to another session, a
+ *   part whose id belongs to another message, or a message whose ids do not
+ *   match its session is an invalid input and dies with InvalidInput, never a
+ *   retryable RepositoryError.
+ */
+import { Clock, Effect, PubSub, Schedule, Scope, Stream } from "effect"
+import { BeginTransaction, SqlClient } from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
+import {
+  CorruptRecord,
+  type IncompatibleSchema,
+  InvalidInput,
+  MessageNotFound,
+  type RepositoryError,
+  SessionAlreadyExists,
+  SessionNotFound
+} from "../../domain/Errors.ts"
+import type { MessageId, SessionId } from "../../domain/Ids.ts"
+import type { MessageWithParts } from "../../domain/Message.ts"
+import type { SessionInfo, SessionSummary } from "../../domain/Session.ts"
+import type { SessionChanges, SessionRepositoryShape, StoredMessage } from "../port.ts"
+import { encodeRecord } from "../../domain/records.ts"
+import {
+  infoBytes,
+  type Json,
+  messageBytes,
+  messageToData,
+  parseObject,
+  partBytes,
+  type SessionExtra,
+  sessionFromRow,
+  sessionToRow
+} from "./rows.ts"
+import { prepareSchema } from "./schema.ts"
+import { orRepositoryError } from "./sqlErrors.ts"
+
+/**
+ * Options of the SQL repository.
+ */
+export interface SqlRepositoryOptions {
+  /**
+   * How often to look for writes by other processes (SQLite: one `PRAGMA
+   * data_version` per interval, plus a read of the change record when it
+   * moved). Default 100 ms; `0` or less turns the watch off.
+   */
+  readonly changePollIntervalMs?: number | undefined
+}
+
+/** How long change rows are kept: a reader that stalls longer than this is told "all". */
+const CHANGE_RETENTION_MS = 60_000
+
+/** Ids per `IN (…)` list, well under SQLite's and PostgreSQL's parameter limits. */
+const CHUNK = 500
+
+interface MessageRow {
+  readonly id: string
+  readonly data: string
+}
+
+interface PartRow {
+  readonly message_id: string
+  readonly id: string
+  readonly data: string
+}
+
+const die = (what: string, reason: string) => Effect.die(new InvalidInput({ what, reason }))
+
+const isUniqueViolation = (error: SqlError) => error.reason._tag === "UniqueViolation"
+
+/**
+ * Builds the repository on the `SqlClient` in context: migrates and checks
+ * the schema, then (with a positive interval) forks the change watch into
+ * the current scope.
+ */
+export const makeSqlRepository = (
+  options: SqlRepositoryOptions = {}
+): Effect.Effect<SessionRepositoryShape, RepositoryError | IncompatibleSchema, SqlClient | Scope.Scope> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient
+    const sessionColumns = yield* prepareSchema
+    const writer = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`
+
+    // JSON sizes from stored lengths, in SQL (see rows.ts for the same in JS).
+    const dataLength = sql.onDialectOrElse({
+      pg: () => "octet_length(data::text)",
+      orElse: () => "octet_length(data)"
+    })
+    const jsonString = (column: string) =>
+      `(octet_length(${column}) + 2 + length(${column}) - length(replace(${column}, '"', '')))`
+    const members = `(CASE WHEN ${dataLength} > 2 THEN ${dataLength} - 1 ELSE 0 END)`
+    const messageRowBytes = sql.literal(`(40 + ${jsonString("id")} + ${jsonString("session_id")} + ${members})`)
+    const partRowBytes = sql.literal(
+      `(34 + ${jsonString("id")} + ${jsonString("session_id")} + ${jsonString("message_id")} + ${members})`
+    )
+
+    // Reads that span several statements see one snapshot.
+    const readTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      sql.onDialectOrElse({
+        sqlite: () => sql.withTransaction(effect).pipe(Effect.provideService(BeginTransaction, "BEGIN DEFERRED")),
+        pg: () =>
+          sql.withTransaction(effect).pipe(
+            Effect.provideService(BeginTransaction, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+          ),
+        orElse: () => sql.withTransaction(effect)
+      })
+
+    const corrupt = (table: string, id: string, error: unknown) =>
+      new CorruptRecord({
+        file: `${table} ${id}`,
+        problem: error instanceof Error ? error.message : String(error)
+      })
+
+    const sessionExists = (sessionId: SessionId) =>
+      Effect.flatMap(
+        sql<{ id: string }>`SELECT id FROM session WHERE id = ${sessionId}`,
+        (rows) => rows.length === 0 ? Effect.fail(new SessionNotFound({ sessionId })) : Effect.void
+      )
+
+    const now = Clock.currentTimeMillis
+
+    let lastPrune = 0
+    const recordChange = (sessionId: SessionId) =>
+      Effect.gen(function*() {
+        const time = yield* now
+        yield* sql`INSERT INTO session_store_change (session_id, writer, time_created) VALUES (${sessionId}, ${writer}, ${time})`
+        if (time - lastPrune >= 1_000) {
+          lastPrune = time
+          yield* sql`DELETE FROM session_store_change WHERE time_created < ${time - CHANGE_RETENTION_MS}`
+        }
+      })
+
+    const readSession = (sessionId: SessionId) =>
+      Effect.gen(function*() {
+        const rows = yield* sql<Json>`SELECT * FROM session WHERE id = ${sessionId}`
+        if (rows.length === 0) return yield* new SessionNotFound({ sessionId })
+        const extraRows = yield* sql<{ extra: unknown }>`SELECT extra FROM session_store_session WHERE session_id = ${sessionId}`
+        return yield* decodeSession(rows[0]!, extraRows[0]?.extra)
+      })
+
+    const decodeSession = (row: Json, extraText: unknown) =>
+      Effect.try({
+        try: () => {
+          const extra = extraText === undefined || extraText === null
+            ? undefined
+            : (parseObject(extraText) as unknown as SessionExtra)
+          const info = sessionFromRow(row, extra)
+          return { info, bytes: encodeRecord(info).bytes }
+        },
+        catch: (error) => corrupt("session", String(row["id"]), error)
+      })
+
+    const writeExtra = (sessionId: SessionId, extra: SessionExtra) =>
+      sql`INSERT INTO session_store_session (session_id, extra) VALUES (${sessionId}, ${JSON.stringify(extra)})
+        ON CONFLICT (session_id) DO UPDATE SET extra = excluded.extra`
+
+    const ensureProject = (info: SessionInfo) =>
+      Effect.flatMap(now, (time) =>
+        sql`INSERT INTO project (id, worktree, sandboxes, time_created, time_updated)
+          VALUES (${info.projectID}, ${info.directory}, '[]', ${time}, ${time})
+          ON CONFLICT (id) DO NOTHING`)
+
+    /** The messages of `rows` with their parts, in the order of `rows`. */
+    const withParts = (sessionId: SessionId, rows: ReadonlyArray<MessageRow>) =>
+      Effect.gen(function*() {
+        const parts = new Map<string, Array<PartRow>>()
+        for (let i = 0; i < rows.length; i += CHUNK) {
+          const ids = rows.slice(i, i + CHUNK).map((row) => row.id)
+          const found = yield* sql<PartRow>`SELECT message_id, id, data FROM part
+            WHERE ${sql.in("message_id", ids)} ORDER BY message_id, time_created, id`
+          for (const part of found) {
+            const list = parts.get(part.message_id)
+            if (list === undefined) parts.set(part.message_id, [part])
+            else list.push(part)
+          }
+        }
+        const out: Array<StoredMessage> = []
+        for (const row of rows) {
+          out.push(yield* decodeMessage(sessionId, row, parts.get(row.id) ?? []))
+        }
+        return out
+      })
+
+    const decodeMessage = (sessionId: SessionId, row: MessageRow, parts: ReadonlyArray<PartRow>) =>
+      Effect.try({
+        try: (): StoredMessage => {
+          const info = { id: row.id, sessionID: sessionId, ...parseObject(row.data) }
+          const partSizes: Array<number> = []
+          const decoded = parts.map((part) => {
+            partSizes.push(partBytes(part.id, sessionId, row.id, Buffer.byteLength(part.data, "utf8")))
+            return { id: part.id, sessionID: sessionId, messageID: row.id, ...parseObject(part.data) }
+          })
+          return {
+            message: { info, parts: decoded } as unknown as MessageWithParts,
+            bytes: messageBytes(infoBytes(row.id, sessionId, Buffer.byteLength(row.data, "utf8")), partSizes)
+          }
+        },
+        catch: (error) => corrupt("message", row.id, error)
+      })
+
+    const totals = (sessionId: SessionId) =>
+      Effect.gen(function*() {
+        const [messages] = yield* sql<{ n: number; bytes: number }>`SELECT count(*) AS n,
+          coalesce(sum(${messageRowBytes}), 0) AS bytes FROM message WHERE session_id = ${sessionId}`
+        const [parts] = yield* sql<{ owners: number; bytes: number }>`SELECT count(DISTINCT message_id) AS owners,
+          coalesce(sum(${partRowBytes}), 0) AS bytes FROM part WHERE session_id = ${sessionId}`
+        return {
+          count: Number(messages!.n),
+          bytes: Number(messages!.bytes) + Number(parts!.bytes) - Number(parts!.owners)
+        }
+      })
+
+    const checkMessage = (sessionId: SessionId, message: MessageWithParts) => {
+      if (message.info.sessionID !== sessionId) {
+        return die("message", `info.sessionID ${message.info.sessionID} is not the session ${sessionId}`)
+      }
+      const seen = new Set<string>()
+      for (const part of message.parts) {
+        if (part.sessionID !== sessionId || part.messageID !== message.info.id) {
+          return die("message", `part ${part.id} names another message or session`)
+        }
+        if (seen.has(part.id)) return die("message", `part id ${part.id} appears twice`)
+        seen.add(part.id)
+      }
+      return Effect.void
+    }
+
+    const write = <A, E>(operation: string, sessionId: SessionId, effect: Effect.Effect<A, E | SqlError, SqlClient>) =>
+      sql.withTransaction(Effect.andThen(effect, (a) => Effect.as(recordChange(sessionId), a))).pipe(
+        Effect.provideService(SqlClient, sql),
+        orRepositoryError(operation, sessionId)
+      )
+
+    const read = <A, E>(operation: string, sessionId: SessionId, effect: Effect.Effect<A, E | SqlError, SqlClient>) =>
+      readTransaction(effect).pipe(Effect.provideService(SqlClient, sql), orRepositoryError(operation, sessionId))
+
+    const repository: SessionRepositoryShape = {
+      createSession: Effect.fnUntraced(function*(info: SessionInfo) {
+        const { extra, row } = sessionToRow(info, sessionColumns)
+        yield* write(
+          "createSession",
+          info.id,
+          Effect.gen(function*() {
+            const existing = yield* sql`SELECT id FROM session WHERE id = ${info.id}`
+            if (existing.length > 0) return yield* new SessionAlreadyExists({ sessionId: info.id })
+            yield* ensureProject(info)
+            yield* sql`INSERT INTO session ${sql.insert(row)}`
+            yield* writeExtra(info.id, extra)
+          })
+        )
+        return { bytes: encodeRecord(info).bytes }
+      }),
+
+      updateSession: Effect.fnUntraced(function*(info: SessionInfo) {
+        const { extra, row } = sessionToRow(info, sessionColumns)
+        yield* write(
+          "updateSession",
+          info.id,
+          Effect.gen(function*() {
+            yield* sessionExists(info.id)
+            yield* ensureProject(info)
+            yield* sql`UPDATE session SET ${sql.update(row, ["id"])} WHERE id = ${info.id}`
+            yield* writeExtra(info.id, extra)
+          })
+        )
+        return { bytes: encodeRecord(info).bytes }
+      }),
+
+      loadSession: Effect.fnUntraced(function*(sessionId: SessionId, { newest }) {
+        return yield* read(
+          "loadSession",
+          sessionId,
+          Effect.gen(function*() {
+            const session = yield* readSession(sessionId)
+            const rows = newest <= 0 ? [] : yield* sql<MessageRow>`SELECT id, data FROM message
+              WHERE session_id = ${sessionId} ORDER BY time_created DESC, id DESC LIMIT ${Math.floor(newest)}`
+            const messages = yield* withParts(sessionId, [...rows].reverse())
+            const sums = yield* totals(sessionId)
+            return {
+              info: session.info,
+              infoBytes: session.bytes,
+              messages,
+              messageCount: sums.count,
+              totalBytes: session.bytes + sums.bytes
+            }
+          })
+        )
+      }),
+
+      putMessage: Effect.fnUntraced(function*(sessionId: SessionId, message: MessageWithParts) {
+        yield* checkMessage(sessionId, message)
+        const messageId = message.info.id
+        const { data, parts } = messageToData(message)
+        yield* write(
+          "putMessage",
+          sessionId,
+          Effect.gen(function*() {
+            yield* sessionExists(sessionId)
+            const time = yield* now
+            const existing = yield* sql<{ session_id: string }>`SELECT session_id FROM message WHERE id = ${messageId}`
+            if (existing.length > 0) {
+              if (existing[0]!.session_id !== sessionId) {
+                return yield* die("message", `message id ${messageId} belongs to another session`)
+              }
+              yield* sql`UPDATE message SET data = ${data}, time_updated = ${time} WHERE id = ${messageId}`
+              yield* sql`DELETE FROM part WHERE message_id = ${messageId}`
+            } else {
+              const [newest] = yield* sql<{ t: number | null }>`SELECT max(time_created) AS t FROM message
+                WHERE session_id = ${sessionId}`
+              const created = Math.max(time, Number(newest?.t ?? 0) + 1)
+              yield* sql`INSERT INTO message (id, session_id, time_created, time_updated, data)
+                VALUES (${messageId}, ${sessionId}, ${created}, ${time}, ${data})`
+            }
+            if (parts.length > 0) {
+              yield* sql`INSERT INTO part ${
+                sql.insert(parts.map((part, index) => ({
+                  id: part.id,
+                  message_id: messageId,
+                  session_id: sessionId,
+                  time_created: time + index,
+                  time_updated: time,
+                  data: part.data
+                })) as unknown as [Json, ...Array<Json>])
+              }`.pipe(
+                Effect.catchIf(isUniqueViolation, () => die("message", "a part id belongs to another message"))
+              )
+            }
+          })
+        )
+        return { bytes: encodeRecord(message).bytes }
+      }),
+
+      getMessage: Effect.fnUntraced(function*(sessionId: SessionId, messageId: MessageId) {
+        return yield* read(
+          "getMessage",
+          sessionId,
+          Effect.gen(function*() {
+            yield* sessionExists(sessionId)
+            const rows = yield* sql<MessageRow>`SELECT id, data FROM message
+              WHERE id = ${messageId} AND session_id = ${sessionId}`
+            if (rows.length === 0) return yield* new MessageNotFound({ sessionId, messageId })
+            const [stored] = yield* withParts(sessionId, rows)
+            return stored!
+          })
+        )
+      }),
+
+      pageMessages: Effect.fnUntraced(function*(sessionId: SessionId, { before, limit }) {
+        return yield* read(
+          "pageMessages",
+          sessionId,
+          Effect.gen(function*() {
+            yield* sessionExists(sessionId)
+            let rows: ReadonlyArray<MessageRow>
+            if (before === undefined) {
+              if (limit <= 0) return []
+              rows = yield* sql<MessageRow>`SELECT id, data FROM message WHERE session_id = ${sessionId}
+                ORDER BY time_created DESC, id DESC LIMIT ${Math.floor(limit)}`
+            } else {
+              const anchor = yield* sql<{ time_created: number }>`SELECT time_created FROM message
+                WHERE id = ${before} AND session_id = ${sessionId}`
+              if (anchor.length === 0) return yield* new MessageNotFound({ sessionId, messageId: before })
+              if (limit <= 0) return []
+              const t = anchor[0]!.time_created
+              rows = yield* sql<MessageRow>`SELECT id, data FROM message WHERE session_id = ${sessionId}
+                AND (time_created < ${t} OR (time_created = ${t} AND id < ${before}))
+                ORDER BY time_created DESC, id DESC LIMIT ${Math.floor(limit)}`
+            }
+            return yield* withParts(sessionId, [...rows].reverse())
+          })
+        )
+      }),
+
+      removeMessage: Effect.fnUntraced(function*(sessionId: SessionId, messageId: MessageId) {
+        yield* write(
+          "removeMessage",
+          sessionId,
+          Effect.gen(function*() {
+            yield* sessionExists(sessionId)
+            const owned = yield* sql`SELECT id FROM message WHERE id = ${messageId} AND session_id = ${sessionId}`
+            if (owned.length === 0) return yield* new MessageNotFound({ sessionId, messageId })
+            yield* sql`DELETE FROM part WHERE message_id = ${messageId}`
+            yield* sql`DELETE FROM message WHERE id = ${messageId}`
+          })
+        )
+      }),
+
+      removeSession: Effect.fnUntraced(function*(sessionId: SessionId) {
+        yield* write(
+          "removeSession",
+          sessionId,
+          Effect.gen(function*() {
+            yield* sessionExists(sessionId)
+            yield* sql`DELETE FROM part WHERE session_id = ${sessionId}`
+            yield* sql`DELETE FROM message WHERE session_id = ${sessionId}`
+            yield* sql`DELETE FROM session_store_session WHERE session_id = ${sessionId}`
+            yield* sql`DELETE FROM session WHERE id = ${sessionId}`
+          })
+        )
+      }),
+
+      listSessions: Effect.fnUntraced(function*() {
+        return yield* readTransaction(Effect.gen(function*() {
+          const rows = yield* sql<Json>`SELECT * FROM session`
+          const extras = new Map<string, unknown>()
+          for (const row of yield* sql<{ session_id: string; extra: unknown }>`SELECT session_id, extra FROM session_store_session`) {
+            extras.set(row.session_id, row.extra)
+          }
+          const messageSums = new Map<string, { n: number; bytes: number }>()
+          for (
+            const row of yield* sql<{ session_id: string; n: number; bytes: number }>`SELECT session_id,
+              count(*) AS n, coalesce(sum(${messageRowBytes}), 0) AS bytes FROM message GROUP BY session_id`
+          ) messageSums.set(row.session_id, { n: Number(row.n), bytes: Number(row.bytes) })
+          const partSums = new Map<string, number>()
+          for (
+            const row of yield* sql<{ session_id: string; owners: number; bytes: number }>`SELECT session_id,
+              count(DISTINCT message_id) AS owners, coalesce(sum(${partRowBytes}), 0) AS bytes
+              FROM part GROUP BY session_id`
+          ) partSums.set(row.session_id, Number(row.bytes) - Number(row.owners))
+          const summaries: Array<SessionSummary> = []
+          for (const row of rows) {
+            const { bytes, info } = yield* decodeSession(row, extras.get(String(row["id"])))
+            const sums = messageSums.get(info.id)
+            summaries.push({
+              id: info.id,
+              title: info.title,
+              updated: info.time.updated,
+              messageCount: sums?.n ?? 0,
+              bytes: bytes + (sums?.bytes ?? 0) + (partSums.get(info.id) ?? 0)
+            })
+          }
+          return summaries.sort((a, b) => b.updated - a.updated)
+        })).pipe(orRepositoryError("listSessions"))
+      })
+    }
+
+    const interval = options.changePollIntervalMs ?? 100
+    if (interval <= 0 || sql.onDialectOrElse({ sqlite: () => false, orElse: () => true })) return repository
+    const changes = yield* watchChanges(sql, writer, interval)
+    return { ...repository, changes }
+  })
+
+/**
+ * The change watch (SQLite): every `interval`, `PRAGMA data_version` (it
+ * moves only when another connection committed); when it moved, the change
+ * rows after the last one seen, by other writers. Published to every
+ * subscriber of the returned stream; the polling fiber lives in the scope.
+ */
+const watchChanges = (sql: SqlClient, writer: string, interval: number) =>
+  Effect.gen(function*() {
+    const pubsub = yield* Effect.acquireRelease(PubSub.unbounded<SessionChanges>(), PubSub.shutdown)
+    const pragma = (name: string) =>
+      Effect.map(sql.unsafe<Record<string, unknown>>(`PRAGMA ${name}`), (rows) => Number(Object.values(rows[0] ?? {})[0]))
+    const lastSeq = () =>
+      Effect.map(
+        sql<{ seq: number | null }>`SELECT max(seq) AS seq FROM session_store_change`,
+        (rows) => Number(rows[0]?.seq ?? 0)
+      )
+    let version = yield* orRepositoryError("watch")(pragma("data_version"))
+    let seen = yield* orRepositoryError("watch")(lastSeq())
+
+    const poll = Effect.gen(function*() {
+      const current = yield* pragma("data_version")
+      if (current === version) return
+      version = current
+      const result = yield* sql.withTransaction(Effect.gen(function*() {
+        const [bounds] = yield* sql<{ low: number | null }>`SELECT min(seq) AS low FROM session_store_change`
+        const rows = yield* sql<{ seq: number; session_id: string; writer: string }>`SELECT seq, session_id, writer
+          FROM session_store_change WHERE seq > ${seen} ORDER BY seq`
+        return { low: bounds?.low === null || bounds?.low === undefined ? undefined : Number(bounds.low), rows }
+      })).pipe(Effect.provideService(BeginTransaction, "BEGIN DEFERRED"))
+      const fellBehind = result.low !== undefined && result.low > seen + 1 && seen > 0
+      const ids = new Set<SessionId>()
+      for (const row of result.rows) {
+        seen = Math.max(seen, Number(row.seq))
+        if (row.writer !== writer) ids.add(row.session_id as SessionId)
+      }
+      if (fellBehind || ids.size === 0) {
+        // A commit with no change row of another store: a writer that keeps none (opencode).
+        if (fellBehind || !result.rows.some((row) => row.writer !== writer)) yield* PubSub.publish(pubsub, "all")
+        return
+      }
+      yield* PubSub.publish(pubsub, [...ids])
+    })
+
+    yield* poll.pipe(
+      Effect.catchCause((cause) => Effect.logWarning("session change watch failed", cause)),
+      Effect.repeat(Schedule.spaced(interval)),
+      Effect.forkScoped
+    )
+    return Stream.fromPubSub(pubsub)
+  })
