@@ -82,7 +82,8 @@ const causesSeen: Record<EvictionCause, number> = {
   inactive: 0,
   pressure: 0,
   removed: 0,
-  invalidated: 0
+  invalidated: 0,
+  stale: 0
 }
 
 const scenario = (ops: ReadonlyArray<Op>, maxBytes: number) =>
@@ -286,7 +287,8 @@ describe("SessionStore: accounting and integrity under random operations", () =>
   it("every step agrees with the model, and the accounting stays exact", async () => {
     await fc.assert(fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 120, size: "max" }), times, run), { numRuns: 300 })
     // The generated runs went through every way out of memory.
-    for (const [cause, count] of Object.entries(causesSeen)) assert.isAbove(count, 0, cause)
+    // `stale` needs a second process writing: SessionStore.coherence.test.ts.
+    for (const [cause, count] of Object.entries(causesSeen)) if (cause !== "stale") assert.isAbove(count, 0, cause)
   }, 60_000)
 
   it.effect("after evictions of every cause, everything written reads back identical", () =>

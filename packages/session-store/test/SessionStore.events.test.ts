@@ -85,7 +85,8 @@ describe("SessionStore.events", () => {
       for (const cause of Object.keys(evictions) as Array<keyof typeof evictions>) {
         const events = seen.filter((e) => e._tag === "Evicted" && e.cause === cause).length
         assert.strictEqual(events, evictions[cause], cause)
-        assert.strictEqual(events, 1, cause)
+        // `stale` needs a second process writing: SessionStore.coherence.test.ts.
+        assert.strictEqual(events, cause === "stale" ? 0 : 1, cause)
       }
     }).pipe(
       // ses_big_1 alone is over the budget: it stays only while it is the session in use.

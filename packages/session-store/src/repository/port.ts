@@ -2,7 +2,7 @@
  * The storage port: what every repository implements. Shared by the service
  * module (`SessionRepository.ts`) and the implementations beside it.
  */
-import type { Effect, Stream } from "effect"
+import type { Effect, Scope, Stream } from "effect"
 import type {
   CorruptRecord,
   MessageNotFound,
@@ -130,10 +130,11 @@ export interface SessionRepositoryShape {
   readonly listSessions: () => Effect.Effect<ReadonlyArray<SessionSummary>, RepositoryError | CorruptRecord>
   /**
    * Writes by other processes to the same storage, for a store to drop its
-   * stale copies; absent where no other process can write (memory). Each
-   * subscriber sees what is found after it subscribed. The SQLite repository
+   * stale copies; absent where no other process can write (memory). Running
+   * it subscribes (in the scope): the stream then has every change found from
+   * that moment on, whenever it is consumed. The SQLite repository
    * checks every `changePollIntervalMs` (default 100 ms), so a write by
    * another process shows here within about that interval after its commit.
    */
-  readonly changes?: Stream.Stream<SessionChanges> | undefined
+  readonly changes?: Effect.Effect<Stream.Stream<SessionChanges>, never, Scope.Scope> | undefined
 }

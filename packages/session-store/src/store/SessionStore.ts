@@ -24,9 +24,11 @@ import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import { type Config, Context, Effect, Layer } from "effect"
 import { defaults, fromOptions, StoreConfig, type StoreOptions } from "../config/StoreConfig.ts"
-import type { RepositoryError } from "../domain/Errors.ts"
+import type { IncompatibleSchema, RepositoryError } from "../domain/Errors.ts"
 import { MemoryMonitor, type MemoryMonitorTest } from "../monitor/MemoryMonitor.ts"
 import { SessionRepository } from "../repository/SessionRepository.ts"
+import type { SqliteClientOptions } from "../repository/sql/SqliteClient.ts"
+import type { SqlRepositoryOptions } from "../repository/sql/sqlRepository.ts"
 import type { SessionStoreShape } from "./model.ts"
 import { makeSessionStore } from "./service.ts"
 
@@ -73,8 +75,9 @@ export const testOptions: StoreOptions = {
  *
  * - `SessionStore.layer`: options from the `memory` config (see `StoreConfig`).
  * - `SessionStore.layerWith(options)`: explicit options, validated like the config.
- * - `SessionStore.layerFileSystem({ directory })`: the embedded default, on the
- *   file-system repository and the live `MemoryMonitor.layer`.
+ * - `SessionStore.layerSqlite({ filename })`: the embedded default, on a SQLite
+ *   file in opencode's tables (opencode.db), and the live `MemoryMonitor.layer`.
+ * - `SessionStore.layerFileSystem({ directory })`: on the older file-system repository.
  * - `SessionStore.layerTest`: the memory repository, the test `MemoryMonitor` and
  *   {@link testOptions}; also provides the repository and `MemoryMonitorTest`.
  *
@@ -145,7 +148,35 @@ export class SessionStore extends Context.Service<SessionStore, SessionStoreShap
 
   /**
    * The embedded default: the store, configured from the current
-   * `ConfigProvider`, on the file-system repository in `directory`, with
+   * `ConfigProvider`, on a SQLite database in opencode's own tables (an
+   * existing `opencode.db`, or a new file), with the live `MemoryMonitor`.
+   * Writes by other processes to the same file reach this store's memory
+   * within `changePollIntervalMs` (default 100 ms): their sessions leave
+   * memory (cause `stale`) and the next read loads them again. Fails with
+   * `RepositoryError` when the file cannot be opened, `IncompatibleSchema`
+   * when its tables lack a column the store needs, `ConfigError` when a
+   * `memory.*` key is invalid.
+   *
+   * @example
+   * ```ts
+   * import { ConfigProvider, Layer } from "effect"
+   * import { provider } from "@session-store/core/StoreConfig"
+   *
+   * const StoreLive = SessionStore.layerSqlite({ filename: "/home/me/.local/share/opencode/opencode.db" }).pipe(
+   *   Layer.provide(ConfigProvider.layer(provider({ file: opencodeJson })))
+   * )
+   * ```
+   */
+  static readonly layerSqlite = (
+    options: SqliteClientOptions & SqlRepositoryOptions
+  ): Layer.Layer<SessionStore, Config.ConfigError | RepositoryError | IncompatibleSchema> =>
+    SessionStore.layer.pipe(
+      Layer.provide(Layer.mergeAll(SessionRepository.layerSqlite(options), MemoryMonitor.layer))
+    )
+
+  /**
+   * The store, configured from the current `ConfigProvider`, on the
+   * file-system repository in `directory`, with
    * Node's file system and the live `MemoryMonitor` (every
    * `memory.pressureCheckIntervalMs`). Fails with `RepositoryError` when the
    * directory cannot be opened, `ConfigError` when a `memory.*` key is invalid.

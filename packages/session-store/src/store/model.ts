@@ -25,7 +25,8 @@ import type { MemoryReading } from "../monitor/reading.ts"
  * longer ago than `sessionTtlMs`. `inactive`: not used for `inactiveTtlMs`.
  * `pressure`: the heap reached `pressureThreshold` and it was among the least
  * recently used. `removed`: the session was deleted. `invalidated`:
- * `invalidate` was called.
+ * `invalidate` was called. `stale`: another process wrote it (shared SQLite
+ * file or PostgreSQL; see `SessionRepository`'s `changes`).
  *
  * @example
  * ```ts
@@ -39,7 +40,8 @@ export const evictionCauses = [
   "inactive",
   "pressure",
   "removed",
-  "invalidated"
+  "invalidated",
+  "stale"
 ] as const
 
 /** @see evictionCauses */

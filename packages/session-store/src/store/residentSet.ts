@@ -70,6 +70,12 @@ export interface ResidentSet {
    * live leaves instead (cause `expired`): the next read loads it again.
    */
   readonly written: (slot: Slot, next?: ResidentSnapshot) => Effect.Effect<void>
+  /**
+   * Another process wrote to storage and cannot say which sessions: every
+   * resident id, to be evicted (cause `stale`); a load already in flight is
+   * admitted already expired, so its copy serves only the readers waiting on it.
+   */
+  readonly staleAll: () => ReadonlyArray<SessionId>
   /** Drops the session from memory, if resident, with `cause`. */
   readonly evict: (sessionId: SessionId, cause: EvictionCause) => Effect.Effect<void>
   /**
@@ -103,6 +109,9 @@ export const makeResidentSet = Effect.fnUntraced(function*(
   const window = options.maxMessagesPerSession
   const sessionTtl = Duration.millis(options.sessionTtlMs)
   const sessionTtlMs = Duration.toMillis(sessionTtl)
+
+  // Bumped by `staleAll`: a load that started before it may have read what another process has since changed.
+  let changeEpoch = 0
 
   const isLive = (slot: Slot, now: number): boolean =>
     now < slot.expiresAt && now - ledger.lastReadAt(slot.n) < options.inactiveTtlMs
@@ -171,6 +180,7 @@ export const makeResidentSet = Effect.fnUntraced(function*(
       out.ids.pop()
     }
     ledger.loads++
+    const epoch = changeEpoch
     const started = yield* Clock.monotonicTimeNanos
     const loaded = yield* repository.loadSession(sessionId, { newest: window }).pipe(
       Effect.tapError(() => Effect.sync(() => ledger.loadFailures++))
@@ -179,7 +189,8 @@ export const makeResidentSet = Effect.fnUntraced(function*(
     yield* Metric.update(StoreMetrics.loadDuration, durationMs)
     const now = clock.currentTimeMillisUnsafe()
     const snapshot = fromLoaded(loaded, window)
-    const slot: Slot = { id: sessionId, snapshot, expiresAt: now + sessionTtlMs, n: NONE }
+    const expiresAt = epoch === changeEpoch ? now + sessionTtlMs : now
+    const slot: Slot = { id: sessionId, snapshot, expiresAt, n: NONE }
     out.events.push({
       _tag: "Loaded",
       sessionId,
@@ -350,6 +361,10 @@ export const makeResidentSet = Effect.fnUntraced(function*(
     peek: (sessionId) => ledger.get(sessionId),
     created,
     written,
+    staleAll: () => {
+      changeEpoch++
+      return ledger.ordered().map((slot) => slot.id)
+    },
     evict,
     shed,
     sweep,

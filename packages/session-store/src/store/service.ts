@@ -1,4 +1,4 @@
-import { Duration, Effect, Schedule, Schema } from "effect"
+import { Duration, Effect, Schedule, Schema, Stream } from "effect"
 import { InvalidInput } from "../domain/Errors.ts"
 import { decodeMessageId, decodeSessionId, type MessageId, type SessionId } from "../domain/Ids.ts"
 import { MemoryMonitor } from "../monitor/MemoryMonitor.ts"
@@ -256,6 +256,25 @@ export const makeSessionStore = Effect.fnUntraced(function*(options: StoreOption
       // An id that cannot be valid cannot be resident.
       Effect.catchTag("InvalidId", () => Effect.void)
     )
+
+  // Writes by other processes (shared SQLite file, PostgreSQL): their sessions
+  // leave memory under their locks, so a load in flight finishes first and
+  // its copy, which may predate the write, goes too.
+  const changes = repository.changes
+  if (changes !== undefined) {
+    // Subscribed before the layer is up, so no change after it is missed.
+    const changed = yield* changes
+    yield* changed.pipe(
+      Stream.runForEach((ids) =>
+        Effect.forEach(
+          ids === "all" ? resident.staleAll() : ids,
+          (id) => locks.withLock(id, resident.evict(id, "stale")),
+          { discard: true }
+        )
+      ),
+      Effect.forkScoped
+    )
+  }
 
   // The sweep runs once per interval (not at start), in the layer's scope.
   yield* resident.sweep.pipe(

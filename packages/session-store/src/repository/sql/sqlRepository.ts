@@ -507,5 +507,6 @@ const watchChanges = (sql: SqlClient, writer: string, interval: number) =>
       Effect.repeat(Schedule.spaced(interval)),
       Effect.forkScoped
     )
-    return Stream.fromPubSub(pubsub)
+    // Subscribed when the effect runs, so nothing published after it is missed.
+    return Effect.map(PubSub.subscribe(pubsub), Stream.fromSubscription)
   })
