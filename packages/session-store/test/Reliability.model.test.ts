@@ -421,7 +421,10 @@ describe("Reliability: model-based", () => {
     await fc.assert(property(tally, () => SessionRepository.layerMemory, true), runParameters(RUNS))
     report("memory repository", tally)
     if (PATH === undefined && RUNS >= 100) {
-      for (const [cause, count] of Object.entries(tally.causes)) assert.isAbove(count, 0, `eviction cause ${cause} exercised`)
+      // `stale` needs a second process writing: SessionStore.coherence.test.ts.
+      for (const [cause, count] of Object.entries(tally.causes)) {
+        if (cause !== "stale") assert.isAbove(count, 0, `eviction cause ${cause} exercised`)
+      }
       assert.isAbove(tally.faultsInjected, 0)
       assert.isAbove(tally.interruptedApplied, 0, "some interrupted writes were applied")
       assert.isAbove(tally.interruptedNotApplied, 0, "some interrupted operations were not")
