@@ -1,8 +1,11 @@
 /**
  * The repository port: where sessions and messages are stored for real. The
  * store treats it as the truth; every write goes here before it is
- * acknowledged. Two layers ship: {@link SessionRepository.layerMemory} for
- * tests and {@link SessionRepository.layerFileSystem}, the embedded default.
+ * acknowledged. The layers: {@link SessionRepository.layerMemory} for tests,
+ * {@link SessionRepository.layerFileSystem} (JSONL files),
+ * {@link SessionRepository.layerSql} on any `effect/sql` client in opencode's
+ * own tables, and {@link SessionRepository.layerSqlite} on an SQLite file
+ * (opencode.db) through `node:sqlite`.
  *
  * Message order is the order in which ids were first written; writing a
  * message whose id exists replaces it in place.

@@ -42,6 +42,7 @@ import type { SessionChanges, SessionRepositoryShape, StoredMessage } from "../p
 import { encodeRecord } from "../../domain/records.ts"
 import {
   infoBytes,
+  jsonStringBytes,
   type Json,
   messageBytes,
   messageToData,
@@ -56,6 +57,11 @@ import { orRepositoryError } from "./sqlErrors.ts"
 
 /**
  * Options of the SQL repository.
+ *
+ * @example
+ * ```ts
+ * const options: SqlRepositoryOptions = { changePollIntervalMs: 250 }
+ * ```
  */
 export interface SqlRepositoryOptions {
   /**
@@ -89,8 +95,17 @@ const isUniqueViolation = (error: SqlError) => error.reason._tag === "UniqueViol
 
 /**
  * Builds the repository on the `SqlClient` in context: migrates and checks
- * the schema, then (with a positive interval) forks the change watch into
- * the current scope.
+ * the schema, then (on SQLite, with a positive interval) forks the change
+ * watch into the current scope. `SessionRepository.layerSql` is this as a
+ * layer.
+ *
+ * @example
+ * ```ts
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const repo = yield* makeSqlRepository({ changePollIntervalMs: 0 })
+ *   return yield* repo.listSessions()
+ * })).pipe(Effect.provide(SqliteClient.layer({ filename: "opencode.db" })))
+ * ```
  */
 export const makeSqlRepository = (
   options: SqlRepositoryOptions = {}
@@ -100,18 +115,36 @@ export const makeSqlRepository = (
     const sessionColumns = yield* prepareSchema
     const writer = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`
 
-    // JSON sizes from stored lengths, in SQL (see rows.ts for the same in JS).
+    // JSON sizes from stored lengths (rows.ts has the formula): per table, sums SQL can take from the
+    // row headers without reading the JSON, combined in JS with what is the same for every row.
     const dataLength = sql.onDialectOrElse({
       pg: () => "octet_length(data::text)",
       orElse: () => "octet_length(data)"
     })
-    const jsonString = (column: string) =>
-      `(octet_length(${column}) + 2 + length(${column}) - length(replace(${column}, '"', '')))`
-    const members = `(CASE WHEN ${dataLength} > 2 THEN ${dataLength} - 1 ELSE 0 END)`
-    const messageRowBytes = sql.literal(`(40 + ${jsonString("id")} + ${jsonString("session_id")} + ${members})`)
-    const partRowBytes = sql.literal(
-      `(34 + ${jsonString("id")} + ${jsonString("session_id")} + ${jsonString("message_id")} + ${members})`
+    const idSums = (column: string) =>
+      `coalesce(sum(octet_length(${column})), 0) AS ${column}_bytes,
+       coalesce(sum(CASE WHEN ${column} LIKE '%"%' THEN length(${column}) - length(replace(${column}, '"', '')) ELSE 0 END), 0)
+         AS ${column}_quotes`
+    const dataSums = `coalesce(sum(${dataLength}), 0) AS data_bytes,
+       coalesce(sum(CASE WHEN ${dataLength} <= 2 THEN 1 ELSE 0 END), 0) AS empty_count,
+       coalesce(sum(CASE WHEN ${dataLength} <= 2 THEN ${dataLength} ELSE 0 END), 0) AS empty_bytes`
+    const messageSums = sql.literal(`count(*) AS n, ${idSums("id")}, ${dataSums}`)
+    const partSums = sql.literal(
+      `count(*) AS n, count(DISTINCT message_id) AS owners, ${idSums("id")}, ${idSums("message_id")}, ${dataSums}`
     )
+    const num = (row: Json, key: string) => Number(row[key] ?? 0)
+    /** Σ over rows of (the JSON string length of `column`). */
+    const jsonIds = (row: Json, column: string) => num(row, `${column}_bytes`) + 2 * num(row, "n") + num(row, `${column}_quotes`)
+    /** Σ over rows of what `data` adds to its object (rows.ts: dataMembers). */
+    const dataMembersSum = (row: Json) =>
+      num(row, "data_bytes") - num(row, "empty_bytes") - (num(row, "n") - num(row, "empty_count"))
+    /** Bytes of every message row of one session: Σ (20 + infoBytes). */
+    const messageRowsBytes = (row: Json, sessionJson: number) =>
+      40 * num(row, "n") + jsonIds(row, "id") + sessionJson * num(row, "n") + dataMembersSum(row)
+    /** Bytes the part rows of one session add to their messages: Σ (partBytes + 1) − messages with parts. */
+    const partRowsBytes = (row: Json, sessionJson: number) =>
+      34 * num(row, "n") + jsonIds(row, "id") + jsonIds(row, "message_id") + sessionJson * num(row, "n") +
+      dataMembersSum(row) - num(row, "owners")
 
     // Reads that span several statements see one snapshot.
     const readTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -193,39 +226,43 @@ export const makeSqlRepository = (
             else list.push(part)
           }
         }
-        const out: Array<StoredMessage> = []
-        for (const row of rows) {
-          out.push(yield* decodeMessage(sessionId, row, parts.get(row.id) ?? []))
-        }
-        return out
+        // One synchronous pass: decoding is plain work, an effect per message would cost more than it.
+        let current = ""
+        return yield* Effect.try({
+          try: () => {
+            const out: Array<StoredMessage> = []
+            for (const row of rows) {
+              current = row.id
+              out.push(decodeMessage(sessionId, row, parts.get(row.id) ?? []))
+            }
+            return out
+          },
+          catch: (error) => corrupt("message", current, error)
+        })
       })
 
-    const decodeMessage = (sessionId: SessionId, row: MessageRow, parts: ReadonlyArray<PartRow>) =>
-      Effect.try({
-        try: (): StoredMessage => {
-          const info = { id: row.id, sessionID: sessionId, ...parseObject(row.data) }
-          const partSizes: Array<number> = []
-          const decoded = parts.map((part) => {
-            partSizes.push(partBytes(part.id, sessionId, row.id, Buffer.byteLength(part.data, "utf8")))
-            return { id: part.id, sessionID: sessionId, messageID: row.id, ...parseObject(part.data) }
-          })
-          return {
-            message: { info, parts: decoded } as unknown as MessageWithParts,
-            bytes: messageBytes(infoBytes(row.id, sessionId, Buffer.byteLength(row.data, "utf8")), partSizes)
-          }
-        },
-        catch: (error) => corrupt("message", row.id, error)
+    /** Throws when a row's data is not a JSON object. */
+    const decodeMessage = (sessionId: SessionId, row: MessageRow, parts: ReadonlyArray<PartRow>): StoredMessage => {
+      const info = { id: row.id, sessionID: sessionId, ...parseObject(row.data) }
+      const partSizes: Array<number> = []
+      const decoded = parts.map((part) => {
+        partSizes.push(partBytes(part.id, sessionId, row.id, Buffer.byteLength(part.data, "utf8")))
+        return { id: part.id, sessionID: sessionId, messageID: row.id, ...parseObject(part.data) }
       })
+      return {
+        message: { info, parts: decoded } as unknown as MessageWithParts,
+        bytes: messageBytes(infoBytes(row.id, sessionId, Buffer.byteLength(row.data, "utf8")), partSizes)
+      }
+    }
 
     const totals = (sessionId: SessionId) =>
       Effect.gen(function*() {
-        const [messages] = yield* sql<{ n: number; bytes: number }>`SELECT count(*) AS n,
-          coalesce(sum(${messageRowBytes}), 0) AS bytes FROM message WHERE session_id = ${sessionId}`
-        const [parts] = yield* sql<{ owners: number; bytes: number }>`SELECT count(DISTINCT message_id) AS owners,
-          coalesce(sum(${partRowBytes}), 0) AS bytes FROM part WHERE session_id = ${sessionId}`
+        const sessionJson = jsonStringBytes(sessionId)
+        const [messages] = yield* sql<Json>`SELECT ${messageSums} FROM message WHERE session_id = ${sessionId}`
+        const [parts] = yield* sql<Json>`SELECT ${partSums} FROM part WHERE session_id = ${sessionId}`
         return {
-          count: Number(messages!.n),
-          bytes: Number(messages!.bytes) + Number(parts!.bytes) - Number(parts!.owners)
+          count: num(messages!, "n"),
+          bytes: messageRowsBytes(messages!, sessionJson) + partRowsBytes(parts!, sessionJson)
         }
       })
 
@@ -425,27 +462,26 @@ export const makeSqlRepository = (
           for (const row of yield* sql<{ session_id: string; extra: unknown }>`SELECT session_id, extra FROM session_store_session`) {
             extras.set(row.session_id, row.extra)
           }
-          const messageSums = new Map<string, { n: number; bytes: number }>()
-          for (
-            const row of yield* sql<{ session_id: string; n: number; bytes: number }>`SELECT session_id,
-              count(*) AS n, coalesce(sum(${messageRowBytes}), 0) AS bytes FROM message GROUP BY session_id`
-          ) messageSums.set(row.session_id, { n: Number(row.n), bytes: Number(row.bytes) })
-          const partSums = new Map<string, number>()
-          for (
-            const row of yield* sql<{ session_id: string; owners: number; bytes: number }>`SELECT session_id,
-              count(DISTINCT message_id) AS owners, coalesce(sum(${partRowBytes}), 0) AS bytes
-              FROM part GROUP BY session_id`
-          ) partSums.set(row.session_id, Number(row.bytes) - Number(row.owners))
+          const messageTotals = new Map<string, { n: number; bytes: number }>()
+          for (const row of yield* sql<Json>`SELECT session_id, ${messageSums} FROM message GROUP BY session_id`) {
+            const id = String(row["session_id"])
+            messageTotals.set(id, { n: num(row, "n"), bytes: messageRowsBytes(row, jsonStringBytes(id)) })
+          }
+          const partTotals = new Map<string, number>()
+          for (const row of yield* sql<Json>`SELECT session_id, ${partSums} FROM part GROUP BY session_id`) {
+            const id = String(row["session_id"])
+            partTotals.set(id, partRowsBytes(row, jsonStringBytes(id)))
+          }
           const summaries: Array<SessionSummary> = []
           for (const row of rows) {
             const { bytes, info } = yield* decodeSession(row, extras.get(String(row["id"])))
-            const sums = messageSums.get(info.id)
+            const sums = messageTotals.get(info.id)
             summaries.push({
               id: info.id,
               title: info.title,
               updated: info.time.updated,
               messageCount: sums?.n ?? 0,
-              bytes: bytes + (sums?.bytes ?? 0) + (partSums.get(info.id) ?? 0)
+              bytes: bytes + (sums?.bytes ?? 0) + (partTotals.get(info.id) ?? 0)
             })
           }
           return summaries.sort((a, b) => b.updated - a.updated)
