@@ -312,6 +312,7 @@ const checkReport = (report: ChildReport, code: RegExp, atLeast: number) => {
 describe("Reliability: faults", () => {
   it(`a repository failing every Nth write and read: ${RUNS} random sequences on memory`, async () => {
     const tally: Tally = { failedWrites: 0, failedReads: 0, acknowledged: 0 }
+    // Stays on fc.assert: it.effect.prop (@effect/vitest 4.0.5) takes only effect/Arbitrary or Schema inputs and { runs, seed, replay }, not fast-check's seed and SESSION_STORE_MODEL_PATH replay.
     await fc.assert(fc.asyncProperty(scenarioArb, run(() => SessionRepository.layerMemory, tally)), runParameters(RUNS))
     console.log(
       `faults, memory: ${RUNS} sequences; ${tally.failedWrites} writes and ${tally.failedReads} reads failed, ${tally.acknowledged} operations acknowledged`
@@ -327,6 +328,7 @@ describe("Reliability: faults", () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "session-store-faults-"))
     let n = 0
     try {
+      // Stays on fc.assert: it.effect.prop (@effect/vitest 4.0.5) takes only effect/Arbitrary or Schema inputs and { runs, seed, replay }, not fast-check's seed and SESSION_STORE_MODEL_PATH replay.
       await fc.assert(
         fc.asyncProperty(
           scenarioArb,
@@ -350,6 +352,7 @@ describe("Reliability: faults", () => {
     let n = 0
     let current: Disk | undefined
     try {
+      // Stays on fc.assert: it.effect.prop (@effect/vitest 4.0.5) takes only effect/Arbitrary or Schema inputs and { runs, seed, replay }, not fast-check's seed and SESSION_STORE_MODEL_PATH replay.
       await fc.assert(
         fc.asyncProperty(stepsArb, diskFaultsArb, (steps, every) =>
           run(

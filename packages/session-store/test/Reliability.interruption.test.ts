@@ -225,6 +225,7 @@ const run = (repository: () => Layer.Layer<SessionRepository>, bounded: boolean,
 describe("Reliability: interruption", () => {
   it(`memory repository: ${RUNS} random mixes of concurrent operations, some interrupted at random points`, async () => {
     const tally: Tally = { interrupted: 0, completed: 0 }
+    // Stays on fc.assert: it.effect.prop (@effect/vitest 4.0.5) takes only effect/Arbitrary or Schema inputs and { runs, seed, replay }, not fast-check's seed and SESSION_STORE_MODEL_PATH replay.
     await fc.assert(fc.asyncProperty(scenarioArb, run(() => SessionRepository.layerMemory, true, tally)), runParameters(RUNS))
     console.log(`interruption, memory: ${RUNS} runs, ${tally.interrupted} operations interrupted, ${tally.completed} completed`)
     if (!replaying && RUNS >= 50) assert.isAbove(tally.interrupted, RUNS / 2)
@@ -235,6 +236,7 @@ describe("Reliability: interruption", () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "session-store-interrupt-"))
     let n = 0
     try {
+      // Stays on fc.assert: it.effect.prop (@effect/vitest 4.0.5) takes only effect/Arbitrary or Schema inputs and { runs, seed, replay }, not fast-check's seed and SESSION_STORE_MODEL_PATH replay.
       await fc.assert(
         fc.asyncProperty(scenarioArb, async (input) => {
           const directory = path.join(root, `run-${n++}`)

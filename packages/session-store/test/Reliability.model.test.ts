@@ -416,6 +416,7 @@ const report = (name: string, tally: Tally) =>
 describe("Reliability: model-based", () => {
   it(`memory repository: ${RUNS} random sequences agree with the model after every step`, async () => {
     const tally = newTally()
+    // Stays on fc.assert: it.effect.prop (@effect/vitest 4.0.5) takes only effect/Arbitrary or Schema inputs and { runs, seed, replay }, not fast-check's seed and SESSION_STORE_MODEL_PATH replay.
     await fc.assert(property(tally, () => SessionRepository.layerMemory, true), runParameters(RUNS))
     report("memory repository", tally)
     if (PATH === undefined && RUNS >= 100) {
@@ -431,6 +432,7 @@ describe("Reliability: model-based", () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "session-store-model-"))
     let n = 0
     try {
+      // Stays on fc.assert: it.effect.prop (@effect/vitest 4.0.5) takes only effect/Arbitrary or Schema inputs and { runs, seed, replay }, not fast-check's seed and SESSION_STORE_MODEL_PATH replay.
       await fc.assert(
         property(
           tally,

@@ -70,6 +70,7 @@ const sweepScenario = (steps: ReadonlyArray<Step>) =>
 
 describe("SessionStore: the resident set", () => {
   it("a sweep evicts exactly the expired and the inactive, walking only the fronts of load and LRU order", async () => {
+    // Stays on fc.assert: its pinned regression case (`examples`) has no counterpart in it.effect.prop's options (runs, seed, replay).
     await fc.assert(
       fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 80 }), (steps) =>
         Effect.runPromise(
