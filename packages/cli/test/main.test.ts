@@ -1,38 +1,34 @@
 import { NodeServices } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Console, Effect, FileSystem } from "effect"
+import { Effect, FileSystem } from "effect"
 import { Command } from "effect/cli"
+import { TestConsole } from "effect/testing"
 import { command, parseByteSize, version } from "../src/main.ts"
 
-/** A console that keeps what the command prints, so the tests can read it. */
-const capture = () => {
-  const lines: Array<string> = []
-  const keep = (...args: ReadonlyArray<unknown>) => {
-    lines.push(args.map(String).join(" "))
-  }
-  const console = new Proxy({} as Console.Console, {
-    get: (_, name) => (name === "log" || name === "error" || name === "info" || name === "warn" ? keep : () => {})
-  })
-  return { console, text: () => lines.join("\n") }
-}
+/** Runs the command line with `TestConsole` as the console: what it prints is kept, not written. */
+const run = (args: ReadonlyArray<string>) =>
+  Command.runWith(command, { version })(args).pipe(Effect.provide(NodeServices.layer))
 
-const run = (args: ReadonlyArray<string>, output = capture()) =>
-  Command.runWith(command, { version })(args).pipe(
-    Effect.provideService(Console.Console, output.console),
-    Effect.provide(NodeServices.layer)
-  )
+/** What the command printed on stdout (`Console.log`), one call a line. */
+const stdout = Effect.map(TestConsole.logLines, (lines) => lines.map(String).join("\n"))
+
+/** What the command printed on stdout and stderr (`Console.log` and `Console.error`). */
+const printed = Effect.map(
+  Effect.all([TestConsole.logLines, TestConsole.errorLines]),
+  ([log, error]) => [...log, ...error].map(String).join("\n")
+)
 
 /** The parse errors a command line fails with, as `tag: message` lines, after checking the user sees them. */
 const parseErrors = (args: ReadonlyArray<string>) =>
   Effect.gen(function*() {
-    const output = capture()
-    const error = yield* Effect.flip(run(args, output))
+    const error = yield* Effect.flip(run(args))
     expect(error._tag).toBe("ShowHelp")
     const errors = error._tag === "ShowHelp" ? error.errors : []
     expect(errors.length).toBeGreaterThan(0)
-    for (const e of errors) expect(output.text()).toContain(e.message)
+    const text = yield* printed
+    for (const e of errors) expect(text).toContain(e.message)
     return errors.map((e) => `${e._tag}: ${e.message}`)
-  })
+  }).pipe(Effect.provide(TestConsole.layer))
 
 describe("parseByteSize", () => {
   it("reads SI and IEC units and bare byte counts", () => {
@@ -76,13 +72,12 @@ describe("session-store command", () => {
       yield* fs.writeFileString(`${data}/left-over`, "x")
       const error = yield* Effect.flip(run(["soak", "--operations", "10", "--data", data]))
       expect(error.message).toBe(`--data ${data} is not empty: give a new or empty directory`)
-    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
+    }).pipe(Effect.scoped, Effect.provide([NodeServices.layer, TestConsole.layer])))
 
   it.live("runs a small soak end to end on the file-system store and writes its report", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const out = yield* fs.makeTempDirectoryScoped()
-      const output = capture()
       yield* run([
         "soak",
         "--operations",
@@ -98,12 +93,13 @@ describe("session-store command", () => {
         "--out",
         out,
         "--json"
-      ], output)
+      ])
       const summary = JSON.parse(yield* fs.readFileString(`${out}/summary.json`))
-      // --json prints the summary (and where the files are) on stdout.
-      expect(JSON.parse(output.text())).toMatchObject({ ...summary, files: { json: `${out}/summary.json` } })
+      // --json prints the summary (and where the files are) on stdout, and nothing on stderr.
+      expect(yield* TestConsole.errorLines).toEqual([])
+      expect(JSON.parse(yield* stdout)).toMatchObject({ ...summary, files: { json: `${out}/summary.json` } })
       expect(summary).toMatchObject({ seed: 9, sessions: 8, operations: 600, budget: 16_000_000, passed: true })
       expect(summary.runs.store).toMatchObject({ operations: 600, lost: 0, mismatched: 0, failed: 0 })
       expect(yield* fs.exists(`${out}/report.html`)).toBe(true)
-    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)), 60_000)
+    }).pipe(Effect.scoped, Effect.provide([NodeServices.layer, TestConsole.layer])), 60_000)
 })

@@ -33,8 +33,6 @@ import { SessionRepository } from "../src/repository/SessionRepository.ts"
 import { SessionStore } from "../src/store/SessionStore.ts"
 import { plan, s, SESSIONS, sid, type StoreOp, storeOp } from "./Reliability.operations.ts"
 import {
-  ChaosControl,
-  chaosOver,
   type DiskFaults,
   envInt,
   faultyFileSystem,
@@ -46,9 +44,9 @@ import {
   readStorage,
   residentBytes,
   replaying,
-  runParameters,
-  Storage
+  runParameters
 } from "./Reliability.support.ts"
+import { instrumentedRepository, RepositoryControls, Storage } from "./support/instrumentedRepository.ts"
 import { message, messageId } from "./SessionStore.support.ts"
 
 const RUNS = envInt("SESSION_STORE_FAULT_RUNS", 500)
@@ -102,7 +100,7 @@ const scenario = ({ everyNthRead, everyNthWrite, steps }: Scenario, tally: Tally
   Effect.gen(function*() {
     const store = yield* SessionStore
     const storage = yield* Storage
-    const chaos = yield* ChaosControl
+    const controls = yield* RepositoryControls
     let model: Model = new Map()
     let next = 1
     const newId = () => messageId(next++)
@@ -127,8 +125,8 @@ const scenario = ({ everyNthRead, everyNthWrite, steps }: Scenario, tally: Tally
       })
 
     if (disk === undefined) {
-      chaos.failEveryNthWrite = everyNthWrite
-      chaos.failEveryNthRead = everyNthRead
+      controls.failEveryNthWrite = everyNthWrite
+      controls.failEveryNthRead = everyNthRead
     } else {
       disk.faults.enabled = true
     }
@@ -147,13 +145,13 @@ const scenario = ({ everyNthRead, everyNthWrite, steps }: Scenario, tally: Tally
       trail.push(planned.label)
       if (disk !== undefined) disk.faults.enabled = true
       const residentsBefore = yield* store.residents
-      const injectedBefore = chaos.injected
+      const injectedBefore = controls.injected
       const diskInjectedBefore = disk?.faults.injected ?? 0
-      const writesBefore = chaos.writes
+      const writesBefore = controls.writes
       const exit = yield* Effect.exit(planned.run(store))
       const tag = outcomeTag(exit)
       if (tag === "RepositoryError") {
-        if (chaos.injected === injectedBefore && (disk === undefined || disk.faults.injected === diskInjectedBefore)) {
+        if (controls.injected === injectedBefore && (disk === undefined || disk.faults.injected === diskInjectedBefore)) {
           fail(`${planned.label}: RepositoryError without an injected failure`)
         }
         // A typed error, and nothing changed: not storage, and for a write not memory either.
@@ -180,7 +178,7 @@ const scenario = ({ everyNthRead, everyNthWrite, steps }: Scenario, tally: Tally
         model = planned.after
         tally.acknowledged++
       }
-      if (chaos.writes !== writesBefore) yield* expectStored(`after ${planned.label}`)
+      if (controls.writes !== writesBefore) yield* expectStored(`after ${planned.label}`)
       // Memory is a consistent view of the acknowledged model.
       for (const r of yield* store.residents) {
         const m = model.get(r.id)
@@ -191,8 +189,8 @@ const scenario = ({ everyNthRead, everyNthWrite, steps }: Scenario, tally: Tally
     }
 
     // Faults gone: later operations work, and everything acknowledged reads back.
-    chaos.failEveryNthWrite = 0
-    chaos.failEveryNthRead = 0
+    controls.failEveryNthWrite = 0
+    controls.failEveryNthRead = 0
     if (disk !== undefined) disk.faults.enabled = false
     trail.push("faults off: write to and read back every session")
     for (let n = 0; n < SESSIONS; n++) {
@@ -223,7 +221,7 @@ const run = (repository: () => Layer.Layer<SessionRepository>, tally: Tally, dis
         cleanupIntervalMs: 10_000
       }).pipe(
         Layer.orDie,
-        Layer.provideMerge(chaosOver(repository())),
+        Layer.provideMerge(instrumentedRepository(repository())),
         Layer.provide(MemoryMonitor.layerTest())
       )
       const context = yield* Layer.buildWithScope(layer, scope)
@@ -314,6 +312,7 @@ const checkReport = (report: ChildReport, code: RegExp, atLeast: number) => {
 describe("Reliability: faults", () => {
   it(`a repository failing every Nth write and read: ${RUNS} random sequences on memory`, async () => {
     const tally: Tally = { failedWrites: 0, failedReads: 0, acknowledged: 0 }
+    // Stays on fc.assert: it.effect.prop (@effect/vitest 4.0.5) takes only effect/Arbitrary or Schema inputs and { runs, seed, replay }, not fast-check's seed and SESSION_STORE_MODEL_PATH replay.
     await fc.assert(fc.asyncProperty(scenarioArb, run(() => SessionRepository.layerMemory, tally)), runParameters(RUNS))
     console.log(
       `faults, memory: ${RUNS} sequences; ${tally.failedWrites} writes and ${tally.failedReads} reads failed, ${tally.acknowledged} operations acknowledged`
@@ -329,6 +328,7 @@ describe("Reliability: faults", () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "session-store-faults-"))
     let n = 0
     try {
+      // Stays on fc.assert: it.effect.prop (@effect/vitest 4.0.5) takes only effect/Arbitrary or Schema inputs and { runs, seed, replay }, not fast-check's seed and SESSION_STORE_MODEL_PATH replay.
       await fc.assert(
         fc.asyncProperty(
           scenarioArb,
@@ -352,6 +352,7 @@ describe("Reliability: faults", () => {
     let n = 0
     let current: Disk | undefined
     try {
+      // Stays on fc.assert: it.effect.prop (@effect/vitest 4.0.5) takes only effect/Arbitrary or Schema inputs and { runs, seed, replay }, not fast-check's seed and SESSION_STORE_MODEL_PATH replay.
       await fc.assert(
         fc.asyncProperty(stepsArb, diskFaultsArb, (steps, every) =>
           run(
@@ -395,7 +396,7 @@ describe("Reliability: faults", () => {
           const faults = makeDiskFaults()
           const layer = SessionStore.layerWith({ maxSessions: 3, maxMessagesPerSession: W }).pipe(
             Layer.orDie,
-            Layer.provideMerge(chaosOver(
+            Layer.provideMerge(instrumentedRepository(
               SessionRepository.layerFileSystem({ directory, fsync: true }).pipe(
                 Layer.orDie,
                 Layer.provide(faultyFileSystem(faults)),

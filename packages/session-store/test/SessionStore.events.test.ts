@@ -9,7 +9,8 @@ import { SessionRepository } from "../src/repository/SessionRepository.ts"
 import { SessionStore } from "../src/store/SessionStore.ts"
 import { eventCapacity, type StoreEvent } from "../src/store/StoreEvents.ts"
 import { makeEventHub } from "../src/store/eventHub.ts"
-import { message, messageId, RepositoryProbe, seed, setHeapReading, storeLayer } from "./SessionStore.support.ts"
+import { message, messageId, seed, setHeapReading, storeLayer } from "./SessionStore.support.ts"
+import { RepositoryControls } from "./support/instrumentedRepository.ts"
 
 /** Runs `events` on a fiber of its own, keeping what arrives; `waitFor(n)` yields until n have. */
 const subscribe = Effect.fnUntraced(function*(events: Stream.Stream<StoreEvent>) {
@@ -97,11 +98,11 @@ describe("SessionStore.events", () => {
   it.effect("a load's duration is measured on the Clock", () =>
     Effect.gen(function*() {
       const store = yield* SessionStore
-      const probe = yield* RepositoryProbe
+      const controls = yield* RepositoryControls
       const { seen, waitFor } = yield* subscribe(store.events)
       yield* seed(1, 4)
       const latch = yield* Latch.make(false)
-      probe.held.loadSession = latch
+      controls.held.loadSession = latch
       const reader = yield* Effect.forkChild(store.getMessages("ses_1"))
       yield* TestClock.adjust(250)
       yield* latch.open

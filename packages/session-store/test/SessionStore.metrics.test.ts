@@ -7,7 +7,8 @@ import { Context, Effect, Exit, Fiber, Latch, Layer, Logger, Metric, Scope } fro
 import { TestClock } from "effect/testing"
 import { SessionStore } from "../src/store/SessionStore.ts"
 import * as StoreMetrics from "../src/store/StoreMetrics.ts"
-import { RepositoryProbe, seed, setHeapReading, storeLayer } from "./SessionStore.support.ts"
+import { seed, setHeapReading, storeLayer } from "./SessionStore.support.ts"
+import { RepositoryControls } from "./support/instrumentedRepository.ts"
 
 const ownRegistry = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.suspend(() => Effect.provideService(effect, Metric.MetricRegistry, new Map()))
@@ -23,7 +24,7 @@ describe("StoreMetrics", () => {
   it.effect("counters, gauges and the load histogram move with the operations and equal the stats", () =>
     Effect.gen(function*() {
       const store = yield* SessionStore
-      const probe = yield* RepositoryProbe
+      const controls = yield* RepositoryControls
       yield* seed(4, 2)
       assert.strictEqual(yield* count(StoreMetrics.hits), 0)
       assert.strictEqual(yield* gauge(StoreMetrics.residentSessions), 0)
@@ -31,12 +32,12 @@ describe("StoreMetrics", () => {
 
       // One load held for 40 ms of the Clock.
       const latch = yield* Latch.make(false)
-      probe.held.loadSession = latch
+      controls.held.loadSession = latch
       const reader = yield* Effect.forkChild(store.getSession("ses_1"))
       yield* TestClock.adjust(40)
       yield* latch.open
       yield* Fiber.join(reader)
-      delete probe.held.loadSession
+      delete controls.held.loadSession
 
       yield* store.getSession("ses_1") // hit
       yield* store.getMessages("ses_1") // hit

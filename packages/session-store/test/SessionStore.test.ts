@@ -9,11 +9,11 @@ import {
   bytesOf,
   message,
   messageId,
-  RepositoryProbe,
   seed,
   sessionInfo,
   storeLayer
 } from "./SessionStore.support.ts"
+import { RepositoryControls } from "./support/instrumentedRepository.ts"
 
 const W = testOptions.maxMessagesPerSession
 
@@ -43,7 +43,7 @@ describe("SessionStore: operations", () => {
     Effect.gen(function*() {
       const store = yield* SessionStore
       yield* store.createSession(sessionInfo("ses_a"))
-      const probe = yield* RepositoryProbe
+      const controls = yield* RepositoryControls
 
       const badId = yield* Effect.flip(store.getSession("../etc"))
       assert.strictEqual(badId._tag, "InvalidId")
@@ -68,8 +68,8 @@ describe("SessionStore: operations", () => {
       assert.strictEqual(badLimit._tag, "InvalidInput")
 
       // None of it reached storage as a write.
-      assert.strictEqual(probe.calls.putMessage, 0)
-      assert.strictEqual(probe.calls.updateSession, 0)
+      assert.strictEqual(controls.calls.putMessage, 0)
+      assert.strictEqual(controls.calls.updateSession, 0)
       assert.strictEqual((yield* store.getSession("ses_a")).id, "ses_a")
     }).pipe(Effect.provide(storeLayer())))
 
@@ -99,11 +99,11 @@ describe("SessionStore: operations", () => {
   it.effect("writes allocate: a created, appended and updated session is resident and its reads are hits", () =>
     Effect.gen(function*() {
       const store = yield* SessionStore
-      const probe = yield* RepositoryProbe
+      const controls = yield* RepositoryControls
       yield* store.createSession(sessionInfo("ses_a"))
       for (let n = 1; n <= 7; n++) yield* store.appendMessage("ses_a", message("ses_a", messageId(n)))
       yield* store.updateSession("ses_a", (info) => ({ ...info, title: "warm edit" }))
-      assert.strictEqual(probe.calls.putMessage, 7)
+      assert.strictEqual(controls.calls.putMessage, 7)
       const [resident] = yield* store.residents
       assert.strictEqual(resident!.id, "ses_a")
       assert.strictEqual(resident!.messageCount, 7)
@@ -119,12 +119,12 @@ describe("SessionStore: operations", () => {
   it.effect("a write to a session that is not resident writes storage first, then loads it once: resident as stored", () =>
     Effect.gen(function*() {
       const store = yield* SessionStore
-      const probe = yield* RepositoryProbe
+      const controls = yield* RepositoryControls
       yield* store.createSession(sessionInfo("ses_a"))
       for (let n = 1; n <= 7; n++) yield* store.appendMessage("ses_a", message("ses_a", messageId(n)))
       yield* store.invalidate("ses_a")
       yield* store.appendMessage("ses_a", message("ses_a", messageId(8)))
-      assert.strictEqual(probe.calls.putMessage, 8)
+      assert.strictEqual(controls.calls.putMessage, 8)
       const [resident] = yield* store.residents
       assert.strictEqual(resident!.messageCount, 8)
       assert.strictEqual(resident!.windowMessages, W)
@@ -137,14 +137,14 @@ describe("SessionStore: operations", () => {
   it.effect("a failed write leaves memory as it was", () =>
     Effect.gen(function*() {
       const store = yield* SessionStore
-      const probe = yield* RepositoryProbe
+      const controls = yield* RepositoryControls
       yield* seed(1, 2)
       const before = yield* store.getMessages("ses_1")
       const statsBefore = yield* store.stats
 
-      probe.failing.add("putMessage")
-      probe.failing.add("updateSession")
-      probe.failing.add("removeMessage")
+      controls.failing.add("putMessage")
+      controls.failing.add("updateSession")
+      controls.failing.add("removeMessage")
       const failed = yield* Effect.exit(store.appendMessage("ses_1", message("ses_1", messageId(9))))
       assert.isTrue(Exit.isFailure(failed))
       yield* Effect.flip(store.putMessage("ses_1", message("ses_1", messageId(1), "changed")))
