@@ -20,7 +20,7 @@ import { HttpRouter, HttpServer } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import { createServer } from "node:http"
 import { Api } from "./api.ts"
-import { layerAuthorization } from "./auth.ts"
+import { type AuthSettings, layerAuthorization, layerAuthorizationWith } from "./auth.ts"
 import { eventDefaults, type EventSettings, layer as layerEvents } from "./events.ts"
 import { layerHandlers } from "./handlers.ts"
 import { layerRequestGuard } from "./requestGuard.ts"
@@ -36,6 +36,8 @@ export interface ServeOptions {
   readonly directory: string
   /** Written as `version` of new sessions. */
   readonly version: string
+  /** Basic auth; read from `OPENCODE_SERVER_PASSWORD` / `OPENCODE_SERVER_USERNAME` when absent. */
+  readonly auth?: AuthSettings | undefined
 }
 
 /**
@@ -67,7 +69,10 @@ export const serveDefaults: ServeOptions = {
 export const layerRoutes = (options: ServeOptions) =>
   HttpApiBuilder.layer(Api).pipe(
     Layer.provide(layerHandlers({ directory: options.directory, version: options.version })),
-    Layer.provide([layerRequestGuard({ maxBodyBytes: options.maxBodyBytes }), layerAuthorization]),
+    Layer.provide([
+      layerRequestGuard({ maxBodyBytes: options.maxBodyBytes }),
+      options.auth === undefined ? layerAuthorization : layerAuthorizationWith(options.auth)
+    ]),
     Layer.provide(layerEvents(options.events))
   )
 
