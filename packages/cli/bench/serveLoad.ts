@@ -14,7 +14,8 @@
  *    requests over `--connections` connections: 70% `GET /session/{id}`,
  *    15% `GET /session/{id}/message?limit=20`, 10% `PATCH /session/{id}`
  *    (an event to every client), 5% noReply prompts (a stored message and
- *    three events), sessions picked at random;
+ *    three events), sessions picked at random (`--route get|messages|patch|prompt`
+ *    for one of them alone);
  * 5. prints throughput, latency p50/p99, the server's heap before and after
  *    (and the highest seen, sampled every second from `/stats`), the store's
  *    resident bytes against its budget and how many event clients were dropped,
@@ -32,7 +33,7 @@
 import autocannon from "autocannon"
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { connect, type Socket } from "node:net"
-import { tmpdir } from "node:os"
+import { loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { spawnServe } from "../src/serve/spawn.ts"
@@ -50,6 +51,8 @@ const { values } = parseArgs({
     budget: { type: "string", default: "2MB" },
     heap: { type: "string", default: "128" },
     "sse-clients": { type: "string", default: "10" },
+    // one route alone instead of the mix: get, messages, patch or prompt
+    route: { type: "string", default: "mix" },
     out: { type: "string", default: ".serve-load" },
     // tmpfs by default: the run measures the server and the store, not the disk's fsync
     storage: { type: "string", default: existsSync("/dev/shm") ? "/dev/shm" : tmpdir() }
@@ -66,6 +69,10 @@ const maxRequests = Math.min(int("max-requests"), 2_000_000)
 const sessionCount = int("sessions")
 const messagesPerSession = int("messages")
 const sseClients = int("sse-clients")
+const route = String(values.route)
+if (!["mix", "get", "messages", "patch", "prompt"].includes(route)) {
+  throw new Error("--route must be mix, get, messages, patch or prompt")
+}
 
 const dir = mkdtempSync(join(String(values.storage), "serve-load-"))
 const server = await spawnServe({
@@ -125,6 +132,7 @@ const silentClient = () => {
 for (let i = 0; i < sseClients; i++) silentClient()
 await new Promise((resolve) => setTimeout(resolve, 500))
 
+const loadBefore = loadavg()[0]!
 const before = await json("/stats")
 let peakHeap = before.process.heapUsed
 let peakRss = before.process.rss
@@ -146,7 +154,9 @@ const result = await autocannon({
   requests: [{
     setupRequest: (request) => {
       const id = pick()
-      const roll = Math.random()
+      const roll = route === "mix"
+        ? Math.random()
+        : { get: 0, messages: 0.8, patch: 0.9, prompt: 0.99 }[route as "get" | "messages" | "patch" | "prompt"]
       if (roll < 0.70) return { ...request, method: "GET", path: `/session/${id}` }
       if (roll < 0.85) return { ...request, method: "GET", path: `/session/${id}/message?limit=20` }
       const headers = { "content-type": "application/json" }
@@ -174,6 +184,8 @@ const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`
 const summary = {
   at: new Date().toISOString(),
   node: process.version,
+  // the machine's 1-minute load average: other work on the same cores skews every figure
+  loadAverage: { before: loadBefore, after: loadavg()[0]! },
   settings: {
     duration,
     connections,
@@ -183,6 +195,7 @@ const summary = {
     budget: values.budget,
     heapCapMb: int("heap"),
     sseClients,
+    route,
     storage: String(values.storage)
   },
   requests: result.requests.total,
@@ -206,12 +219,13 @@ const summary = {
 mkdirSync(String(values.out), { recursive: true })
 writeFileSync(join(String(values.out), "result.json"), `${JSON.stringify(summary, null, 2)}\n`)
 console.log([
-  `${summary.requests} requests in ${duration} s over ${connections} connections: ${summary.requestsPerSecond.toFixed(0)} req/s`,
+  `${route}: ${summary.requests} requests in ${duration} s over ${connections} connections: ${summary.requestsPerSecond.toFixed(0)} req/s`,
   `latency p50 ${summary.latencyMs.p50} ms, p90 ${summary.latencyMs.p90} ms, p99 ${summary.latencyMs.p99} ms, max ${summary.latencyMs.max} ms`,
   `errors ${summary.errors}, timeouts ${summary.timeouts}, non-2xx ${summary.non2xx} ${JSON.stringify(summary.statusCodes)}`,
   `server heap ${mb(summary.heapUsed.before)} before, ${mb(summary.heapUsed.after)} after, ${mb(summary.heapUsed.peak)} peak (cap ${summary.settings.heapCapMb} MB); rss peak ${mb(summary.rss.peak)}`,
   `store ${summary.store.residentSessions} resident, ${mb(summary.store.residentBytes)} of ${values.budget}; evictions ${JSON.stringify(summary.store.evictions)}`,
   `events: ${summary.events.published} published, ${summary.events.dropped} silent clients dropped (${reconnects} reconnects), ${summary.events.clients} connected at the end holding ${mb(summary.events.backlogBytes)} of backlog`,
+  `machine load average ${summary.loadAverage.before.toFixed(1)} before, ${summary.loadAverage.after.toFixed(1)} after`,
   `written: ${join(String(values.out), "result.json")}`
 ].join("\n"))
 if (exitCode !== 130 && exitCode !== 0) process.exitCode = 1
