@@ -213,7 +213,7 @@ const summary = {
     evictions: after.store.evictions,
     hitRate: after.store.hitRate
   },
-  events: { ...after.events, reconnects },
+  events: { ...after.events, publishedDuringRun: after.events.published - before.events.published, reconnects },
   serverExit: exitCode
 }
 mkdirSync(String(values.out), { recursive: true })
@@ -224,7 +224,7 @@ console.log([
   `errors ${summary.errors}, timeouts ${summary.timeouts}, non-2xx ${summary.non2xx} ${JSON.stringify(summary.statusCodes)}`,
   `server heap ${mb(summary.heapUsed.before)} before, ${mb(summary.heapUsed.after)} after, ${mb(summary.heapUsed.peak)} peak (cap ${summary.settings.heapCapMb} MB); rss peak ${mb(summary.rss.peak)}`,
   `store ${summary.store.residentSessions} resident, ${mb(summary.store.residentBytes)} of ${values.budget}; evictions ${JSON.stringify(summary.store.evictions)}`,
-  `events: ${summary.events.published} published, ${summary.events.dropped} silent clients dropped (${reconnects} reconnects), ${summary.events.clients} connected at the end holding ${mb(summary.events.backlogBytes)} of backlog`,
+  `events: ${summary.events.publishedDuringRun} published during the run (${summary.events.published} in all), ${summary.events.dropped} silent clients dropped (${reconnects} reconnects), ${summary.events.clients} connected at the end holding ${mb(summary.events.backlogBytes)} of backlog`,
   `machine load average ${summary.loadAverage.before.toFixed(1)} before, ${summary.loadAverage.after.toFixed(1)} after`,
   `written: ${join(String(values.out), "result.json")}`
 ].join("\n"))
