@@ -163,6 +163,21 @@ describe("serve, end to end with @opencode-ai/sdk", () => {
     expect(summarize.response.status).toBe(501)
     expect((await client.session.shell({ path: { id: session.id }, body: { agent: "build", command: "ls" } })).response.status)
       .toBe(501)
+    const path = { id: session.id }
+    const refused = {
+      abort: await client.session.abort({ path }),
+      fork: await client.session.fork({ path, body: {} }),
+      share: await client.session.share({ path }),
+      unshare: await client.session.unshare({ path }),
+      revert: await client.session.revert({ path, body: { messageID: "msg_1" } }),
+      unrevert: await client.session.unrevert({ path }),
+      promptAsync: await client.session.promptAsync({ path, body: { parts: [{ type: "text", text: "hi" }] } }),
+      command: await client.session.command({ path, body: { command: "init", arguments: "" } } as any)
+    }
+    for (const [name, result] of Object.entries(refused)) {
+      expect(result.response.status, name).toBe(501)
+      expect((result.error as any).name, name).toBe("NotImplemented")
+    }
     // nothing was stored by the refused calls
     expect((await client.session.messages({ path: { id: session.id } })).data).toEqual([])
   })
