@@ -38,7 +38,7 @@ import { Rest, SessionInfo } from "@session-store/core/Session"
 import { Schema } from "effect"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "effect/http-api"
 import { Authorization } from "./auth.ts"
-import { BadRequest, NotFound, NotImplemented, StorageError } from "./errors.ts"
+import { BadRequest, NotFound, NotImplemented, StorageError, TooManyClients } from "./errors.ts"
 import { RequestGuard } from "./requestGuard.ts"
 
 const Count = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(0))
@@ -201,7 +201,7 @@ export class UnsupportedGroup extends HttpApiGroup.make("unsupported").add(
 
 /** `GET /event`: the event stream (handled raw, see `events.ts`). */
 export class EventGroup extends HttpApiGroup.make("event").add(
-  HttpApiEndpoint.get("subscribe", "/event", { query: Routing })
+  HttpApiEndpoint.get("subscribe", "/event", { query: Routing, error: TooManyClients })
 ) {}
 
 /** `GET /stats` and `GET /metrics`. */

@@ -64,6 +64,12 @@ export const makeServeCommand = (parseByteSize: (input: string) => number) => {
         ),
         Flag.withDefault(eventDefaults.backlog)
       ),
+      maxEventClients: positive("max-event-clients").pipe(
+        Flag.withDescription(
+          `Event-stream clients connected at once; more get 503 (default ${eventDefaults.maxClients})`
+        ),
+        Flag.withDefault(eventDefaults.maxClients)
+      ),
       budget: byteSize("budget", "The store's byte budget (memory.maxBytes), over the memory config").pipe(
         Flag.optional
       )
@@ -88,7 +94,7 @@ export const makeServeCommand = (parseByteSize: (input: string) => number) => {
           host: flags.hostname,
           port: flags.port,
           maxBodyBytes: flags.maxBody,
-          events: { ...eventDefaults, backlog: flags.eventBacklog }
+          events: { ...eventDefaults, backlog: flags.eventBacklog, maxClients: flags.maxEventClients }
         }).pipe(Layer.provide(store))
       )
     })

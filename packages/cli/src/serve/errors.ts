@@ -110,6 +110,26 @@ export class NotImplemented extends Schema.Error<NotImplemented>("NotImplemented
   data: Schema.Struct({ message: Schema.String, route: Schema.String })
 }, { httpApiStatus: 501 }) {}
 
+/**
+ * 503: the event stream has as many clients as it takes (`maxClients`).
+ *
+ * @example
+ * ```ts
+ * tooManyClients(128)
+ * ```
+ */
+export class TooManyClients extends Schema.Error<TooManyClients>("TooManyClients")({
+  name: Schema.Literal("TooManyClients"),
+  data: Schema.Struct({ message: Schema.String, limit: Schema.Number })
+}, { httpApiStatus: 503 }) {}
+
+/** @example `tooManyClients(128)` */
+export const tooManyClients = (limit: number): TooManyClients =>
+  new TooManyClients({
+    name: "TooManyClients",
+    data: { message: `the event stream has its ${limit} clients already; retry later`, limit }
+  })
+
 /** @example `badRequest("limit must be a non-negative integer", "Query")` */
 export const badRequest = (message: string, kind?: BadRequest["data"]["kind"]): BadRequest =>
   new BadRequest({ name: "BadRequest", data: kind === undefined ? { message } : { message, kind } })

@@ -20,7 +20,9 @@
  * buffers are full and the response waits for them to drain) reaches the
  * bound and is dropped: its response is interrupted and its connection
  * closed, and its backlog is freed. opencode's own server keeps an unbounded
- * queue per client there. A dropped client reconnects like after any network
+ * queue per client there. At most `maxClients` are connected at once (503
+ * beyond), so the event stream's memory is bounded by
+ * `maxClients * backlogBytes` whatever the clients do. A dropped client reconnects like after any network
  * failure (the SDK retries) and reads the current state again.
  *
  * @example
@@ -31,7 +33,8 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Fiber, Layer, Queue, Schedule, Stream } from "effect"
+import { Context, Effect, type Fiber, Layer, Queue, Schedule, Stream } from "effect"
+import { TooManyClients, tooManyClients } from "./errors.ts"
 
 /** One event as opencode sends it. */
 export interface ServerEvent {
@@ -47,10 +50,17 @@ export interface EventSettings {
   readonly backlogBytes: number
   /** Interval of `server.heartbeat` (default 10 s, as opencode). */
   readonly heartbeatMs: number
+  /** Clients connected at once; one more is refused with 503 (default 128). */
+  readonly maxClients: number
 }
 
 /** @example `layer({ ...eventDefaults, backlog: 16 })` */
-export const eventDefaults: EventSettings = { backlog: 256, backlogBytes: 1024 * 1024, heartbeatMs: 10_000 }
+export const eventDefaults: EventSettings = {
+  backlog: 256,
+  backlogBytes: 1024 * 1024,
+  heartbeatMs: 10_000,
+  maxClients: 128
+}
 
 /** What the event stream did since the server started. */
 export interface EventStats {
@@ -86,8 +96,11 @@ export class ServerEvents extends Context.Service<ServerEvents, {
    * and returns its stream of encoded SSE frames, `server.connected` first.
    * `fiber` is the fiber that writes the client's response: it is
    * interrupted if the client is dropped. The registration ends with the stream.
+   * Fails with `TooManyClients` when `maxClients` are connected already.
    */
-  readonly connect: (fiber: Fiber.Fiber<unknown, unknown>) => Effect.Effect<Stream.Stream<Uint8Array>>
+  readonly connect: (
+    fiber: Fiber.Fiber<unknown, unknown>
+  ) => Effect.Effect<Stream.Stream<Uint8Array>, TooManyClients>
   readonly stats: Effect.Effect<EventStats>
 }>()("@session-store/cli/serve/ServerEvents") {}
 
@@ -151,6 +164,7 @@ export const layer = (settings: EventSettings = eventDefaults): Layer.Layer<Serv
 
       const connect = (fiber: Fiber.Fiber<unknown, unknown>) =>
         Effect.gen(function*() {
+          if (clients.size >= settings.maxClients) return yield* tooManyClients(settings.maxClients)
           const queue = yield* Queue.bounded<Uint8Array>(settings.backlog)
           const client: Client = { queue, fiber, bytes: 0 }
           clients.add(client)

@@ -11,7 +11,7 @@ import { frame, layer, ServerEvents } from "../../src/serve/events.ts"
 const decoder = new TextDecoder()
 const parse = (bytes: Uint8Array) => JSON.parse(decoder.decode(bytes).replace(/^data: /, ""))
 
-const settings = { backlog: 8, backlogBytes: 64 * 1024, heartbeatMs: 3_600_000 }
+const settings = { backlog: 8, backlogBytes: 64 * 1024, heartbeatMs: 3_600_000, maxClients: 2 }
 
 describe("ServerEvents", () => {
   it("encodes an event as one SSE frame, as opencode sends it", () => {
@@ -71,6 +71,23 @@ describe("ServerEvents", () => {
       // the stream ended (take), so the client is unregistered
       expect(yield* events.stats).toMatchObject({ clients: 0, dropped: 0, connected: 1 })
       yield* Fiber.interrupt(writer)
+    }).pipe(Effect.provide(layer(settings))))
+
+  it.effect("refuses a client over maxClients, and takes one again once a slot is free", () =>
+    Effect.gen(function*() {
+      const events = yield* ServerEvents
+      const first = yield* Effect.forkChild(Effect.never)
+      const second = yield* Effect.forkChild(Effect.never)
+      yield* events.connect(first)
+      yield* events.connect(second)
+      const refused = yield* Effect.flip(events.connect(yield* Effect.forkChild(Effect.never)))
+      expect(refused).toMatchObject({ name: "TooManyClients", data: { limit: 2 } })
+      // the first stops reading and is dropped: its slot is free again
+      for (let i = 0; i < 8; i++) yield* events.publish({ type: "message.updated", properties: { i } })
+      expect(Exit.hasInterrupts(yield* Fiber.await(first))).toBe(true)
+      expect(Exit.hasInterrupts(yield* Fiber.await(second))).toBe(true)
+      yield* events.connect(yield* Effect.forkChild(Effect.never))
+      expect((yield* events.stats).clients).toBe(1)
     }).pipe(Effect.provide(layer(settings))))
 
   it.effect("sends server.heartbeat every heartbeatMs, which also fills a silent client's backlog", () =>

@@ -216,6 +216,13 @@ describe("serve handlers", () => {
     expect(ok).toMatchObject({ status: 200, json: [] })
   })
 
+  it("refuses an event client over the limit with 503 TooManyClients", async () => {
+    const call = app(SessionStore.layerTest, { events: { backlog: 16, backlogBytes: 65536, heartbeatMs: 60_000, maxClients: 0 } })
+    const refused = await call("GET", "/event")
+    expect(refused.status).toBe(503)
+    expect(refused.json).toMatchObject({ name: "TooManyClients", data: { limit: 0 } })
+  })
+
   it("serves the store's stats and metrics", async () => {
     const call = app()
     const session = (await call("POST", "/session", {})).json
