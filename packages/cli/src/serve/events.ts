@@ -12,7 +12,10 @@
  *   stored message, `message.removed` `{ sessionID, messageID }`.
  *
  * The handlers publish after storage acknowledged the write, so a client
- * never hears of a write that did not happen.
+ * never hears of a write that did not happen. Each event carries the whole
+ * record; two writes to one session at the same moment may be heard in the
+ * other order than storage applied them (they are published after the
+ * session's lock is released), so a client that must be exact re-reads.
  *
  * **Bounded memory.** Each event is encoded once, and every client has its
  * own backlog of at most `backlog` events and `backlogBytes` bytes. A client
@@ -125,7 +128,7 @@ const connectedFrame = frame({ type: "server.connected", properties: {} })
  *
  * @example
  * ```ts
- * ServerEvents.layer
+ * layer()
  * layer({ ...eventDefaults, backlog: 16 })
  * ```
  */
@@ -160,7 +163,9 @@ export const layer = (settings: EventSettings = eventDefaults): Layer.Layer<Serv
           for (const client of Array.from(clients)) offer(client, bytes)
         })
 
-      const publish = (event: ServerEvent) => Effect.suspend(() => publishFrame(frame(event)))
+      // Nobody listening: count it, encode nothing.
+      const publish = (event: ServerEvent) =>
+        Effect.suspend(() => clients.size === 0 ? Effect.sync(() => void published++) : publishFrame(frame(event)))
 
       const connect = (fiber: Fiber.Fiber<unknown, unknown>) =>
         Effect.gen(function*() {
