@@ -22,6 +22,7 @@ import { layerBaseline } from "./baseline.ts"
 import { renderBench, runBench } from "./bench.ts"
 import { inspectDirectory, renderListing } from "./inspect.ts"
 import { renderTable, summarize, writeReport } from "./report.ts"
+import { makeServeCommand } from "./serve/command.ts"
 import { soak } from "./soak.ts"
 
 /**
@@ -271,7 +272,7 @@ const benchCommand = Command.make(
  */
 export const command = Command.make("session-store").pipe(
   Command.withDescription("A bounded, persistent-backed session store for opencode: soak, bench and inspect it"),
-  Command.withSubcommands([soakCommand, benchCommand, inspectCommand])
+  Command.withSubcommands([soakCommand, benchCommand, inspectCommand, makeServeCommand(parseByteSize)])
 )
 
 /** The version printed by `--version`. */
