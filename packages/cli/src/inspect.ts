@@ -72,7 +72,14 @@ export const inspectDirectory = Effect.fn("Inspect.directory")(function*(
 ) {
   const fs = yield* FileSystem.FileSystem
   const info = yield* fs.stat(directory).pipe(
-    Effect.mapError((cause) => userError(`cannot read ${directory}: ${cause.message}`, cause))
+    Effect.mapError((cause) =>
+      userError(
+        cause._tag === "PlatformError" && cause.reason._tag === "NotFound"
+          ? `cannot read ${directory}: it does not exist`
+          : `cannot read ${directory}: ${cause.message}`,
+        cause
+      )
+    )
   )
   if (info.type !== "Directory") return yield* userError(`${directory} is not a directory`)
 
