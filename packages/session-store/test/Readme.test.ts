@@ -1,6 +1,6 @@
 // Every ```ts snippet of README.md, verbatim (issue 12): the spec runs here as
 // a test, the opencode wiring and the facade run as programs in a fresh
-// directory, from the sources, and the metrics wiring is loaded. packages/cli/test/tarball.test.ts runs the
+// directory, from the sources, and the metrics wiring is loaded. packages/cli/tarball/tarball.test.ts runs the
 // same two programs against the packed, npm-installed packages.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
