@@ -18,7 +18,12 @@
  * @since 0.1.0
  */
 import type { SessionSummary } from "@session-store/core/Session"
-import { listStoredSessions, type StorageProblem, verifyDirectory } from "@session-store/core/StorageInspection"
+import {
+  type DamagedSession,
+  listEachStoredSession,
+  type StorageProblem,
+  verifyDirectory
+} from "@session-store/core/StorageInspection"
 import { Effect, FileSystem } from "effect"
 import { CliError } from "effect/cli"
 
@@ -42,9 +47,10 @@ export type Problem = StorageProblem
  */
 export interface Inspection {
   readonly directory: string
+  /** The sessions that read back, most recently updated first. */
   readonly sessions: ReadonlyArray<SessionSummary>
-  /** Why the listing stopped (a damaged record), when `--verify` found problems to show instead. */
-  readonly listingError: string | undefined
+  /** The sessions whose records do not decode (listed, not hidden behind the first one). */
+  readonly damaged: ReadonlyArray<DamagedSession>
   /** Present when `--verify` was asked for. */
   readonly problems: ReadonlyArray<Problem> | undefined
 }
@@ -66,27 +72,29 @@ export const inspectDirectory = Effect.fn("Inspect.directory")(function*(
 ) {
   const fs = yield* FileSystem.FileSystem
   const info = yield* fs.stat(directory).pipe(
-    Effect.mapError((cause) => userError(`cannot read ${directory}: ${cause.message}`, cause))
+    Effect.mapError((cause) =>
+      userError(
+        cause._tag === "PlatformError" && cause.reason._tag === "NotFound"
+          ? `cannot read ${directory}: it does not exist`
+          : `cannot read ${directory}: ${cause.message}`,
+        cause
+      )
+    )
   )
   if (info.type !== "Directory") return yield* userError(`${directory} is not a directory`)
 
-  // Verify first: on a damaged directory the listing may fail, and the
-  // problems are what the user needs to see then.
+  const listing = yield* listEachStoredSession(directory).pipe(
+    Effect.mapError((cause) => userError(`cannot list ${directory}: ${cause.message}`, cause))
+  )
+  if (!listing.isStore) {
+    return yield* userError(`${directory} is not a session-store directory (no sessions/ folder, no format marker)`)
+  }
   const problems = options.verify === true
     ? yield* verifyDirectory(directory).pipe(
       Effect.mapError((cause) => userError(`cannot verify ${directory}: ${cause.message}`, cause))
     )
     : undefined
-
-  const listing = yield* listStoredSessions(directory).pipe(
-    Effect.map((sessions) => ({ sessions, listingError: undefined })),
-    Effect.catch((cause) =>
-      problems !== undefined && problems.length > 0
-        ? Effect.succeed({ sessions: [], listingError: cause.message })
-        : Effect.fail(userError(`cannot list ${directory}: ${cause.message}`, cause))
-    )
-  )
-  return { directory, ...listing, problems } satisfies Inspection
+  return { directory, sessions: listing.sessions, damaged: listing.damaged, problems } satisfies Inspection
 })
 
 const int = (n: number) => n.toLocaleString("en-US")
@@ -118,10 +126,13 @@ export const renderListing = (inspection: Inspection): string => {
   if (rows.length > 0) out.push(line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line), "")
   const messages = inspection.sessions.reduce((n, s) => n + s.messageCount, 0)
   const bytes = inspection.sessions.reduce((n, s) => n + s.bytes, 0)
+  for (const d of inspection.damaged) out.push(`DAMAGED  ${d.directory}: ${d.problem}`, `  file: ${d.file}`)
+  if (inspection.damaged.length > 0) out.push("")
   out.push(
-    inspection.listingError === undefined
-      ? `${int(inspection.sessions.length)} sessions, ${int(messages)} messages, ${sizeOf(bytes)} in ${inspection.directory}`
-      : `cannot list ${inspection.directory}: the listing stops at the first damaged record (all problems below)`
+    `${int(inspection.sessions.length)} sessions, ${int(messages)} messages, ${sizeOf(bytes)} in ${inspection.directory}` +
+      (inspection.damaged.length > 0
+        ? `; ${int(inspection.damaged.length)} damaged session${inspection.damaged.length === 1 ? "" : "s"} not listed`
+        : "")
   )
   if (inspection.problems !== undefined) {
     if (inspection.problems.length === 0) out.push("verify: no problems found")

@@ -17,7 +17,7 @@
  */
 import { SessionStore } from "@session-store/core/SessionStore"
 import { ByteSize, ConfigProvider, Console, Effect, FileSystem, Layer, Option, Path } from "effect"
-import { Argument, CliError, Command, Flag } from "effect/cli"
+import { Argument, CliError, CliOutput, Command, Flag } from "effect/cli"
 import { layerBaseline } from "./baseline.ts"
 import { renderBench, runBench } from "./bench.ts"
 import { inspectDirectory, renderListing } from "./inspect.ts"
@@ -26,7 +26,29 @@ import { makeServeCommand } from "./serve/command.ts"
 import { soak } from "./soak.ts"
 
 /**
- * Defaults of `soak`, tuned to finish in about a minute on a 2-core machine.
+ * Where relative paths given to the command (`--out`, `--data`, `inspect`'s
+ * directory) and the default output folders resolve from: the directory the
+ * user ran the command in. Under `pnpm start` / `npm run` the process runs in
+ * packages/cli, and the package manager passes that directory as `INIT_CWD`.
+ *
+ * @example
+ * ```ts
+ * invocationDirectory({ INIT_CWD: "/home/me/repo", npm_lifecycle_event: "start" }, "/home/me/repo/packages/cli") // "/home/me/repo"
+ * ```
+ */
+export const invocationDirectory = (
+  env: Record<string, string | undefined> = process.env,
+  cwd: string = process.cwd()
+): string =>
+  env.npm_lifecycle_event !== undefined && env.INIT_CWD !== undefined && env.INIT_CWD !== "" ? env.INIT_CWD : cwd
+
+const resolvePath = (path: Path.Path, file: string) => path.resolve(invocationDirectory(), file)
+
+/**
+ * Defaults of `soak`. How long the default run takes depends on the machine:
+ * its single-core speed, its free cores (the GC and the file system's threads
+ * run beside the workload) and what else is running; the two runs of 80,000
+ * operations each usually take between under a minute and a few minutes.
  *
  * @example
  * ```ts
@@ -126,7 +148,7 @@ const soakCommand = Command.make(
       Flag.withDescription(`Where report.html and summary.json are written (default ${soakDefaults.out})`),
       Flag.withDefault(soakDefaults.out)
     ),
-    data: Flag.Directory("data").pipe(
+    data: Flag.String("data").pipe(
       Flag.withDescription("Keep the store's files in this directory (default: a temporary one, removed after)"),
       Flag.optional
     ),
@@ -137,9 +159,19 @@ const soakCommand = Command.make(
     json: Flag.Boolean("json").pipe(
       Flag.withDescription("Print the JSON summary on stdout instead of the table"),
       Flag.withDefault(false)
+    ),
+    quiet: Flag.Boolean("quiet").pipe(
+      Flag.withDescription("Draw no progress lines on stderr"),
+      Flag.withDefault(false)
     )
   },
-  Effect.fn("Command.soak")(function*(flags) {
+  Effect.fn("Command.soak")(function*(parsed) {
+    const path = yield* Path.Path
+    const flags = {
+      ...parsed,
+      out: resolvePath(path, parsed.out),
+      data: Option.map(parsed.data, (data) => resolvePath(path, data))
+    }
     if (Option.isSome(flags.data)) {
       // The workload creates its sessions from scratch; an earlier run's would collide.
       const fs = yield* FileSystem.FileSystem
@@ -156,7 +188,8 @@ const soakCommand = Command.make(
       sessions: flags.sessions,
       operations: flags.operations,
       samples: flags.samples,
-      budget: flags.budget
+      budget: flags.budget,
+      progress: !flags.quiet
     }, {
       baseline: layerBaseline,
       store: soakStoreLayer({ directory: flags.data, budget: flags.budget, fsync: flags.fsync })
@@ -181,10 +214,12 @@ const soakCommand = Command.make(
 ).pipe(
   Command.withDescription(
     "Run a seeded opencode-like workload against the old unbounded Maps and against SessionStore, " +
-      "chart the heap of both, and verify that the store lost nothing"
+      "chart the heap of both, and verify that the store lost nothing. How long the default run takes " +
+      "depends on the machine (single-core speed, free cores, other load): under a minute on a fast idle " +
+      "machine, a few minutes on a busy 2-core one; --operations scales it"
   ),
   Command.withExamples([
-    { command: "session-store soak", description: "The default run (about a minute)" },
+    { command: "session-store soak", description: "The default run (80,000 operations; the time depends on the machine)" },
     { command: "session-store soak --operations 20000 --budget 16MB --seed 7", description: "A quick run" }
   ])
 )
@@ -199,10 +234,18 @@ const inspectCommand = Command.make(
     ),
     json: Flag.Boolean("json").pipe(Flag.withDescription("Print JSON instead of a table"), Flag.withDefault(false))
   },
-  Effect.fn("Command.inspect")(function*({ directory, json, verify }) {
+  Effect.fn("Command.inspect")(function*({ directory: given, json, verify }) {
+    const directory = resolvePath(yield* Path.Path, given)
     const inspection = yield* inspectDirectory(directory, { verify })
     yield* Console.log(json ? JSON.stringify(inspection, null, 2) : renderListing(inspection))
     const problems = inspection.problems?.length ?? 0
+    if (problems === 0 && inspection.damaged.length > 0) {
+      const n = inspection.damaged.length
+      return yield* new CliError.UserError({
+        cause: inspection.damaged,
+        userMessage: `${n} damaged session${n === 1 ? "" : "s"} in ${directory} (--verify lists every problem)`
+      })
+    }
     if (problems > 0) {
       return yield* new CliError.UserError({
         cause: inspection.problems,
@@ -246,8 +289,9 @@ const benchCommand = Command.make(
     )
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
-    yield* fs.makeDirectory(flags.out, { recursive: true })
-    const file = path.join(flags.out, "bench.json")
+    const out = resolvePath(path, flags.out)
+    yield* fs.makeDirectory(out, { recursive: true })
+    const file = path.join(out, "bench.json")
     yield* fs.writeFileString(file, `${JSON.stringify(report, null, 2)}\n`)
     yield* Console.log(flags.json ? JSON.stringify({ ...report, file }, null, 2) : `${renderBench(report)}\n\nwritten: ${file}`)
   })
@@ -277,3 +321,57 @@ export const command = Command.make("session-store").pipe(
 
 /** The version printed by `--version`. */
 export const version = "0.1.0"
+
+/**
+ * Usage errors print the error and a one-line hint, not the whole help (which
+ * `--help` prints). Help and `--version` are presented as effect's CLI does.
+ *
+ * @example
+ * ```ts
+ * program.pipe(Effect.provide(CliOutput.layerPresenter(presenter)))
+ * ```
+ */
+export const presenter: CliOutput.Presenter = {
+  present: (event) =>
+    event._tag === "InvalidInvocation"
+      ? Effect.gen(function*() {
+        const formatter = yield* CliOutput.Formatter
+        yield* Console.error(formatter.formatErrors(event.errors))
+        yield* Console.error(`Run "${event.commandPath.join(" ")} --help" for usage.`)
+      })
+      : CliOutput.defaultPresenter.present(event)
+}
+
+/**
+ * Runs the command on `args` (the arguments after the script), as bin.ts
+ * does: a leading `--` (as in `pnpm start -- --json`, the npm habit) is
+ * dropped, and usage errors print through {@link presenter}.
+ *
+ * @example
+ * ```ts
+ * runCli(["--", "soak", "--json"]) // same as runCli(["soak", "--json"])
+ * ```
+ */
+export const runCli = (args: ReadonlyArray<string>) =>
+  Command.runWith(command, { version })(withoutLeadingSeparator(args)).pipe(
+    Effect.provide(CliOutput.layerPresenter(presenter))
+  )
+
+/**
+ * `args` without the `--` a package manager's habit puts before the user's
+ * arguments: first, or right after the subcommand (`pnpm start -- --json`
+ * runs `bin.ts soak -- --json`). A `--` anywhere else keeps its meaning (what
+ * follows is positional), and so does a second `--`.
+ *
+ * @example
+ * ```ts
+ * withoutLeadingSeparator(["soak", "--", "--json"]) // ["soak", "--json"]
+ * ```
+ */
+export const withoutLeadingSeparator = (args: ReadonlyArray<string>): ReadonlyArray<string> => {
+  if (args[0] === "--") return args.slice(1)
+  if (args[1] === "--" && subcommands.includes(args[0] ?? "")) return [args[0]!, ...args.slice(2)]
+  return args
+}
+
+const subcommands: ReadonlyArray<string> = ["soak", "bench", "inspect"]

@@ -3,7 +3,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, FileSystem } from "effect"
 import { Command } from "effect/cli"
 import { TestConsole } from "effect/testing"
-import { command, parseByteSize, version } from "../src/main.ts"
+import { command, invocationDirectory, parseByteSize, runCli, version, withoutLeadingSeparator } from "../src/main.ts"
 
 /** Runs the command line with `TestConsole` as the console: what it prints is kept, not written. */
 const run = (args: ReadonlyArray<string>) =>
@@ -92,7 +92,8 @@ describe("session-store command", () => {
         "9",
         "--out",
         out,
-        "--json"
+        "--json",
+        "--quiet"
       ])
       const summary = JSON.parse(yield* fs.readFileString(`${out}/summary.json`))
       // --json prints the summary (and where the files are) on stdout, and nothing on stderr.
@@ -101,5 +102,56 @@ describe("session-store command", () => {
       expect(summary).toMatchObject({ seed: 9, sessions: 8, operations: 600, budget: 16_000_000, passed: true })
       expect(summary.runs.store).toMatchObject({ operations: 600, lost: 0, mismatched: 0, failed: 0 })
       expect(yield* fs.exists(`${out}/report.html`)).toBe(true)
+    }).pipe(Effect.scoped, Effect.provide([NodeServices.layer, TestConsole.layer])), 60_000)
+
+  // Issue 12: the rough edges a new user hits.
+  const cli = (args: ReadonlyArray<string>) => runCli(args).pipe(Effect.provide(NodeServices.layer))
+
+  it("drops the -- a package manager puts before the user's arguments (pnpm start -- --json)", () => {
+    expect(withoutLeadingSeparator(["soak", "--", "--json"])).toStrictEqual(["soak", "--json"])
+    expect(withoutLeadingSeparator(["--", "inspect", "dir"])).toStrictEqual(["inspect", "dir"])
+    expect(withoutLeadingSeparator(["inspect", "dir", "--", "-x"])).toStrictEqual(["inspect", "dir", "--", "-x"])
+  })
+
+  it.live("accepts pnpm start -- --version and -- --help", () =>
+    Effect.gen(function*() {
+      yield* cli(["soak", "--", "--help"])
+      expect(yield* printed).toContain("session-store soak [flags]")
+      yield* cli(["--", "--version"])
+      expect(yield* printed).toContain(version)
+    }).pipe(Effect.provide(TestConsole.layer)))
+
+  it.live("a usage error prints the error and a one-line hint, not the whole help", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(cli(["soak", "--operatons", "5"]))
+      expect(error._tag).toBe("ShowHelp")
+      const text = yield* printed
+      expect(text).toContain("Unrecognized flag: --operatons")
+      expect(text).toContain(`Run "session-store soak --help" for usage.`)
+      expect(text).not.toContain("USAGE")
+      expect(text).not.toContain("--fsync")
+      expect(text.split("\n").length).toBeLessThan(10)
+    }).pipe(Effect.provide(TestConsole.layer)))
+
+  it("resolves paths from where the command was run (INIT_CWD under a package manager), else the cwd", () => {
+    expect(invocationDirectory({ INIT_CWD: "/home/me/repo", npm_lifecycle_event: "start" }, "/home/me/repo/packages/cli"))
+      .toBe("/home/me/repo")
+    expect(invocationDirectory({}, "/somewhere")).toBe("/somewhere")
+    // An INIT_CWD left in the environment outside a script does not count.
+    expect(invocationDirectory({ INIT_CWD: "/stale" }, "/somewhere")).toBe("/somewhere")
+  })
+
+  it.live("--out and --data given relative land under INIT_CWD, not packages/cli", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const home = yield* fs.makeTempDirectoryScoped()
+      const saved = { INIT_CWD: process.env.INIT_CWD, npm_lifecycle_event: process.env.npm_lifecycle_event }
+      process.env.INIT_CWD = home
+      process.env.npm_lifecycle_event = "start"
+      yield* cli(["soak", "--", "--operations", "60", "--sessions", "3", "--samples", "2", "--out", "report", "--data", "data", "--json", "--quiet"])
+        .pipe(Effect.ensuring(Effect.sync(() => Object.assign(process.env, saved))))
+      for (const [key, value] of Object.entries(saved)) if (value === undefined) delete process.env[key]
+      expect(yield* fs.exists(`${home}/report/summary.json`)).toBe(true)
+      expect((yield* fs.readDirectory(`${home}/data`)).length).toBeGreaterThan(0)
     }).pipe(Effect.scoped, Effect.provide([NodeServices.layer, TestConsole.layer])), 60_000)
 })

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
-import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest"
 import { SessionMemoryManager } from "../src/index.ts"
 import { makeSessionInfo, userMessage } from "./fixtures/messages.ts"
 
@@ -126,11 +126,31 @@ describe("SessionMemoryManager.SessionCache (the proposal's API on the real laye
 
   it("isUnderMemoryPressure is the store's own reading against its pressureThreshold", async () => {
     // Any real heap is over the smallest positive threshold, and never over 1.
-    const tight = cacheOn({ pressureThreshold: Number.MIN_VALUE })
-    await tight.setSession("ses_a", makeSessionInfo("ses_a"))
-    expect(await tight.isUnderMemoryPressure()).toBe(true)
+    // The store's pressure warning is expected here: captured and checked, not printed.
+    const logged: Array<unknown> = []
+    const capture = (...args: Array<unknown>) => void logged.push(...args)
+    const spies = [vi.spyOn(console, "log").mockImplementation(capture), vi.spyOn(console, "error").mockImplementation(capture)]
+    try {
+      const tight = cacheOn({ pressureThreshold: Number.MIN_VALUE })
+      await tight.setSession("ses_a", makeSessionInfo("ses_a"))
+      expect(await tight.isUnderMemoryPressure()).toBe(true)
+      await tight.destroy()
+    } finally {
+      for (const spy of spies) spy.mockRestore()
+    }
+    expect(logged.map((entry) => typeof entry === "string" ? entry : JSON.stringify(entry)).join("\n")).toMatch(/pressure/i)
     const loose = cacheOn({ pressureThreshold: 1 })
     expect(await loose.isUnderMemoryPressure()).toBe(false)
+  })
+
+  it("the constructor rejects unknown option keys and malformed storage instead of ignoring them", () => {
+    // Issue 12: `storage: "memory"` inside the config was ignored and the data went to ./.opencode/sessions.
+    expect(() => new SessionCache({ storage: "memory" } as SessionMemoryManager.SessionCacheConfig))
+      .toThrow(/unknown config key "storage"; where the data lives is the second argument/)
+    expect(() => new SessionCache({ maxSesions: 5 } as SessionMemoryManager.SessionCacheConfig, "memory"))
+      .toThrow(`unknown config key "maxSesions"; did you mean "maxSessions"?`)
+    expect(() => new SessionCache({}, "memroy" as "memory")).toThrow(/storage must be "memory" or \{ directory: string \}/)
+    expect(() => new SessionCache({}, { dir: "/tmp/x" } as unknown as { directory: string })).toThrow(/storage must be/)
   })
 
   it("rejects an invalid config with the config error naming the key", async () => {

@@ -8,7 +8,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { createOpencodeClient, type Event, type OpencodeClient } from "@opencode-ai/sdk"
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+import { runProgram, snippet } from "../../../session-store/test/fixtures/readmeSnippets.ts"
 import { connect } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -49,6 +51,21 @@ describe("serve, end to end with @opencode-ai/sdk", () => {
     server = await spawnServe({ database: join(dir, "opencode.db"), args: ["--event-backlog", "16"], env: noAuth })
     client = createOpencodeClient({ baseUrl: server.url, directory: "/work/project" })
     other = createOpencodeClient({ baseUrl: server.url })
+  }, 60_000)
+
+  it("the README's client snippet runs against it: the session it creates is served", async () => {
+    const code = snippet("`session-store serve --database <path>`").replace("http://127.0.0.1:4096", server.url)
+    // Inside the package, so `@opencode-ai/sdk` resolves from its devDependencies.
+    const file = join(fileURLToPath(new URL("../../", import.meta.url)), ".readme-serve-snippet.ts")
+    writeFileSync(file, `${code}\nconsole.log(session!.id)\n`)
+    try {
+      const run = await runProgram({ node: process.execPath, file, cwd: dir, args: [] })
+      expect(run).toMatchObject({ code: 0, stderr: "" })
+      const created = await other.session.get({ path: { id: run.stdout.trim() } })
+      expect(created.data?.title).toBe("Fix the build")
+    } finally {
+      rmSync(file, { force: true })
+    }
   }, 60_000)
 
   afterAll(async () => {

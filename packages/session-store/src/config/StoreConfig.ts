@@ -183,9 +183,98 @@ const setting = <A>(
     }))
   )
 
-const positiveInt = (key: keyof StoreOptions) => setting(key, PositiveInt, "a positive integer", defaults[key])
-const threshold = (key: keyof StoreOptions) => setting(key, Threshold, "a number in (0, 1]", defaults[key])
-const fraction = (key: keyof StoreOptions) => setting(key, Fraction, "a number in [0, 1)", defaults[key])
+// "abc" where a number belongs reads as "not a number", not as a schema's
+// wording ("a string representing a finite number").
+const notANumber = (key: string, expected: string) => (error: Config.ConfigError): Config.Config<never> =>
+  Config.schema(Schema.String, key).pipe(
+    Config.option,
+    Config.flatMap((raw) =>
+      Option.isSome(raw) && (raw.value.trim() === "" || Number.isNaN(Number(raw.value)))
+        ? Config.fail(
+          new Schema.SchemaError(
+            new SchemaIssue.Pointer(
+              [NAMESPACE, key],
+              new SchemaIssue.InvalidValue({
+                message: `Expected ${expected}, got ${JSON.stringify(raw.value)}: not a number`
+              })
+            )
+          )
+        )
+        : Config.fail(error.cause)
+    )
+  )
+
+const onlySchemaErrors = (f: (error: Config.ConfigError) => Config.Config<never>) => (error: Config.ConfigError) =>
+  Schema.isSchemaError(error.cause) ? f(error) : Config.fail(error.cause)
+
+const numeric = <A>(key: keyof StoreOptions, schema: Schema.ConstraintCodec<A, unknown>, expected: string, fallback: A) =>
+  setting(key, schema, expected, fallback).pipe(Config.orElse(onlySchemaErrors(notANumber(key, expected))))
+
+const expectations = {
+  maxSessions: "a positive integer",
+  maxMessagesPerSession: "a positive integer",
+  sessionTtlMs: "a positive integer",
+  inactiveTtlMs: "a positive integer",
+  cleanupIntervalMs: "a positive integer",
+  maxBytes: "a positive integer",
+  maxMessageBytes: "a positive integer",
+  pressureThreshold: "a number in (0, 1]",
+  pressureCheckIntervalMs: "a positive integer",
+  pressureHysteresis: "a number in [0, 1)",
+  pressureCooldownMs: "a positive integer",
+  pressureShedTarget: "a number in [0, 1)"
+} as const satisfies Record<keyof StoreOptions, string>
+
+const setting_ = (key: keyof StoreOptions): Config.Config<number> => {
+  const expected = expectations[key]
+  const schema = expected === "a positive integer" ? PositiveInt : expected === "a number in (0, 1]" ? Threshold : Fraction
+  return numeric(key, schema, expected, defaults[key])
+}
+
+/** Every key of the `memory` section, in the order of the table above. */
+export const knownKeys: ReadonlyArray<keyof StoreOptions> = Object.keys(expectations) as Array<keyof StoreOptions>
+
+/** The environment variable a key is read from: `maxSessions` → `MEMORY_MAX_SESSIONS`. */
+export const envName = (key: string): string =>
+  `${NAMESPACE}_${key.replace(/([a-z0-9])([A-Z])/g, "$1_$2")}`.toUpperCase()
+
+const distance = (a: string, b: string): number => {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!
+    row[0] = i
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!
+      row[j] = Math.min(above + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1))
+      diagonal = above
+    }
+  }
+  return row[b.length]!
+}
+
+/** The known key nearest to `key` (case-insensitive edit distance). */
+export const nearestKey = (key: string): keyof StoreOptions =>
+  knownKeys.reduce((best, known) =>
+    distance(key.toLowerCase(), known.toLowerCase()) < distance(key.toLowerCase(), best.toLowerCase()) ? known : best
+  )
+
+/**
+ * What is wrong with a `memory` section as a whole, before any key is read:
+ * not an object, or a key the store does not know (with the nearest known
+ * one). `undefined` when the section is absent, `null` or fine.
+ */
+export const sectionProblem = (section: unknown, where: string): string | undefined => {
+  if (section === undefined || section === null) return undefined
+  if (typeof section !== "object" || Array.isArray(section)) {
+    return `${where}: expected an object of settings, got ${Array.isArray(section) ? "an array" : JSON.stringify(section)}`
+  }
+  for (const key of Object.keys(section)) {
+    if (!(knownKeys as ReadonlyArray<string>).includes(key)) {
+      return `${where}: unknown key ${JSON.stringify(key)}; did you mean ${JSON.stringify(nearestKey(key))}?`
+    }
+  }
+  return undefined
+}
 
 /**
  * The store's configuration as an Effect `Config`, read from the current
@@ -200,18 +289,18 @@ const fraction = (key: keyof StoreOptions) => setting(key, Fraction, "a number i
  * ```
  */
 export const StoreConfig: Config.Config<StoreOptions> = Config.all({
-  maxSessions: positiveInt("maxSessions"),
-  maxMessagesPerSession: positiveInt("maxMessagesPerSession"),
-  sessionTtlMs: positiveInt("sessionTtlMs"),
-  inactiveTtlMs: positiveInt("inactiveTtlMs"),
-  cleanupIntervalMs: positiveInt("cleanupIntervalMs"),
-  maxBytes: positiveInt("maxBytes"),
-  maxMessageBytes: positiveInt("maxMessageBytes"),
-  pressureThreshold: threshold("pressureThreshold"),
-  pressureCheckIntervalMs: positiveInt("pressureCheckIntervalMs"),
-  pressureHysteresis: fraction("pressureHysteresis"),
-  pressureCooldownMs: positiveInt("pressureCooldownMs"),
-  pressureShedTarget: fraction("pressureShedTarget")
+  maxSessions: setting_("maxSessions"),
+  maxMessagesPerSession: setting_("maxMessagesPerSession"),
+  sessionTtlMs: setting_("sessionTtlMs"),
+  inactiveTtlMs: setting_("inactiveTtlMs"),
+  cleanupIntervalMs: setting_("cleanupIntervalMs"),
+  maxBytes: setting_("maxBytes"),
+  maxMessageBytes: setting_("maxMessageBytes"),
+  pressureThreshold: setting_("pressureThreshold"),
+  pressureCheckIntervalMs: setting_("pressureCheckIntervalMs"),
+  pressureHysteresis: setting_("pressureHysteresis"),
+  pressureCooldownMs: setting_("pressureCooldownMs"),
+  pressureShedTarget: setting_("pressureShedTarget")
 }).pipe(Config.nested(NAMESPACE))
 
 /**
@@ -233,11 +322,40 @@ export const provider = (sources: {
   readonly file?: unknown
   /** The environment; `process.env` when omitted. */
   readonly env?: Record<string, string> | undefined
-} = {}): ConfigProvider.ConfigProvider =>
-  ConfigProvider.orElse(
-    ConfigProvider.fromEnv({ env: sources.env, preserveEmptyStrings: true }).pipe(ConfigProvider.constantCase),
-    ConfigProvider.fromUnknown(sources.file ?? {}, { preserveEmptyStrings: true })
+} = {}): ConfigProvider.ConfigProvider => strict(sources.file ?? {}, sources.env, "opencode.json")
+
+const sourceError = (message: string) => new ConfigProvider.SourceError({ message })
+
+// Env first, then the file, key by key (as ConfigProvider.orElse), with two
+// checks no schema can make: the file's section must be an object of known
+// keys, and a bad environment value is reported under its variable's name.
+const strict = (file: unknown, env: Record<string, string> | undefined, where: string): ConfigProvider.ConfigProvider => {
+  const fromEnv = ConfigProvider.fromEnv({ env, preserveEmptyStrings: true }).pipe(ConfigProvider.constantCase)
+  const fromFile = ConfigProvider.fromUnknown(file, { preserveEmptyStrings: true })
+  const section = typeof file === "object" && file !== null ? (file as Record<string, unknown>)[NAMESPACE] : undefined
+  const problem = sectionProblem(section, `${where} "${NAMESPACE}"`)
+  return ConfigProvider.make((path) =>
+    Effect.gen(function*() {
+      if (path[0] === NAMESPACE && problem !== undefined) return yield* Effect.fail(sourceError(problem))
+      const node = yield* fromEnv.load(path)
+      if (node === undefined) return yield* fromFile.load(path)
+      const key = path[1]
+      if (path.length === 2 && path[0] === NAMESPACE && node._tag === "Value" && typeof key === "string"
+        && (knownKeys as ReadonlyArray<string>).includes(key)) {
+        const checked = yield* Effect.result(
+          setting_(key as keyof StoreOptions).parse(ConfigProvider.fromUnknown({ [key]: node.value }, { preserveEmptyStrings: true }))
+        )
+        if (checked._tag === "Failure") {
+          const reason = checked.failure.message.replace(/^SchemaError\((.*)\)$/s, "$1").split("\n")[0]
+          return yield* Effect.fail(
+            sourceError(`environment variable ${envName(key)}=${JSON.stringify(node.value)}: ${reason}\n  at ["${NAMESPACE}"]["${key}"]`)
+          )
+        }
+      }
+      return node
+    })
   )
+}
 
 /**
  * Resolves explicit options, as a plain object (for the Map-like facade and
@@ -251,4 +369,4 @@ export const provider = (sources: {
  * ```
  */
 export const fromOptions = (options: Partial<StoreOptions> = {}): Effect.Effect<StoreOptions, Config.ConfigError> =>
-  StoreConfig.parse(ConfigProvider.fromUnknown({ [NAMESPACE]: options }, { preserveEmptyStrings: true }))
+  StoreConfig.parse(strict({ [NAMESPACE]: options }, {}, "options"))

@@ -28,7 +28,7 @@ import type { MessageWithParts } from "../domain/Message.ts"
 import type { SessionInfo } from "../domain/Session.ts"
 import { SessionRepository } from "../repository/SessionRepository.ts"
 import { type MessagePage, SessionStore, type SweepReport } from "../store/SessionStore.ts"
-import { fromOptions, type StoreOptions } from "../config/StoreConfig.ts"
+import { fromOptions, knownKeys, nearestKey, type StoreOptions } from "../config/StoreConfig.ts"
 import { MemoryMonitor } from "../monitor/MemoryMonitor.ts"
 
 /**
@@ -87,6 +87,28 @@ const squash = <A, E>(exit: Exit.Exit<A, E>): A => {
   throw Cause.squash(exit.cause)
 }
 
+// A misplaced option (`storage: "memory"` inside the config) must not be
+// ignored: the data would silently go to `./.opencode/sessions`.
+const checkArguments = (config: unknown, storage: unknown): void => {
+  if (typeof config !== "object" || config === null || Array.isArray(config)) {
+    throw new TypeError(`SessionCache: the config must be an object of memory settings, got ${JSON.stringify(config)}`)
+  }
+  for (const key of Object.keys(config)) {
+    if ((knownKeys as ReadonlyArray<string>).includes(key)) continue
+    throw new TypeError(
+      key === "storage" || key === "directory"
+        ? `SessionCache: unknown config key "${key}"; where the data lives is the second argument: ` +
+          `new SessionCache(config, "memory") or new SessionCache(config, { directory })`
+        : `SessionCache: unknown config key "${key}"; did you mean "${nearestKey(key)}"?`
+    )
+  }
+  const isDirectory = typeof storage === "object" && storage !== null &&
+    typeof (storage as { readonly directory?: unknown }).directory === "string" && Object.keys(storage).length === 1
+  if (storage !== "memory" && !isDirectory) {
+    throw new TypeError(`SessionCache: storage must be "memory" or { directory: string }, got ${JSON.stringify(storage)}`)
+  }
+}
+
 /**
  * The proposal's `SessionCache`, on the real `SessionStore` layer.
  *
@@ -102,10 +124,13 @@ export class SessionCache {
   readonly #runtime: ManagedRuntime.ManagedRuntime<SessionStore, unknown>
 
   /**
-   * Starts building the layer at once. An invalid config is not accepted
-   * silently: every method rejects with the `ConfigError` that names the key.
+   * Starts building the layer at once. An unknown config key or a malformed
+   * storage argument throws a `TypeError` here; an invalid value is not
+   * accepted silently either: every method rejects with the `ConfigError`
+   * that names the key.
    */
   constructor(config: SessionCacheConfig = {}, storage: SessionCacheStorage = { directory: ".opencode/sessions" }) {
+    checkArguments(config, storage)
     this.#runtime = ManagedRuntime.make(storeLayer(config, storage))
   }
 

@@ -26,7 +26,7 @@ import type { SessionSummary } from "../../domain/Session.ts"
 import { isReason, repositoryError } from "./durableFiles.ts"
 import { FORMAT, isFormatMarker, makeLayout, sessionDirectoryName } from "./layout.ts"
 import { decodeInfo, scanLog } from "./logFormat.ts"
-import { listStored, readLog } from "./storedSessions.ts"
+import { countLog, currentSummary, listStored, MISSING, readInfo, readLog } from "./storedSessions.ts"
 
 /**
  * One thing wrong in a storage directory: the file, and what is wrong with it
@@ -125,6 +125,86 @@ export const listStoredSessions = (
     const layout = makeLayout(yield* Path.Path, directory)
     return yield* listStored(fs, layout, "listStoredSessions")
   })
+
+/**
+ * A session whose records do not decode, as {@link listEachStoredSession}
+ * reports it: its directory under `sessions/`, the file and what is wrong.
+ *
+ * @example
+ * ```ts
+ * const line = (d: DamagedSession) => `${d.directory}: ${d.problem}`
+ * ```
+ */
+export interface DamagedSession {
+  readonly directory: string
+  readonly file: string
+  readonly problem: string
+}
+
+/**
+ * What {@link listEachStoredSession} found: whether `directory` looks like a
+ * store at all (it has `sessions/` or the format marker), the sessions that
+ * read back, most recently updated first, and the damaged ones.
+ */
+export interface StoredListing {
+  readonly isStore: boolean
+  readonly sessions: ReadonlyArray<SessionSummary>
+  readonly damaged: ReadonlyArray<DamagedSession>
+}
+
+/**
+ * Like {@link listStoredSessions}, but one damaged session does not hide the
+ * others: every session that reads back is listed, and each one that does
+ * not is reported with its file and problem. Never writes.
+ *
+ * @example
+ * ```ts
+ * const program = listEachStoredSession(dir).pipe(Effect.map(({ sessions, damaged }) => [sessions.length, damaged.length]))
+ * ```
+ */
+export const listEachStoredSession = (
+  directory: string
+): Effect.Effect<StoredListing, RepositoryError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const layout = makeLayout(yield* Path.Path, directory)
+    const names = yield* orMissing(fs.readDirectory(layout.sessions))
+    if (names === undefined) {
+      const marker = yield* orMissing(fs.readFileString(layout.formatFile))
+      return { isStore: marker !== undefined, sessions: [], damaged: [] }
+    }
+    const sessions: Array<SessionSummary> = []
+    const damaged: Array<DamagedSession> = []
+    yield* Effect.forEach(names.filter((name) => !name.startsWith(".")), (name) => {
+      const paths = layout.sessionAt(name)
+      return Effect.gen(function*() {
+        const stored = yield* readInfo(fs, paths, { name }, "listEachStoredSession")
+        if (stored === MISSING) return
+        const cached = yield* currentSummary(fs, paths)
+        const counts = cached.summary ?? (yield* countLog(fs, paths, stored.info.id, "listEachStoredSession"))
+        sessions.push({
+          id: stored.info.id,
+          title: stored.info.title,
+          updated: stored.info.time.updated,
+          messageCount: counts.messageCount,
+          bytes: stored.bytes + counts.messageBytes
+        })
+      }).pipe(
+        Effect.catch((error) =>
+          Effect.sync(() => {
+            damaged.push({
+              directory: paths.directory,
+              file: error._tag === "CorruptRecord" ? error.file : paths.directory,
+              problem: error._tag === "CorruptRecord" ? error.problem : error.message
+            })
+          })
+        )
+      )
+    }, { concurrency: 8, discard: true })
+    sessions.sort((a, b) => b.updated - a.updated || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    damaged.sort((a, b) => (a.directory < b.directory ? -1 : 1))
+    return { isStore: true, sessions, damaged }
+  }).pipe(Effect.mapError(repositoryError("listEachStoredSession")))
 
 const orMissing = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A | undefined, E> =>
   Effect.catchIf(effect, (error) => isReason(error, "NotFound"), () => Effect.succeed(undefined))
