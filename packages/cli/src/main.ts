@@ -60,29 +60,32 @@ const positive = (name: string) =>
   Flag.Int(name).pipe(Flag.filter((n) => n > 0, (n) => `--${name} must be a positive integer, got ${n}`))
 
 /**
- * The `SessionStore` the soak measures: the embedded file-system store in
- * `directory` (a fresh temporary directory, removed afterwards, when none is
- * given), configured like production through the `memory` config (defaults,
- * `MEMORY_*` environment variables), with the byte budget from `--budget`
- * taking precedence. fsync is off unless asked for: the soak measures memory
- * and correctness, not the disk's flush latency.
+ * The `SessionStore` the soak measures: the embedded default, SQLite in
+ * opencode's tables (`SessionStore.layerSqlite`), on `database` (a file
+ * `opencode.db` in a fresh temporary directory, removed afterwards, when none
+ * is given), configured like production through the `memory` config
+ * (defaults, `MEMORY_*` environment variables), with the byte budget from
+ * `--budget` taking precedence. Without `--fsync` the connection runs
+ * `synchronous = NORMAL` (a commit survives a crash of the process, not a
+ * power cut): the soak measures memory and correctness, not the disk's flush
+ * latency; with it, `FULL`, as in production.
  *
  * @example
  * ```ts
- * soak(options, { baseline: layerBaseline, store: soakStoreLayer({ directory: Option.none(), budget: 64e6, fsync: false }) })
+ * soak(options, { baseline: layerBaseline, store: soakStoreLayer({ database: Option.none(), budget: 64e6, fsync: false }) })
  * ```
  */
 export const soakStoreLayer = (settings: {
-  readonly directory: Option.Option<string>
+  readonly database: Option.Option<string>
   readonly budget: number
   readonly fsync: boolean
 }) =>
   Layer.unwrap(Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
-    const directory = Option.isSome(settings.directory)
-      ? settings.directory.value
-      : yield* fs.makeTempDirectoryScoped({ prefix: "session-store-soak-" })
-    return SessionStore.layerFileSystem({ directory, fsync: settings.fsync }).pipe(
+    const filename = Option.isSome(settings.database)
+      ? settings.database.value
+      : `${yield* fs.makeTempDirectoryScoped({ prefix: "session-store-soak-" })}/opencode.db`
+    return SessionStore.layerSqlite({ filename, synchronous: settings.fsync ? "FULL" : "NORMAL" }).pipe(
       Layer.provide(
         ConfigProvider.layerAdd(ConfigProvider.fromUnknown({ memory: { maxBytes: settings.budget } }), {
           asPrimary: true
@@ -125,12 +128,12 @@ const soakCommand = Command.make(
       Flag.withDescription(`Where report.html and summary.json are written (default ${soakDefaults.out})`),
       Flag.withDefault(soakDefaults.out)
     ),
-    data: Flag.Directory("data").pipe(
-      Flag.withDescription("Keep the store's files in this directory (default: a temporary one, removed after)"),
+    data: Flag.String("data").pipe(
+      Flag.withDescription("Keep the store's SQLite database in this file (default: a temporary one, removed after)"),
       Flag.optional
     ),
     fsync: Flag.Boolean("fsync").pipe(
-      Flag.withDescription("Flush every write to disk before acknowledging it, as in production (much slower)"),
+      Flag.withDescription("synchronous = FULL: every commit on disk before it is acknowledged, as in production (slower)"),
       Flag.withDefault(false)
     ),
     json: Flag.Boolean("json").pipe(
@@ -142,11 +145,11 @@ const soakCommand = Command.make(
     if (Option.isSome(flags.data)) {
       // The workload creates its sessions from scratch; an earlier run's would collide.
       const fs = yield* FileSystem.FileSystem
-      const entries = yield* fs.readDirectory(flags.data.value).pipe(Effect.orElseSucceed(() => []))
-      if (entries.length > 0) {
+      const size = yield* fs.stat(flags.data.value).pipe(Effect.map((info) => Number(info.size)), Effect.orElseSucceed(() => 0))
+      if (size > 0) {
         return yield* new CliError.UserError({
           cause: flags.data.value,
-          userMessage: `--data ${flags.data.value} is not empty: give a new or empty directory`
+          userMessage: `--data ${flags.data.value} is not empty: give a new file`
         })
       }
     }
@@ -158,7 +161,7 @@ const soakCommand = Command.make(
       budget: flags.budget
     }, {
       baseline: layerBaseline,
-      store: soakStoreLayer({ directory: flags.data, budget: flags.budget, fsync: flags.fsync })
+      store: soakStoreLayer({ database: flags.data, budget: flags.budget, fsync: flags.fsync })
     })
     const files = yield* writeReport(report, flags.out)
     if (flags.json) {
