@@ -20,7 +20,7 @@ import { ByteSize, ConfigProvider, Console, Effect, FileSystem, Layer, Option, P
 import { Argument, CliError, Command, Flag } from "effect/cli"
 import { layerBaseline } from "./baseline.ts"
 import { renderBench, runBench } from "./bench.ts"
-import { inspectDirectory, renderListing } from "./inspect.ts"
+import { inspectTarget, renderDatabase, renderListing } from "./inspect.ts"
 import { renderTable, summarize, writeReport } from "./report.ts"
 import { soak } from "./soak.ts"
 
@@ -194,29 +194,42 @@ const soakCommand = Command.make(
 const inspectCommand = Command.make(
   "inspect",
   {
-    directory: Argument.String("directory").pipe(Argument.withDescription("A session-store storage directory")),
+    target: Argument.String("opencode.db | directory").pipe(
+      Argument.withDescription("An opencode.db (SQLite), or an older session-store storage directory")
+    ),
     verify: Flag.Boolean("verify").pipe(
-      Flag.withDescription("Check every file; print each problem with its file and exit 1 if any"),
+      Flag.withDescription(
+        "Check everything (a database: integrity_check and every row decoded; a directory: every file); print each problem and exit 1 if any"
+      ),
       Flag.withDefault(false)
     ),
     json: Flag.Boolean("json").pipe(Flag.withDescription("Print JSON instead of a table"), Flag.withDefault(false))
   },
-  Effect.fn("Command.inspect")(function*({ directory, json, verify }) {
-    const inspection = yield* inspectDirectory(directory, { verify })
-    yield* Console.log(json ? JSON.stringify(inspection, null, 2) : renderListing(inspection))
-    const problems = inspection.problems?.length ?? 0
+  Effect.fn("Command.inspect")(function*({ json, target, verify }) {
+    const found = yield* inspectTarget(target, { verify })
+    yield* Console.log(
+      json
+        ? JSON.stringify(found.inspection, null, 2)
+        : found.kind === "database"
+        ? renderDatabase(found.inspection)
+        : renderListing(found.inspection)
+    )
+    const problems = found.inspection.problems?.length ?? 0
     if (problems > 0) {
       return yield* new CliError.UserError({
-        cause: inspection.problems,
-        userMessage: `${problems} problem${problems === 1 ? "" : "s"} found in ${directory}`
+        cause: found.inspection.problems,
+        userMessage: `${problems} problem${problems === 1 ? "" : "s"} found in ${target}`
       })
     }
   })
 ).pipe(
-  Command.withDescription("List the sessions stored in a directory; with --verify, check every file. Never writes."),
+  Command.withDescription(
+    "List the sessions of an opencode.db (or a storage directory); with --verify, check every row (or file). Never writes."
+  ),
   Command.withExamples([
-    { command: "session-store inspect ~/.local/share/opencode/sessions", description: "List sessions" },
-    { command: "session-store inspect ./data --verify", description: "Check a directory for damage" }
+    { command: "session-store inspect ~/.local/share/opencode/opencode.db", description: "List sessions" },
+    { command: "session-store inspect .opencode/opencode.db --verify", description: "Check a database for damage" },
+    { command: "session-store inspect ./data --verify", description: "Check an older storage directory" }
   ])
 )
 
