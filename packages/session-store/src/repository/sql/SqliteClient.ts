@@ -25,7 +25,7 @@
  *   cut is acceptable.
  * - `foreign_keys = ON`, as opencode runs, so opencode's cascades hold.
  *
- * Opening fails with a RepositoryError whose `reason` says why (`Corrupt` for
+ * Opening fails with a RepositoryError (operation `open <filename>`) whose `reason` says why (`Corrupt` for
  * a file that is not a database, `Unavailable` when it cannot be opened,
  * `ReadOnly`…). Statements fail with `SqlError`, whose cause is the
  * `node:sqlite` error (its `errcode` is the extended SQLite result code);
@@ -158,7 +158,7 @@ const openDatabase = (options: SqliteClientOptions) =>
       }
       return db
     },
-    catch: (cause) => toRepositoryError(cause, "open")
+    catch: (cause) => toRepositoryError(cause, `open ${options.filename}`)
   })
 
 /**
