@@ -159,11 +159,12 @@ describe("SQLite: bad input and real faults", () => {
       await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
         const store = yield* storeOn(filename, { readOnly: true })
         assert.strictEqual((yield* store.getMessages("ses_a")).length, 1)
-        for (const write of [
+        const writes: ReadonlyArray<Effect.Effect<unknown, unknown>> = [
           store.appendMessage("ses_a", message("ses_a", messageId(2))),
           store.createSession(sessionInfo("ses_b")),
           store.removeSession("ses_a")
-        ]) {
+        ]
+        for (const write of writes) {
           const error = failure(yield* Effect.exit(write))
           assert.strictEqual(error._tag, "RepositoryError")
           assert.strictEqual(error.reason, "ReadOnly", error.message)
