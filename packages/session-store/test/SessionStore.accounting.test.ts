@@ -346,8 +346,9 @@ describe("SessionStore: accounting and integrity under random operations", () =>
       assert.deepStrictEqual(after.map((r) => r.id), ["ses_4", "ses_2", "ses_5"].slice(3 - after.length))
 
       const { evictions } = yield* store.stats
+      // `stale` needs another process writing: SessionStore.coherence.test.ts and SessionStore.twoProcesses.test.ts.
       for (const cause of Object.keys(evictions) as Array<EvictionCause>) {
-        assert.isAbove(evictions[cause], 0, cause)
+        if (cause !== "stale") assert.isAbove(evictions[cause], 0, cause)
       }
 
       assert.deepStrictEqual((yield* store.listSessions()).map((x) => x.id).sort(), [...expected.keys()].sort())
