@@ -20,7 +20,7 @@ import { ByteSize, ConfigProvider, Console, Effect, FileSystem, Layer, Option, P
 import { Argument, CliError, CliOutput, Command, Flag } from "effect/cli"
 import { layerBaseline } from "./baseline.ts"
 import { renderBench, runBench } from "./bench.ts"
-import { inspectDirectory, renderListing } from "./inspect.ts"
+import { inspectTarget, renderDatabase, renderListing } from "./inspect.ts"
 import { renderTable, summarize, writeReport } from "./report.ts"
 import { makeServeCommand } from "./serve/command.ts"
 import { soak } from "./soak.ts"
@@ -83,29 +83,32 @@ const positive = (name: string) =>
   Flag.Int(name).pipe(Flag.filter((n) => n > 0, (n) => `--${name} must be a positive integer, got ${n}`))
 
 /**
- * The `SessionStore` the soak measures: the embedded file-system store in
- * `directory` (a fresh temporary directory, removed afterwards, when none is
- * given), configured like production through the `memory` config (defaults,
- * `MEMORY_*` environment variables), with the byte budget from `--budget`
- * taking precedence. fsync is off unless asked for: the soak measures memory
- * and correctness, not the disk's flush latency.
+ * The `SessionStore` the soak measures: the embedded default, SQLite in
+ * opencode's tables (`SessionStore.layerSqlite`), on `database` (a file
+ * `opencode.db` in a fresh temporary directory, removed afterwards, when none
+ * is given), configured like production through the `memory` config
+ * (defaults, `MEMORY_*` environment variables), with the byte budget from
+ * `--budget` taking precedence. Without `--fsync` the connection runs
+ * `synchronous = NORMAL` (a commit survives a crash of the process, not a
+ * power cut): the soak measures memory and correctness, not the disk's flush
+ * latency; with it, `FULL`, as in production.
  *
  * @example
  * ```ts
- * soak(options, { baseline: layerBaseline, store: soakStoreLayer({ directory: Option.none(), budget: 64e6, fsync: false }) })
+ * soak(options, { baseline: layerBaseline, store: soakStoreLayer({ database: Option.none(), budget: 64e6, fsync: false }) })
  * ```
  */
 export const soakStoreLayer = (settings: {
-  readonly directory: Option.Option<string>
+  readonly database: Option.Option<string>
   readonly budget: number
   readonly fsync: boolean
 }) =>
   Layer.unwrap(Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
-    const directory = Option.isSome(settings.directory)
-      ? settings.directory.value
-      : yield* fs.makeTempDirectoryScoped({ prefix: "session-store-soak-" })
-    return SessionStore.layerFileSystem({ directory, fsync: settings.fsync }).pipe(
+    const filename = Option.isSome(settings.database)
+      ? settings.database.value
+      : `${yield* fs.makeTempDirectoryScoped({ prefix: "session-store-soak-" })}/opencode.db`
+    return SessionStore.layerSqlite({ filename, synchronous: settings.fsync ? "FULL" : "NORMAL" }).pipe(
       Layer.provide(
         ConfigProvider.layerAdd(ConfigProvider.fromUnknown({ memory: { maxBytes: settings.budget } }), {
           asPrimary: true
@@ -149,11 +152,11 @@ const soakCommand = Command.make(
       Flag.withDefault(soakDefaults.out)
     ),
     data: Flag.String("data").pipe(
-      Flag.withDescription("Keep the store's files in this directory (default: a temporary one, removed after)"),
+      Flag.withDescription("Keep the store's SQLite database in this file (default: a temporary one, removed after)"),
       Flag.optional
     ),
     fsync: Flag.Boolean("fsync").pipe(
-      Flag.withDescription("Flush every write to disk before acknowledging it, as in production (much slower)"),
+      Flag.withDescription("synchronous = FULL: every commit on disk before it is acknowledged, as in production (slower)"),
       Flag.withDefault(false)
     ),
     json: Flag.Boolean("json").pipe(
@@ -175,11 +178,11 @@ const soakCommand = Command.make(
     if (Option.isSome(flags.data)) {
       // The workload creates its sessions from scratch; an earlier run's would collide.
       const fs = yield* FileSystem.FileSystem
-      const entries = yield* fs.readDirectory(flags.data.value).pipe(Effect.orElseSucceed(() => []))
-      if (entries.length > 0) {
+      const size = yield* fs.stat(flags.data.value).pipe(Effect.map((info) => Number(info.size)), Effect.orElseSucceed(() => 0))
+      if (size > 0) {
         return yield* new CliError.UserError({
           cause: flags.data.value,
-          userMessage: `--data ${flags.data.value} is not empty: give a new or empty directory`
+          userMessage: `--data ${flags.data.value} is not empty: give a new file`
         })
       }
     }
@@ -192,7 +195,7 @@ const soakCommand = Command.make(
       progress: !flags.quiet
     }, {
       baseline: layerBaseline,
-      store: soakStoreLayer({ directory: flags.data, budget: flags.budget, fsync: flags.fsync })
+      store: soakStoreLayer({ database: flags.data, budget: flags.budget, fsync: flags.fsync })
     })
     const files = yield* writeReport(report, flags.out)
     if (flags.json) {
@@ -227,37 +230,52 @@ const soakCommand = Command.make(
 const inspectCommand = Command.make(
   "inspect",
   {
-    directory: Argument.String("directory").pipe(Argument.withDescription("A session-store storage directory")),
+    target: Argument.String("opencode.db | directory").pipe(
+      Argument.withDescription("An opencode.db (SQLite), or an older session-store storage directory")
+    ),
     verify: Flag.Boolean("verify").pipe(
-      Flag.withDescription("Check every file; print each problem with its file and exit 1 if any"),
+      Flag.withDescription(
+        "Check everything (a database: integrity_check and every row decoded; a directory: every file); print each problem and exit 1 if any"
+      ),
       Flag.withDefault(false)
     ),
     json: Flag.Boolean("json").pipe(Flag.withDescription("Print JSON instead of a table"), Flag.withDefault(false))
   },
-  Effect.fn("Command.inspect")(function*({ directory: given, json, verify }) {
-    const directory = resolvePath(yield* Path.Path, given)
-    const inspection = yield* inspectDirectory(directory, { verify })
-    yield* Console.log(json ? JSON.stringify(inspection, null, 2) : renderListing(inspection))
-    const problems = inspection.problems?.length ?? 0
-    if (problems === 0 && inspection.damaged.length > 0) {
-      const n = inspection.damaged.length
+  Effect.fn("Command.inspect")(function*({ json, target: given, verify }) {
+    const target = resolvePath(yield* Path.Path, given)
+    const found = yield* inspectTarget(target, { verify })
+    yield* Console.log(
+      json
+        ? JSON.stringify(found.inspection, null, 2)
+        : found.kind === "database"
+        ? renderDatabase(found.inspection)
+        : renderListing(found.inspection)
+    )
+    const problems = found.inspection.problems?.length ?? 0
+    const damaged = found.kind === "database"
+      ? found.inspection.sessions.filter((s) => !s.healthy).length
+      : found.inspection.damaged.length
+    if (problems === 0 && damaged > 0) {
       return yield* new CliError.UserError({
-        cause: inspection.damaged,
-        userMessage: `${n} damaged session${n === 1 ? "" : "s"} in ${directory} (--verify lists every problem)`
+        cause: found.inspection,
+        userMessage: `${damaged} damaged session${damaged === 1 ? "" : "s"} in ${target} (--verify lists every problem)`
       })
     }
     if (problems > 0) {
       return yield* new CliError.UserError({
-        cause: inspection.problems,
-        userMessage: `${problems} problem${problems === 1 ? "" : "s"} found in ${directory}`
+        cause: found.inspection.problems,
+        userMessage: `${problems} problem${problems === 1 ? "" : "s"} found in ${target}`
       })
     }
   })
 ).pipe(
-  Command.withDescription("List the sessions stored in a directory; with --verify, check every file. Never writes."),
+  Command.withDescription(
+    "List the sessions of an opencode.db (or a storage directory); with --verify, check every row (or file). Never writes."
+  ),
   Command.withExamples([
-    { command: "session-store inspect ~/.local/share/opencode/sessions", description: "List sessions" },
-    { command: "session-store inspect ./data --verify", description: "Check a directory for damage" }
+    { command: "session-store inspect ~/.local/share/opencode/opencode.db", description: "List sessions" },
+    { command: "session-store inspect .opencode/opencode.db --verify", description: "Check a database for damage" },
+    { command: "session-store inspect ./data --verify", description: "Check an older storage directory" }
   ])
 )
 

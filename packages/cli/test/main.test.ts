@@ -1,3 +1,4 @@
+import { DatabaseSync } from "node:sqlite"
 import { NodeServices } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, FileSystem } from "effect"
@@ -65,21 +66,24 @@ describe("session-store command", () => {
       expect((yield* parseErrors(["inspect"])).join("\n")).toMatch(/MissingArgument/)
     }))
 
-  it.live("refuses to soak into a --data directory that is not empty", () =>
+  it.live("refuses to soak into a --data database file that is not empty", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const data = yield* fs.makeTempDirectoryScoped()
-      yield* fs.writeFileString(`${data}/left-over`, "x")
+      const data = `${yield* fs.makeTempDirectoryScoped()}/opencode.db`
+      yield* fs.writeFileString(data, "x")
       const error = yield* Effect.flip(run(["soak", "--operations", "10", "--data", data]))
-      expect(error.message).toBe(`--data ${data} is not empty: give a new or empty directory`)
+      expect(error.message).toBe(`--data ${data} is not empty: give a new file`)
     }).pipe(Effect.scoped, Effect.provide([NodeServices.layer, TestConsole.layer])))
 
-  it.live("runs a small soak end to end on the file-system store and writes its report", () =>
+  it.live("runs a small soak end to end on the SQLite store (--data keeps its opencode.db) and writes its report", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const out = yield* fs.makeTempDirectoryScoped()
+      const database = `${out}/opencode.db`
       yield* run([
         "soak",
+        "--data",
+        database,
         "--operations",
         "600",
         "--sessions",
@@ -102,6 +106,11 @@ describe("session-store command", () => {
       expect(summary).toMatchObject({ seed: 9, sessions: 8, operations: 600, budget: 16_000_000, passed: true })
       expect(summary.runs.store).toMatchObject({ operations: 600, lost: 0, mismatched: 0, failed: 0 })
       expect(yield* fs.exists(`${out}/report.html`)).toBe(true)
+      // What the store wrote is in opencode's tables of the file.
+      const db = new DatabaseSync(database, { readOnly: true })
+      const [row] = db.prepare("SELECT count(*) AS n FROM message").all() as Array<{ n: number }>
+      db.close()
+      expect(row!.n).toBeGreaterThan(0)
     }).pipe(Effect.scoped, Effect.provide([NodeServices.layer, TestConsole.layer])), 60_000)
 
   // Issue 12: the rough edges a new user hits.
@@ -148,10 +157,10 @@ describe("session-store command", () => {
       const saved = { INIT_CWD: process.env.INIT_CWD, npm_lifecycle_event: process.env.npm_lifecycle_event }
       process.env.INIT_CWD = home
       process.env.npm_lifecycle_event = "start"
-      yield* cli(["soak", "--", "--operations", "60", "--sessions", "3", "--samples", "2", "--out", "report", "--data", "data", "--json", "--quiet"])
+      yield* cli(["soak", "--", "--operations", "60", "--sessions", "3", "--samples", "2", "--out", "report", "--data", "data.db", "--json", "--quiet"])
         .pipe(Effect.ensuring(Effect.sync(() => Object.assign(process.env, saved))))
       for (const [key, value] of Object.entries(saved)) if (value === undefined) delete process.env[key]
       expect(yield* fs.exists(`${home}/report/summary.json`)).toBe(true)
-      expect((yield* fs.readDirectory(`${home}/data`)).length).toBeGreaterThan(0)
+      expect(yield* fs.exists(`${home}/data.db`)).toBe(true)
     }).pipe(Effect.scoped, Effect.provide([NodeServices.layer, TestConsole.layer])), 60_000)
 })

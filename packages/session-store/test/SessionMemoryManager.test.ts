@@ -12,8 +12,12 @@ const { SessionCache, getGlobalCache, destroyGlobalCache } = SessionMemoryManage
 
 let directory: string
 const open: Array<SessionMemoryManager.SessionCache> = []
-const cacheOn = (config: SessionMemoryManager.SessionCacheConfig = {}) => {
-  const cache = new SessionCache(config, { directory })
+/** The default storage kind: a SQLite file (opencode.db) in the test's temporary directory. */
+const cacheOn = (
+  config: SessionMemoryManager.SessionCacheConfig = {},
+  storage: SessionMemoryManager.SessionCacheStorage = { database: join(directory, "opencode.db") }
+) => {
+  const cache = new SessionCache(config, storage)
   open.push(cache)
   return cache
 }
@@ -172,6 +176,28 @@ describe("SessionMemoryManager.SessionCache (the proposal's API on the real laye
     await first.destroy()
     const second = cacheOn()
     expect(await second.getMessages("ses_a")).toStrictEqual([userMessage("ses_a", "msg_1", 1)])
+  })
+
+  it("uses SQLite by default: .opencode/opencode.db under the working directory, its folder created when missing", async () => {
+    expect(SessionMemoryManager.defaultStorage).toStrictEqual({ database: join(".opencode", "opencode.db") })
+    const database = join(directory, "project", ".opencode", "opencode.db")
+    const cache = cacheOn({}, { database })
+    await cache.setSession("ses_a", makeSessionInfo("ses_a"))
+    await cache.setMessages("ses_a", [userMessage("ses_a", "msg_1", 1)])
+    await cache.destroy()
+    const { DatabaseSync } = await import("node:sqlite")
+    const db = new DatabaseSync(database, { readOnly: true })
+    const rows = (sql: string) => db.prepare(sql).all().map((row) => ({ ...row }))
+    expect(rows("SELECT id, title FROM session")).toStrictEqual([{ id: "ses_a", title: "Session ses_a" }])
+    expect(rows("SELECT id FROM message WHERE session_id = 'ses_a'")).toStrictEqual([{ id: "msg_1" }])
+    db.close()
+  })
+
+  it("keeps { directory } (the JSONL file-system repository) working for now", async () => {
+    const first = cacheOn({}, { directory })
+    await first.setSession("ses_a", makeSessionInfo("ses_a"))
+    await first.destroy()
+    expect(await cacheOn({}, { directory }).hasSession("ses_a")).toBe(true)
   })
 
   it("works on a memory repository too", async () => {

@@ -349,7 +349,7 @@ describe("SessionStore: accounting and integrity under random operations", () =>
       assert.deepStrictEqual(after.map((r) => r.id), ["ses_4", "ses_2", "ses_5"].slice(3 - after.length))
 
       const { evictions } = yield* store.stats
-      // `stale` needs a second process writing: SessionStore.coherence.test.ts.
+      // `stale` needs another process writing: SessionStore.coherence.test.ts and SessionStore.twoProcesses.test.ts.
       for (const cause of Object.keys(evictions) as Array<EvictionCause>) {
         if (cause !== "stale") assert.isAbove(evictions[cause], 0, cause)
       }

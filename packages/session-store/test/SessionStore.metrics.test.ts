@@ -106,6 +106,7 @@ describe("StoreMetrics", () => {
         .filter((s) => s.id === "session_store_evictions_total")
         .map((s) => s.attributes?.["cause"])
         .sort()
+      // Every cause has its series from the start (stale at 0: it needs another process writing).
       assert.deepStrictEqual(causes, ["budget", "capacity", "expired", "inactive", "invalidated", "pressure", "removed", "stale"])
       assert.deepStrictEqual(StoreMetrics.names, [
         "session_store_hits_total",

@@ -12,7 +12,7 @@
  *
  * const cache = new SessionMemoryManager.SessionCache(
  *   { maxSessions: 100, maxMessagesPerSession: 1000 },
- *   { directory: "/var/lib/opencode/sessions" }
+ *   { database: "/home/me/.local/share/opencode/opencode.db" }
  * )
  * await cache.setSession(info.id, info)
  * const again = await cache.getSession(info.id) // undefined when unknown
@@ -21,6 +21,8 @@
  *
  * @since 0.1.0
  */
+import * as fs from "node:fs"
+import * as path from "node:path"
 import { NodeFileSystem, NodePath } from "@effect/platform-node"
 import { Cause, Effect, Exit, Layer, ManagedRuntime } from "effect"
 import { InvalidInput } from "../domain/Errors.ts"
@@ -42,16 +44,23 @@ import { MemoryMonitor } from "../monitor/MemoryMonitor.ts"
 export type SessionCacheConfig = Partial<StoreOptions>
 
 /**
- * Where the truth lives: a directory for the file-system repository (the
- * default is `.opencode/sessions` under the working directory), or `"memory"`
- * for a throwaway in-process repository.
+ * Where the truth lives:
+ *
+ * - `{ database }`: a SQLite file in opencode's own tables (opencode.db), the
+ *   default being `.opencode/opencode.db` under the working directory (its
+ *   folder is created when missing);
+ * - `{ directory }`: the older JSONL file-system repository (kept for now);
+ * - `"memory"`: a throwaway in-process repository.
  *
  * @example
  * ```ts
- * const storage: SessionCacheStorage = { directory: "/tmp/sessions" }
+ * const storage: SessionCacheStorage = { database: "/home/me/.local/share/opencode/opencode.db" }
  * ```
  */
-export type SessionCacheStorage = { readonly directory: string } | "memory"
+export type SessionCacheStorage = { readonly database: string } | { readonly directory: string } | "memory"
+
+/** The default storage: `.opencode/opencode.db` under the working directory. */
+export const defaultStorage: SessionCacheStorage = { database: path.join(".opencode", "opencode.db") }
 
 /**
  * The proposal's statistics shape.
@@ -70,6 +79,12 @@ const storeLayer = (config: SessionCacheConfig, storage: SessionCacheStorage) =>
   const store = SessionStore.layerWith(config)
   const repository = storage === "memory"
     ? SessionRepository.layerMemory
+    : "database" in storage
+    ? Layer.unwrap(Effect.sync(() => {
+      // SQLite creates the file, not its folder.
+      fs.mkdirSync(path.dirname(path.resolve(storage.database)), { recursive: true })
+      return SessionRepository.layerSqlite({ filename: storage.database })
+    }))
     : SessionRepository.layerFileSystem({ directory: storage.directory }).pipe(
       Layer.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer))
     )
@@ -96,16 +111,19 @@ const checkArguments = (config: unknown, storage: unknown): void => {
   for (const key of Object.keys(config)) {
     if ((knownKeys as ReadonlyArray<string>).includes(key)) continue
     throw new TypeError(
-      key === "storage" || key === "directory"
+      key === "storage" || key === "directory" || key === "database"
         ? `SessionCache: unknown config key "${key}"; where the data lives is the second argument: ` +
-          `new SessionCache(config, "memory") or new SessionCache(config, { directory })`
+          `new SessionCache(config, { database }), new SessionCache(config, "memory") or new SessionCache(config, { directory })`
         : `SessionCache: unknown config key "${key}"; did you mean "${nearestKey(key)}"?`
     )
   }
-  const isDirectory = typeof storage === "object" && storage !== null &&
-    typeof (storage as { readonly directory?: unknown }).directory === "string" && Object.keys(storage).length === 1
-  if (storage !== "memory" && !isDirectory) {
-    throw new TypeError(`SessionCache: storage must be "memory" or { directory: string }, got ${JSON.stringify(storage)}`)
+  const isPlace = (key: "database" | "directory") =>
+    typeof storage === "object" && storage !== null &&
+    typeof (storage as Record<string, unknown>)[key] === "string" && Object.keys(storage).length === 1
+  if (storage !== "memory" && !isPlace("database") && !isPlace("directory")) {
+    throw new TypeError(
+      `SessionCache: storage must be { database: string }, "memory" or { directory: string }, got ${JSON.stringify(storage)}`
+    )
   }
 }
 
@@ -129,7 +147,7 @@ export class SessionCache {
    * accepted silently either: every method rejects with the `ConfigError`
    * that names the key.
    */
-  constructor(config: SessionCacheConfig = {}, storage: SessionCacheStorage = { directory: ".opencode/sessions" }) {
+  constructor(config: SessionCacheConfig = {}, storage: SessionCacheStorage = defaultStorage) {
     checkArguments(config, storage)
     this.#runtime = ManagedRuntime.make(storeLayer(config, storage))
   }

@@ -24,7 +24,8 @@
  *
  * @since 0.1.0
  */
-import { Context, Layer } from "effect"
+import { Context, Effect, Layer } from "effect"
+import * as Reactivity from "effect/reactivity/Reactivity"
 import type * as FileSystem from "effect/FileSystem"
 import type * as Path from "effect/Path"
 import type { SqlClient } from "effect/sql/SqlClient"
@@ -138,6 +139,16 @@ export class SessionRepository extends Context.Service<SessionRepository, Sessio
   static layerSqlite(
     options: SqliteClient.SqliteClientOptions & SqlRepositoryOptions
   ): Layer.Layer<SessionRepository, RepositoryError | IncompatibleSchema> {
-    return SessionRepository.layerSql(options).pipe(Layer.provide(SqliteClient.layer(options)))
+    const watching = options.filename !== ":memory:" && (options.changePollIntervalMs ?? 100) > 0
+    return Layer.effect(
+      SessionRepository,
+      Effect.gen(function*() {
+        if (!watching) return yield* makeSqlRepository(options)
+        const main = yield* SqliteClient.Sqlite
+        // The change watch gets a read-only connection of its own, so it never queues behind this process's writes.
+        const { sql } = yield* SqliteClient.make({ ...options, readOnly: true })
+        return yield* makeSqlRepository({ ...options, watch: { sql, mainDataVersion: main.dataVersion } })
+      })
+    ).pipe(Layer.provide(Layer.merge(SqliteClient.layer(options), Reactivity.layer)))
   }
 }

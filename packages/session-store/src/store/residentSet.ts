@@ -76,6 +76,13 @@ export interface ResidentSet {
    * admitted already expired, so its copy serves only the readers waiting on it.
    */
   readonly staleAll: () => ReadonlyArray<SessionId>
+  /**
+   * Another process changed this session: its copy leaves at once, without
+   * waiting for the session's lock (a stream of this process's writes to it
+   * would keep a hit serving the stale copy meanwhile), and a load already in
+   * flight is admitted already expired, as with {@link staleAll}.
+   */
+  readonly stale: (sessionId: SessionId) => Effect.Effect<void>
   /** Drops the session from memory, if resident, with `cause`. */
   readonly evict: (sessionId: SessionId, cause: EvictionCause) => Effect.Effect<void>
   /**
@@ -365,6 +372,11 @@ export const makeResidentSet = Effect.fnUntraced(function*(
       changeEpoch++
       return ledger.ordered().map((slot) => slot.id)
     },
+    stale: (sessionId) =>
+      Effect.suspend(() => {
+        changeEpoch++
+        return evict(sessionId, "stale")
+      }),
     evict,
     shed,
     sweep,

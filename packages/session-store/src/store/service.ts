@@ -258,8 +258,8 @@ export const makeSessionStore = Effect.fnUntraced(function*(options: StoreOption
     )
 
   // Writes by other processes (shared SQLite file, PostgreSQL): their sessions
-  // leave memory under their locks, so a load in flight finishes first and
-  // its copy, which may predate the write, goes too.
+  // leave memory at once, then again under their locks, so a load in flight
+  // finishes first and its copy, which may predate the write, goes too.
   const changes = repository.changes
   if (changes !== undefined) {
     // Subscribed before the layer is up, so no change after it is missed.
@@ -268,7 +268,9 @@ export const makeSessionStore = Effect.fnUntraced(function*(options: StoreOption
       Stream.runForEach((ids) =>
         Effect.forEach(
           ids === "all" ? resident.staleAll() : ids,
-          (id) => locks.withLock(id, resident.evict(id, "stale")),
+          // At once (no hit serves the stale copy while this process's writes hold the lock), then
+          // again under the lock, so a load in flight finishes first and its copy goes too.
+          (id) => Effect.andThen(resident.stale(id), locks.withLock(id, resident.evict(id, "stale"))),
           { discard: true }
         )
       ),
