@@ -86,7 +86,7 @@ export const makeBaseline = (): SessionStoreShape => {
     misses: 0,
     loads: 0,
     loadFailures: 0,
-    evictions: { capacity: 0, budget: 0, expired: 0, inactive: 0, pressure: 0, removed: 0, invalidated: 0 },
+    evictions: { capacity: 0, budget: 0, expired: 0, inactive: 0, pressure: 0, removed: 0, invalidated: 0, stale: 0 },
     sweeps: 0,
     residentSessions: 0,
     residentMessages: 0,

@@ -33,6 +33,7 @@
  */
 import { NodeServices } from "@effect/platform-node"
 import type { MessageWithParts } from "@session-store/core/Message"
+import { MemoryMonitor } from "@session-store/core/MemoryMonitor"
 import { SessionRepository } from "@session-store/core/SessionRepository"
 import { SessionStore, type SessionStoreShape } from "@session-store/core/SessionStore"
 import type { SessionId } from "@session-store/core/Ids"
@@ -168,7 +169,7 @@ const residentStore = (n: number) =>
       // Capacity is the only limit that matters here: the default byte budget
       // (an eighth of the heap limit) is far above n session infos.
       SessionStore.layerWith({ maxSessions: n }).pipe(
-        Layer.provide(SessionRepository.layerMemory)
+        Layer.provide(Layer.mergeAll(SessionRepository.layerMemory, MemoryMonitor.layer))
       )
     )
     const store = Context.get(context, SessionStore)

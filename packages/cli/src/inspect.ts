@@ -1,5 +1,9 @@
 /**
- * `session-store inspect <directory> [--verify]`: what a storage directory
+ * `session-store inspect <opencode.db | directory> [--verify]`. Given a file,
+ * what an opencode.db holds and (with `--verify`) `PRAGMA integrity_check`
+ * plus every session, message and part row decoded with the domain schemas,
+ * each problem with its table and id (the library's `SqlInspection`, which
+ * opens the file read-only). Given a directory, the older JSONL storage: what a storage directory
  * holds, and (with `--verify`) every problem found, each with its file. It
  * never writes: it reads through the library's read-only inspection
  * (`StorageInspection`), not by opening the repository, because opening a
@@ -18,7 +22,13 @@
  * @since 0.1.0
  */
 import type { SessionSummary } from "@session-store/core/Session"
-import { listStoredSessions, type StorageProblem, verifyDirectory } from "@session-store/core/StorageInspection"
+import {
+  type DamagedSession,
+  listEachStoredSession,
+  type StorageProblem,
+  verifyDirectory
+} from "@session-store/core/StorageInspection"
+import { type DatabaseInspection, inspectDatabase as inspectSqlite } from "@session-store/core/SqlInspection"
 import { Effect, FileSystem } from "effect"
 import { CliError } from "effect/cli"
 
@@ -42,9 +52,10 @@ export type Problem = StorageProblem
  */
 export interface Inspection {
   readonly directory: string
+  /** The sessions that read back, most recently updated first. */
   readonly sessions: ReadonlyArray<SessionSummary>
-  /** Why the listing stopped (a damaged record), when `--verify` found problems to show instead. */
-  readonly listingError: string | undefined
+  /** The sessions whose records do not decode (listed, not hidden behind the first one). */
+  readonly damaged: ReadonlyArray<DamagedSession>
   /** Present when `--verify` was asked for. */
   readonly problems: ReadonlyArray<Problem> | undefined
 }
@@ -66,28 +77,106 @@ export const inspectDirectory = Effect.fn("Inspect.directory")(function*(
 ) {
   const fs = yield* FileSystem.FileSystem
   const info = yield* fs.stat(directory).pipe(
-    Effect.mapError((cause) => userError(`cannot read ${directory}: ${cause.message}`, cause))
+    Effect.mapError((cause) =>
+      userError(
+        cause._tag === "PlatformError" && cause.reason._tag === "NotFound"
+          ? `cannot read ${directory}: it does not exist`
+          : `cannot read ${directory}: ${cause.message}`,
+        cause
+      )
+    )
   )
   if (info.type !== "Directory") return yield* userError(`${directory} is not a directory`)
 
-  // Verify first: on a damaged directory the listing may fail, and the
-  // problems are what the user needs to see then.
+  const listing = yield* listEachStoredSession(directory).pipe(
+    Effect.mapError((cause) => userError(`cannot list ${directory}: ${cause.message}`, cause))
+  )
+  if (!listing.isStore) {
+    return yield* userError(`${directory} is not a session-store directory (no sessions/ folder, no format marker)`)
+  }
   const problems = options.verify === true
     ? yield* verifyDirectory(directory).pipe(
       Effect.mapError((cause) => userError(`cannot verify ${directory}: ${cause.message}`, cause))
     )
     : undefined
-
-  const listing = yield* listStoredSessions(directory).pipe(
-    Effect.map((sessions) => ({ sessions, listingError: undefined })),
-    Effect.catch((cause) =>
-      problems !== undefined && problems.length > 0
-        ? Effect.succeed({ sessions: [], listingError: cause.message })
-        : Effect.fail(userError(`cannot list ${directory}: ${cause.message}`, cause))
-    )
-  )
-  return { directory, ...listing, problems } satisfies Inspection
+  return { directory, sessions: listing.sessions, damaged: listing.damaged, problems } satisfies Inspection
 })
+
+/**
+ * Lists the sessions of the opencode.db at `filename` and, when `verify` is
+ * set, checks its integrity and decodes every row. A file that is not SQLite
+ * (or has no opencode tables) fails with one line: "… is not a session-store
+ * database".
+ *
+ * @example
+ * ```ts
+ * const inspection = yield* inspectDatabase(".opencode/opencode.db", { verify: true })
+ * ```
+ */
+export const inspectDatabase = Effect.fn("Inspect.database")(function*(
+  filename: string,
+  options: { readonly verify?: boolean } = {}
+) {
+  return yield* inspectSqlite(filename, options).pipe(
+    Effect.mapError((cause) => userError(`${filename} is not a session-store database (${cause.reason})`, cause))
+  )
+})
+
+/**
+ * What `inspect` does with `target`: the database inspection for a file, the
+ * directory inspection for a directory.
+ *
+ * @example
+ * ```ts
+ * const found = yield* inspectTarget("./opencode.db", { verify: true })
+ * ```
+ */
+export const inspectTarget = Effect.fn("Inspect.target")(function*(
+  target: string,
+  options: { readonly verify?: boolean } = {}
+) {
+  const fs = yield* FileSystem.FileSystem
+  const info = yield* fs.stat(target).pipe(
+    Effect.mapError((cause) => userError(`cannot read ${target}: ${cause.message}`, cause))
+  )
+  if (info.type === "Directory") return { kind: "directory" as const, inspection: yield* inspectDirectory(target, options) }
+  return { kind: "database" as const, inspection: yield* inspectDatabase(target, options) }
+})
+
+/**
+ * The database listing as a table (with a `health` column when verified), then the problems.
+ *
+ * @example
+ * ```ts
+ * yield* Console.log(renderDatabase(inspection))
+ * ```
+ */
+export const renderDatabase = (inspection: DatabaseInspection): string => {
+  const verified = inspection.problems !== undefined
+  const header = ["id", "title", "messages", "bytes", "last update", ...(verified ? ["health"] : [])]
+  const rows = inspection.sessions.map((s) => [
+    s.id,
+    clip(s.title, 48),
+    int(s.messageCount),
+    sizeOf(s.bytes),
+    new Date(s.updated).toISOString(),
+    ...(verified ? [s.healthy ? "ok" : "BAD"] : [])
+  ])
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)))
+  const right = new Set([2, 3])
+  const line = (row: ReadonlyArray<string>) =>
+    row.map((cell, i) => (right.has(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join("  ").trimEnd()
+  const out: Array<string> = []
+  if (rows.length > 0) out.push(line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line), "")
+  const messages = inspection.sessions.reduce((n, s) => n + s.messageCount, 0)
+  const bytes = inspection.sessions.reduce((n, s) => n + s.bytes, 0)
+  out.push(`${int(inspection.sessions.length)} sessions, ${int(messages)} messages, ${sizeOf(bytes)} in ${inspection.filename}`)
+  if (inspection.problems !== undefined) {
+    if (inspection.problems.length === 0) out.push("verify: integrity_check ok, every row decodes: no problems found")
+    for (const p of inspection.problems) out.push(`problem: ${p.table} ${p.id}: ${p.problem}`)
+  }
+  return out.join("\n")
+}
 
 const int = (n: number) => n.toLocaleString("en-US")
 
@@ -118,10 +207,13 @@ export const renderListing = (inspection: Inspection): string => {
   if (rows.length > 0) out.push(line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line), "")
   const messages = inspection.sessions.reduce((n, s) => n + s.messageCount, 0)
   const bytes = inspection.sessions.reduce((n, s) => n + s.bytes, 0)
+  for (const d of inspection.damaged) out.push(`DAMAGED  ${d.directory}: ${d.problem}`, `  file: ${d.file}`)
+  if (inspection.damaged.length > 0) out.push("")
   out.push(
-    inspection.listingError === undefined
-      ? `${int(inspection.sessions.length)} sessions, ${int(messages)} messages, ${sizeOf(bytes)} in ${inspection.directory}`
-      : `cannot list ${inspection.directory}: the listing stops at the first damaged record (all problems below)`
+    `${int(inspection.sessions.length)} sessions, ${int(messages)} messages, ${sizeOf(bytes)} in ${inspection.directory}` +
+      (inspection.damaged.length > 0
+        ? `; ${int(inspection.damaged.length)} damaged session${inspection.damaged.length === 1 ? "" : "s"} not listed`
+        : "")
   )
   if (inspection.problems !== undefined) {
     if (inspection.problems.length === 0) out.push("verify: no problems found")

@@ -17,15 +17,38 @@
  */
 import { SessionStore } from "@session-store/core/SessionStore"
 import { ByteSize, ConfigProvider, Console, Effect, FileSystem, Layer, Option, Path } from "effect"
-import { Argument, CliError, Command, Flag } from "effect/cli"
+import { Argument, CliError, CliOutput, Command, Flag } from "effect/cli"
 import { layerBaseline } from "./baseline.ts"
 import { renderBench, runBench } from "./bench.ts"
-import { inspectDirectory, renderListing } from "./inspect.ts"
+import { inspectTarget, renderDatabase, renderListing } from "./inspect.ts"
 import { renderTable, summarize, writeReport } from "./report.ts"
+import { makeServeCommand } from "./serve/command.ts"
 import { soak } from "./soak.ts"
 
 /**
- * Defaults of `soak`, tuned to finish in about a minute on a 2-core machine.
+ * Where relative paths given to the command (`--out`, `--data`, `inspect`'s
+ * directory) and the default output folders resolve from: the directory the
+ * user ran the command in. Under `pnpm start` / `npm run` the process runs in
+ * packages/cli, and the package manager passes that directory as `INIT_CWD`.
+ *
+ * @example
+ * ```ts
+ * invocationDirectory({ INIT_CWD: "/home/me/repo", npm_lifecycle_event: "start" }, "/home/me/repo/packages/cli") // "/home/me/repo"
+ * ```
+ */
+export const invocationDirectory = (
+  env: Record<string, string | undefined> = process.env,
+  cwd: string = process.cwd()
+): string =>
+  env.npm_lifecycle_event !== undefined && env.INIT_CWD !== undefined && env.INIT_CWD !== "" ? env.INIT_CWD : cwd
+
+const resolvePath = (path: Path.Path, file: string) => path.resolve(invocationDirectory(), file)
+
+/**
+ * Defaults of `soak`. How long the default run takes depends on the machine:
+ * its single-core speed, its free cores (the GC and the file system's threads
+ * run beside the workload) and what else is running; the two runs of 80,000
+ * operations each usually take between under a minute and a few minutes.
  *
  * @example
  * ```ts
@@ -60,29 +83,32 @@ const positive = (name: string) =>
   Flag.Int(name).pipe(Flag.filter((n) => n > 0, (n) => `--${name} must be a positive integer, got ${n}`))
 
 /**
- * The `SessionStore` the soak measures: the embedded file-system store in
- * `directory` (a fresh temporary directory, removed afterwards, when none is
- * given), configured like production through the `memory` config (defaults,
- * `MEMORY_*` environment variables), with the byte budget from `--budget`
- * taking precedence. fsync is off unless asked for: the soak measures memory
- * and correctness, not the disk's flush latency.
+ * The `SessionStore` the soak measures: the embedded default, SQLite in
+ * opencode's tables (`SessionStore.layerSqlite`), on `database` (a file
+ * `opencode.db` in a fresh temporary directory, removed afterwards, when none
+ * is given), configured like production through the `memory` config
+ * (defaults, `MEMORY_*` environment variables), with the byte budget from
+ * `--budget` taking precedence. Without `--fsync` the connection runs
+ * `synchronous = NORMAL` (a commit survives a crash of the process, not a
+ * power cut): the soak measures memory and correctness, not the disk's flush
+ * latency; with it, `FULL`, as in production.
  *
  * @example
  * ```ts
- * soak(options, { baseline: layerBaseline, store: soakStoreLayer({ directory: Option.none(), budget: 64e6, fsync: false }) })
+ * soak(options, { baseline: layerBaseline, store: soakStoreLayer({ database: Option.none(), budget: 64e6, fsync: false }) })
  * ```
  */
 export const soakStoreLayer = (settings: {
-  readonly directory: Option.Option<string>
+  readonly database: Option.Option<string>
   readonly budget: number
   readonly fsync: boolean
 }) =>
   Layer.unwrap(Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
-    const directory = Option.isSome(settings.directory)
-      ? settings.directory.value
-      : yield* fs.makeTempDirectoryScoped({ prefix: "session-store-soak-" })
-    return SessionStore.layerFileSystem({ directory, fsync: settings.fsync }).pipe(
+    const filename = Option.isSome(settings.database)
+      ? settings.database.value
+      : `${yield* fs.makeTempDirectoryScoped({ prefix: "session-store-soak-" })}/opencode.db`
+    return SessionStore.layerSqlite({ filename, synchronous: settings.fsync ? "FULL" : "NORMAL" }).pipe(
       Layer.provide(
         ConfigProvider.layerAdd(ConfigProvider.fromUnknown({ memory: { maxBytes: settings.budget } }), {
           asPrimary: true
@@ -125,28 +151,38 @@ const soakCommand = Command.make(
       Flag.withDescription(`Where report.html and summary.json are written (default ${soakDefaults.out})`),
       Flag.withDefault(soakDefaults.out)
     ),
-    data: Flag.Directory("data").pipe(
-      Flag.withDescription("Keep the store's files in this directory (default: a temporary one, removed after)"),
+    data: Flag.String("data").pipe(
+      Flag.withDescription("Keep the store's SQLite database in this file (default: a temporary one, removed after)"),
       Flag.optional
     ),
     fsync: Flag.Boolean("fsync").pipe(
-      Flag.withDescription("Flush every write to disk before acknowledging it, as in production (much slower)"),
+      Flag.withDescription("synchronous = FULL: every commit on disk before it is acknowledged, as in production (slower)"),
       Flag.withDefault(false)
     ),
     json: Flag.Boolean("json").pipe(
       Flag.withDescription("Print the JSON summary on stdout instead of the table"),
       Flag.withDefault(false)
+    ),
+    quiet: Flag.Boolean("quiet").pipe(
+      Flag.withDescription("Draw no progress lines on stderr"),
+      Flag.withDefault(false)
     )
   },
-  Effect.fn("Command.soak")(function*(flags) {
+  Effect.fn("Command.soak")(function*(parsed) {
+    const path = yield* Path.Path
+    const flags = {
+      ...parsed,
+      out: resolvePath(path, parsed.out),
+      data: Option.map(parsed.data, (data) => resolvePath(path, data))
+    }
     if (Option.isSome(flags.data)) {
       // The workload creates its sessions from scratch; an earlier run's would collide.
       const fs = yield* FileSystem.FileSystem
-      const entries = yield* fs.readDirectory(flags.data.value).pipe(Effect.orElseSucceed(() => []))
-      if (entries.length > 0) {
+      const size = yield* fs.stat(flags.data.value).pipe(Effect.map((info) => Number(info.size)), Effect.orElseSucceed(() => 0))
+      if (size > 0) {
         return yield* new CliError.UserError({
           cause: flags.data.value,
-          userMessage: `--data ${flags.data.value} is not empty: give a new or empty directory`
+          userMessage: `--data ${flags.data.value} is not empty: give a new file`
         })
       }
     }
@@ -155,10 +191,11 @@ const soakCommand = Command.make(
       sessions: flags.sessions,
       operations: flags.operations,
       samples: flags.samples,
-      budget: flags.budget
+      budget: flags.budget,
+      progress: !flags.quiet
     }, {
       baseline: layerBaseline,
-      store: soakStoreLayer({ directory: flags.data, budget: flags.budget, fsync: flags.fsync })
+      store: soakStoreLayer({ database: flags.data, budget: flags.budget, fsync: flags.fsync })
     })
     const files = yield* writeReport(report, flags.out)
     if (flags.json) {
@@ -180,10 +217,12 @@ const soakCommand = Command.make(
 ).pipe(
   Command.withDescription(
     "Run a seeded opencode-like workload against the old unbounded Maps and against SessionStore, " +
-      "chart the heap of both, and verify that the store lost nothing"
+      "chart the heap of both, and verify that the store lost nothing. How long the default run takes " +
+      "depends on the machine (single-core speed, free cores, other load): under a minute on a fast idle " +
+      "machine, a few minutes on a busy 2-core one; --operations scales it"
   ),
   Command.withExamples([
-    { command: "session-store soak", description: "The default run (about a minute)" },
+    { command: "session-store soak", description: "The default run (80,000 operations; the time depends on the machine)" },
     { command: "session-store soak --operations 20000 --budget 16MB --seed 7", description: "A quick run" }
   ])
 )
@@ -191,29 +230,52 @@ const soakCommand = Command.make(
 const inspectCommand = Command.make(
   "inspect",
   {
-    directory: Argument.String("directory").pipe(Argument.withDescription("A session-store storage directory")),
+    target: Argument.String("opencode.db | directory").pipe(
+      Argument.withDescription("An opencode.db (SQLite), or an older session-store storage directory")
+    ),
     verify: Flag.Boolean("verify").pipe(
-      Flag.withDescription("Check every file; print each problem with its file and exit 1 if any"),
+      Flag.withDescription(
+        "Check everything (a database: integrity_check and every row decoded; a directory: every file); print each problem and exit 1 if any"
+      ),
       Flag.withDefault(false)
     ),
     json: Flag.Boolean("json").pipe(Flag.withDescription("Print JSON instead of a table"), Flag.withDefault(false))
   },
-  Effect.fn("Command.inspect")(function*({ directory, json, verify }) {
-    const inspection = yield* inspectDirectory(directory, { verify })
-    yield* Console.log(json ? JSON.stringify(inspection, null, 2) : renderListing(inspection))
-    const problems = inspection.problems?.length ?? 0
+  Effect.fn("Command.inspect")(function*({ json, target: given, verify }) {
+    const target = resolvePath(yield* Path.Path, given)
+    const found = yield* inspectTarget(target, { verify })
+    yield* Console.log(
+      json
+        ? JSON.stringify(found.inspection, null, 2)
+        : found.kind === "database"
+        ? renderDatabase(found.inspection)
+        : renderListing(found.inspection)
+    )
+    const problems = found.inspection.problems?.length ?? 0
+    const damaged = found.kind === "database"
+      ? found.inspection.sessions.filter((s) => !s.healthy).length
+      : found.inspection.damaged.length
+    if (problems === 0 && damaged > 0) {
+      return yield* new CliError.UserError({
+        cause: found.inspection,
+        userMessage: `${damaged} damaged session${damaged === 1 ? "" : "s"} in ${target} (--verify lists every problem)`
+      })
+    }
     if (problems > 0) {
       return yield* new CliError.UserError({
-        cause: inspection.problems,
-        userMessage: `${problems} problem${problems === 1 ? "" : "s"} found in ${directory}`
+        cause: found.inspection.problems,
+        userMessage: `${problems} problem${problems === 1 ? "" : "s"} found in ${target}`
       })
     }
   })
 ).pipe(
-  Command.withDescription("List the sessions stored in a directory; with --verify, check every file. Never writes."),
+  Command.withDescription(
+    "List the sessions of an opencode.db (or a storage directory); with --verify, check every row (or file). Never writes."
+  ),
   Command.withExamples([
-    { command: "session-store inspect ~/.local/share/opencode/sessions", description: "List sessions" },
-    { command: "session-store inspect ./data --verify", description: "Check a directory for damage" }
+    { command: "session-store inspect ~/.local/share/opencode/opencode.db", description: "List sessions" },
+    { command: "session-store inspect .opencode/opencode.db --verify", description: "Check a database for damage" },
+    { command: "session-store inspect ./data --verify", description: "Check an older storage directory" }
   ])
 )
 
@@ -245,8 +307,9 @@ const benchCommand = Command.make(
     )
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
-    yield* fs.makeDirectory(flags.out, { recursive: true })
-    const file = path.join(flags.out, "bench.json")
+    const out = resolvePath(path, flags.out)
+    yield* fs.makeDirectory(out, { recursive: true })
+    const file = path.join(out, "bench.json")
     yield* fs.writeFileString(file, `${JSON.stringify(report, null, 2)}\n`)
     yield* Console.log(flags.json ? JSON.stringify({ ...report, file }, null, 2) : `${renderBench(report)}\n\nwritten: ${file}`)
   })
@@ -271,8 +334,62 @@ const benchCommand = Command.make(
  */
 export const command = Command.make("session-store").pipe(
   Command.withDescription("A bounded, persistent-backed session store for opencode: soak, bench and inspect it"),
-  Command.withSubcommands([soakCommand, benchCommand, inspectCommand])
+  Command.withSubcommands([soakCommand, benchCommand, inspectCommand, makeServeCommand(parseByteSize)])
 )
 
 /** The version printed by `--version`. */
 export const version = "0.1.0"
+
+/**
+ * Usage errors print the error and a one-line hint, not the whole help (which
+ * `--help` prints). Help and `--version` are presented as effect's CLI does.
+ *
+ * @example
+ * ```ts
+ * program.pipe(Effect.provide(CliOutput.layerPresenter(presenter)))
+ * ```
+ */
+export const presenter: CliOutput.Presenter = {
+  present: (event) =>
+    event._tag === "InvalidInvocation"
+      ? Effect.gen(function*() {
+        const formatter = yield* CliOutput.Formatter
+        yield* Console.error(formatter.formatErrors(event.errors))
+        yield* Console.error(`Run "${event.commandPath.join(" ")} --help" for usage.`)
+      })
+      : CliOutput.defaultPresenter.present(event)
+}
+
+/**
+ * Runs the command on `args` (the arguments after the script), as bin.ts
+ * does: a leading `--` (as in `pnpm start -- --json`, the npm habit) is
+ * dropped, and usage errors print through {@link presenter}.
+ *
+ * @example
+ * ```ts
+ * runCli(["--", "soak", "--json"]) // same as runCli(["soak", "--json"])
+ * ```
+ */
+export const runCli = (args: ReadonlyArray<string>) =>
+  Command.runWith(command, { version })(withoutLeadingSeparator(args)).pipe(
+    Effect.provide(CliOutput.layerPresenter(presenter))
+  )
+
+/**
+ * `args` without the `--` a package manager's habit puts before the user's
+ * arguments: first, or right after the subcommand (`pnpm start -- --json`
+ * runs `bin.ts soak -- --json`). A `--` anywhere else keeps its meaning (what
+ * follows is positional), and so does a second `--`.
+ *
+ * @example
+ * ```ts
+ * withoutLeadingSeparator(["soak", "--", "--json"]) // ["soak", "--json"]
+ * ```
+ */
+export const withoutLeadingSeparator = (args: ReadonlyArray<string>): ReadonlyArray<string> => {
+  if (args[0] === "--") return args.slice(1)
+  if (args[1] === "--" && subcommands.includes(args[0] ?? "")) return [args[0]!, ...args.slice(2)]
+  return args
+}
+
+const subcommands: ReadonlyArray<string> = ["soak", "bench", "inspect"]

@@ -73,6 +73,7 @@ describe("inspect", () => {
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const { directory } = yield* populated
+      const healthy = (yield* inspectDirectory(directory)).sessions.length
       const log = yield* logOf(directory)
       const lines = (yield* fs.readFileString(log)).split("\n")
       yield* fs.writeFileString(log, ["{not json", ...lines.slice(1)].join("\n"))
@@ -81,14 +82,20 @@ describe("inspect", () => {
       expect(inspection.problems).toStrictEqual([{ file: log, problem: expect.stringContaining("line 1") }])
       const listing = renderListing(inspection)
       expect(listing).toContain(`file: ${log}`)
-      expect(listing).toContain("the listing stops at the first damaged record")
-      expect(inspection.listingError).toContain(log)
+      expect(inspection.damaged).toStrictEqual([
+        { directory: expect.any(String), file: log, problem: expect.stringContaining("line 1") }
+      ])
+      expect(listing).toContain(`DAMAGED  ${inspection.damaged[0]!.directory}: line 1`)
 
       const error = yield* Effect.flip(runCommand(["inspect", directory, "--verify"]))
       expect(error.message).toBe(`1 problem found in ${directory}`)
-      // Without --verify the listing stops at the damaged record and says where.
-      const listingError = yield* Effect.flip(inspectDirectory(directory))
-      expect(listingError.message).toContain(log)
+      // Without --verify, every healthy session is still listed and the damaged one is marked (issue 12).
+      const plain = yield* inspectDirectory(directory)
+      expect(plain.sessions).toHaveLength(healthy - 1)
+      expect(renderListing(plain)).toContain(`${healthy - 1} sessions`)
+      expect(renderListing(plain)).toContain("1 damaged session not listed")
+      const failed = yield* Effect.flip(runCommand(["inspect", directory]))
+      expect(failed.message).toBe(`1 damaged session in ${directory} (--verify lists every problem)`)
     }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)), 30_000)
 
   it.live("refuses a directory that does not exist, without creating it", () =>
@@ -99,5 +106,18 @@ describe("inspect", () => {
       const error = yield* Effect.flip(inspectDirectory(missing))
       expect(error.message).toContain(`cannot read ${missing}`)
       expect(yield* fs.exists(missing)).toBe(false)
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
+
+  it.live("says in one line that a directory is not a store", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const plain = yield* fs.makeTempDirectoryScoped()
+      yield* fs.writeFileString(`${plain}/notes.txt`, "hello")
+      for (const args of [[plain], [plain, "--verify"]]) {
+        const error = yield* Effect.flip(inspectDirectory(args[0]!, { verify: args.length > 1 }))
+        expect(error.message).toBe(`${plain} is not a session-store directory (no sessions/ folder, no format marker)`)
+        expect(error.message).not.toContain("\n")
+      }
+      expect(yield* fs.readDirectory(plain)).toStrictEqual(["notes.txt"])
     }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
 })

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { MessageWithParts } from "@session-store/core/Message"
+import { MemoryMonitor } from "@session-store/core/MemoryMonitor"
 import { SessionRepository } from "@session-store/core/SessionRepository"
 import { SessionStore, type SessionStoreShape } from "@session-store/core/SessionStore"
 import { Effect, Layer } from "effect"
@@ -15,7 +16,7 @@ const options: SoakOptions = { seed: 9, sessions: 30, operations: 3_000, samples
 // The real store on the memory repository, small enough that sessions are
 // evicted (and reloaded) all through the run.
 const smallStore = SessionStore.layerWith({ maxSessions: 4, maxMessagesPerSession: 20 }).pipe(
-  Layer.provide(SessionRepository.layerMemory)
+  Layer.provide(Layer.mergeAll(SessionRepository.layerMemory, MemoryMonitor.layerTest()))
 )
 
 /** A store that misbehaves in one way, on top of `layer`. */
@@ -41,7 +42,9 @@ describe("soak", () => {
       expect(report.store.failed).toBe(0)
       expect(report.store.verification).toMatchObject({ lost: 0, mismatched: 0 })
       expect(report.store.verification.messages).toBeGreaterThan(500)
-      expect(report.store.stats.loads).toBeGreaterThan(10)
+      // Every read miss loads; so does a write to a session that was not resident.
+      expect(report.store.stats.misses).toBeGreaterThan(0)
+      expect(report.store.stats.loads).toBeGreaterThanOrEqual(report.store.stats.misses)
       expect(report.store.stats.evictions.capacity).toBeGreaterThan(0)
       // Time rules and timers follow the workload's virtual time: days pass,
       // idle sessions go inactive, and the store's own sweep runs.

@@ -27,8 +27,7 @@ import type { SqlError } from "effect/sql/SqlError"
 import type { IncompatibleSchema, RepositoryError } from "@session-store/core/Errors"
 import type { SessionId } from "@session-store/core/Ids"
 import { SessionRepository, type SessionChanges, type SessionRepositoryShape } from "@session-store/core/SessionRepository"
-import { makeSqlRepository, PG_CHANGE_CHANNEL } from "@session-store/core/repository/sql/sqlRepository"
-import { toRepositoryError } from "@session-store/core/repository/sql/sqlErrors"
+import { makeSqlRepository, PG_CHANGE_CHANNEL, toRepositoryError } from "@session-store/core/SqlRepository"
 import * as PostgresClient from "./PostgresClient.ts"
 
 /**
@@ -142,7 +141,8 @@ const listenForChanges = (
       }
     })
     yield* Effect.forkScoped(loop)
-    return Stream.fromPubSub(pubsub)
+    // Subscribed when the effect runs, so nothing published after it is missed.
+    return Effect.map(PubSub.subscribe(pubsub), Stream.fromSubscription)
   })
 
 /**

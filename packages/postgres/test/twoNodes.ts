@@ -6,6 +6,7 @@
  */
 import { Clock, Context, Effect, Layer, Scope } from "effect"
 import type { SessionId } from "@session-store/core/Ids"
+import { MemoryMonitor } from "@session-store/core/MemoryMonitor"
 import { SessionRepository } from "@session-store/core/SessionRepository"
 import { SessionStore, type SessionStoreShape } from "@session-store/core/SessionStore"
 import type * as PostgresRepository from "../src/PostgresRepository.ts"
@@ -27,6 +28,7 @@ export const makeNode = (
   Effect.gen(function*() {
     const layer = SessionStore.layerWith({ maxSessions: 100, maxMessagesPerSession: 5_000, maxMessageBytes: 1_000_000 }).pipe(
       Layer.provideMerge(repositoryOn(schema, { ...options, applicationName: name })),
+      Layer.provide(MemoryMonitor.layerTest()),
       Layer.orDie
     )
     const context = yield* Layer.buildWithScope(layer, scope)

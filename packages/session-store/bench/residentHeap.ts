@@ -16,10 +16,11 @@
  */
 import { getHeapStatistics } from "node:v8"
 import { Effect, Layer, ManagedRuntime } from "effect"
-import type { SessionId } from "../src/Ids.ts"
-import type { MessageWithParts } from "../src/Message.ts"
-import { SessionRepository } from "../src/SessionRepository.ts"
-import { SessionStore } from "../src/SessionStore.ts"
+import type { SessionId } from "../src/domain/Ids.ts"
+import type { MessageWithParts } from "../src/domain/Message.ts"
+import { MemoryMonitor } from "../src/monitor/MemoryMonitor.ts"
+import { SessionRepository } from "../src/repository/SessionRepository.ts"
+import { SessionStore } from "../src/store/SessionStore.ts"
 import { makeSessionInfo, realisticConversation, seeded, userMessage } from "../test/fixtures/messages.ts"
 
 const gc = (globalThis as { gc?: () => void }).gc
@@ -108,7 +109,7 @@ const measure = async (mix: Mix) => {
       maxMessagesPerSession: 100_000,
       cleanupIntervalMs: 3_600_000,
       inactiveTtlMs: 3_600_000
-    }).pipe(Layer.provideMerge(SessionRepository.layerMemory))
+    }).pipe(Layer.provideMerge(Layer.mergeAll(SessionRepository.layerMemory, MemoryMonitor.layerTest())))
   )
   const ids: Array<SessionId> = []
   await runtime.runPromise(Effect.gen(function*() {

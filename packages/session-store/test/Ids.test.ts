@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
-import { decodeMessageId, decodeSessionId, MAX_ID_LENGTH } from "../src/Ids.ts"
+import { decodeMessageId, decodeSessionId, MAX_ID_LENGTH } from "../src/domain/Ids.ts"
 
 describe("Ids", () => {
   it.effect("accepts opencode-style ids", () =>

@@ -11,7 +11,7 @@ import {
   MemoryMonitorTest,
   type MemoryReading,
   pressureCheckIntervalMs
-} from "../src/MemoryMonitor.ts"
+} from "../src/monitor/MemoryMonitor.ts"
 
 const interval = 1_000
 

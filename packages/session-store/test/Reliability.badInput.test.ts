@@ -12,14 +12,15 @@ import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Context, Effect, Exit, Layer } from "effect"
 import * as fc from "fast-check"
-import { idProblem } from "../src/Ids.ts"
-import { MemoryMonitor } from "../src/MemoryMonitor.ts"
-import { SessionRepository } from "../src/SessionRepository.ts"
-import { SessionStore, type SessionStoreShape } from "../src/SessionStore.ts"
-import { provider } from "../src/StoreConfig.ts"
-import { verifyDirectory } from "../src/StorageInspection.ts"
-import { sessionDirectoryName } from "../src/internal/fileLayout.ts"
-import { ChaosControl, chaosOver, outcomeTag, SEED } from "./Reliability.support.ts"
+import { idProblem } from "../src/domain/Ids.ts"
+import { MemoryMonitor } from "../src/monitor/MemoryMonitor.ts"
+import { SessionRepository } from "../src/repository/SessionRepository.ts"
+import { SessionStore, type SessionStoreShape } from "../src/store/SessionStore.ts"
+import { provider } from "../src/config/StoreConfig.ts"
+import { verifyDirectory } from "../src/repository/fileSystem/StorageInspection.ts"
+import { sessionDirectoryName } from "../src/repository/fileSystem/layout.ts"
+import { outcomeTag, SEED } from "./Reliability.support.ts"
+import { instrumentedRepository, RepositoryControls } from "./support/instrumentedRepository.ts"
 import { message, sessionInfo } from "./SessionStore.support.ts"
 
 
@@ -99,10 +100,10 @@ describe("Reliability: hostile ids", () => {
   it.effect("every operation refuses a hostile session or message id with InvalidId naming the problem; storage is never asked", () =>
     Effect.gen(function*() {
       const store = yield* SessionStore
-      const chaos = yield* ChaosControl
+      const controls = yield* RepositoryControls
       yield* store.createSession(sessionInfo("ses_ok"))
       yield* store.appendMessage("ses_ok", message("ses_ok", "msg_1"))
-      const callsBefore = { ...chaos.calls }
+      const callsBefore = { ...controls.calls }
       for (const [label, id, reason] of hostileIds) {
         for (const [operation, effect] of everyOperation(store, id)) {
           const error = yield* failureOf(effect)
@@ -136,11 +137,11 @@ describe("Reliability: hostile ids", () => {
         // Invalidating an id that can never be resident is a no-op, not an error.
         yield* store.invalidate(id as string)
       }
-      assert.deepStrictEqual(chaos.calls, callsBefore, "no hostile id reached the repository")
+      assert.deepStrictEqual(controls.calls, callsBefore, "no hostile id reached the repository")
       assert.deepStrictEqual((yield* store.getMessages("ses_ok")).map((m) => m.info.id), ["msg_1"])
     }).pipe(Effect.provide(SessionStore.layerWith({}).pipe(
       Layer.orDie,
-      Layer.provideMerge(chaosOver(SessionRepository.layerMemory)),
+      Layer.provideMerge(instrumentedRepository(SessionRepository.layerMemory)),
       Layer.provide(MemoryMonitor.layerTest())
     ))))
 

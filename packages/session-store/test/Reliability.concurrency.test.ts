@@ -10,14 +10,16 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
+import { TestClock } from "effect/testing"
 import { Effect, Fiber, Latch, Layer } from "effect"
-import type { SessionId } from "../src/Ids.ts"
-import type { MessageWithParts } from "../src/Message.ts"
-import { MemoryMonitor } from "../src/MemoryMonitor.ts"
-import { SessionRepository } from "../src/SessionRepository.ts"
-import { SessionStore } from "../src/SessionStore.ts"
-import type { StoreOptions } from "../src/StoreConfig.ts"
-import { ChaosControl, chaosOver, readStorage, residentBytes, Storage } from "./Reliability.support.ts"
+import type { SessionId } from "../src/domain/Ids.ts"
+import type { MessageWithParts } from "../src/domain/Message.ts"
+import { MemoryMonitor } from "../src/monitor/MemoryMonitor.ts"
+import { SessionRepository } from "../src/repository/SessionRepository.ts"
+import { SessionStore } from "../src/store/SessionStore.ts"
+import type { StoreOptions } from "../src/config/StoreConfig.ts"
+import { readStorage, residentBytes } from "./Reliability.support.ts"
+import { instrumentedRepository, RepositoryControls, Storage } from "./support/instrumentedRepository.ts"
 import { message, sessionInfo } from "./SessionStore.support.ts"
 
 const W = 5
@@ -31,7 +33,7 @@ const tempDirectory = Effect.acquireRelease(
 // The test monitor: no heap readings on a timer (nothing here is about pressure).
 const onMemory = SessionStore.layerWith(options).pipe(
   Layer.orDie,
-  Layer.provideMerge(chaosOver(SessionRepository.layerMemory)),
+  Layer.provideMerge(instrumentedRepository(SessionRepository.layerMemory)),
   Layer.provide(MemoryMonitor.layerTest())
 )
 
@@ -40,7 +42,7 @@ const onFileSystem = (fsync: boolean) =>
   Layer.unwrap(Effect.map(tempDirectory, (directory) =>
     SessionStore.layerWith(options).pipe(
       Layer.orDie,
-      Layer.provideMerge(chaosOver(
+      Layer.provideMerge(instrumentedRepository(
         SessionRepository.layerFileSystem({ directory, fsync }).pipe(Layer.orDie, Layer.provide(NodeServices.layer))
       )),
       Layer.provide(MemoryMonitor.layerTest())
@@ -82,10 +84,10 @@ const assertResidentMatchesStorage = Effect.fnUntraced(function*(sessionId: stri
 
 const appendsFromManyFibers = Effect.gen(function*() {
   const store = yield* SessionStore
-  const chaos = yield* ChaosControl
+  const controls = yield* RepositoryControls
   yield* store.createSession(sessionInfo("ses_hot"))
   yield* store.getSession("ses_hot") // resident: every append also updates memory
-  chaos.yieldsFirst = 1
+  controls.yieldsFirst = 1
   const torn: Array<string> = []
   const writers = Effect.all(
     Array.from({ length: FIBERS }, (_, f) =>
@@ -112,7 +114,7 @@ const appendsFromManyFibers = Effect.gen(function*() {
   yield* Effect.all([writers, Effect.all(Array.from({ length: 10 }, () => reader), { concurrency: "unbounded" })], {
     concurrency: "unbounded"
   })
-  chaos.yieldsFirst = 0
+  controls.yieldsFirst = 0
   assert.deepStrictEqual(torn, [])
   assert.strictEqual(pagesRead, 500)
 
@@ -136,12 +138,12 @@ const READERS = 1_000
 const coldReadsShareOneLoad = (hold: boolean) =>
   Effect.gen(function*() {
     const store = yield* SessionStore
-    const chaos = yield* ChaosControl
+    const controls = yield* RepositoryControls
     const storage = yield* Storage
     yield* storage.createSession(sessionInfo("ses_cold") as never)
     for (let n = 0; n < 12; n++) yield* storage.putMessage("ses_cold" as SessionId, message("ses_cold", `msg_${n}`) as never)
     const latch = yield* Latch.make(false)
-    if (hold) chaos.hold = latch
+    if (hold) controls.hold = latch
     const readers = yield* Effect.forkChild(
       Effect.all(
         Array.from({ length: READERS }, (_, k) =>
@@ -156,14 +158,14 @@ const coldReadsShareOneLoad = (hold: boolean) =>
     )
     if (hold) {
       // Wait until the one load is inside the repository, let every reader arrive, then release it.
-      while (chaos.blocked === 0) yield* Effect.yieldNow
+      while (controls.blocked === 0) yield* Effect.yieldNow
       for (let k = 0; k < 100; k++) yield* Effect.yieldNow
-      chaos.hold = undefined
+      controls.hold = undefined
       yield* latch.open
     }
     const results = yield* Fiber.join(readers)
     assert.strictEqual(results.length, READERS)
-    assert.strictEqual(chaos.calls.loadSession, 1, "one load from the repository")
+    assert.strictEqual(controls.calls.loadSession, 1, "one load from the repository")
     const stats = yield* store.stats
     assert.strictEqual(stats.loads, 1)
     assert.strictEqual(stats.hits + stats.misses, READERS)
@@ -185,10 +187,10 @@ const coldReadsShareOneLoad = (hold: boolean) =>
  */
 const writersRacingEvictions = Effect.gen(function*() {
   const store = yield* SessionStore
-  const chaos = yield* ChaosControl
+  const controls = yield* RepositoryControls
   const sessions = Array.from({ length: 8 }, (_, k) => `ses_${k}`)
   for (const id of sessions) yield* store.createSession(sessionInfo(id))
-  chaos.yieldsFirst = 1
+  controls.yieldsFirst = 1
   const acknowledged = new Map<string, Array<string>>(sessions.map((id) => [id, []]))
   yield* Effect.all(
     Array.from({ length: 40 }, (_, f) =>
@@ -203,7 +205,7 @@ const writersRacingEvictions = Effect.gen(function*() {
       }, { discard: true })),
     { concurrency: "unbounded", discard: true }
   )
-  chaos.yieldsFirst = 0
+  controls.yieldsFirst = 0
   const stored = yield* readStorage(yield* Storage)
   for (const id of sessions) {
     const ids = stored.get(id)!.messages.map((m) => m.info.id as string)
@@ -217,8 +219,11 @@ const writersRacingEvictions = Effect.gen(function*() {
 })
 
 describe("Reliability: concurrency on the memory repository", () => {
+  // 10,000 appends take seconds of wall time while the store's sweep and heap monitor wait on the
+  // TestClock, which no one needs to advance here: a TestClock that only warns after a minute, so its
+  // "is not advancing the test clock" warning does not land in the test output.
   it.effect(`${FIBERS} fibers append ${PER_FIBER} messages each to one session: all stored, each fiber's order kept`, () =>
-    appendsFromManyFibers.pipe(Effect.provide(onMemory)), 60_000)
+    appendsFromManyFibers.pipe(Effect.provide(onMemory), Effect.provide(TestClock.layer({ warningDelay: "1 minute" }))), 60_000)
 
   it.effect(`${READERS} concurrent reads of a cold session share one load`, () =>
     coldReadsShareOneLoad(true).pipe(Effect.provide(onMemory)))

@@ -28,13 +28,11 @@ import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
-import { MemoryMonitor } from "../src/MemoryMonitor.ts"
-import { SessionRepository } from "../src/SessionRepository.ts"
-import { SessionStore } from "../src/SessionStore.ts"
+import { MemoryMonitor } from "../src/monitor/MemoryMonitor.ts"
+import { SessionRepository } from "../src/repository/SessionRepository.ts"
+import { SessionStore } from "../src/store/SessionStore.ts"
 import { plan, s, SESSIONS, sid, type StoreOp, storeOp } from "./Reliability.operations.ts"
 import {
-  ChaosControl,
-  chaosOver,
   type DiskFaults,
   envInt,
   faultyFileSystem,
@@ -46,9 +44,9 @@ import {
   readStorage,
   residentBytes,
   replaying,
-  runParameters,
-  Storage
+  runParameters
 } from "./Reliability.support.ts"
+import { instrumentedRepository, RepositoryControls, Storage } from "./support/instrumentedRepository.ts"
 import { message, messageId } from "./SessionStore.support.ts"
 
 const RUNS = envInt("SESSION_STORE_FAULT_RUNS", 500)
@@ -102,7 +100,7 @@ const scenario = ({ everyNthRead, everyNthWrite, steps }: Scenario, tally: Tally
   Effect.gen(function*() {
     const store = yield* SessionStore
     const storage = yield* Storage
-    const chaos = yield* ChaosControl
+    const controls = yield* RepositoryControls
     let model: Model = new Map()
     let next = 1
     const newId = () => messageId(next++)
@@ -127,8 +125,8 @@ const scenario = ({ everyNthRead, everyNthWrite, steps }: Scenario, tally: Tally
       })
 
     if (disk === undefined) {
-      chaos.failEveryNthWrite = everyNthWrite
-      chaos.failEveryNthRead = everyNthRead
+      controls.failEveryNthWrite = everyNthWrite
+      controls.failEveryNthRead = everyNthRead
     } else {
       disk.faults.enabled = true
     }
@@ -147,13 +145,13 @@ const scenario = ({ everyNthRead, everyNthWrite, steps }: Scenario, tally: Tally
       trail.push(planned.label)
       if (disk !== undefined) disk.faults.enabled = true
       const residentsBefore = yield* store.residents
-      const injectedBefore = chaos.injected
+      const injectedBefore = controls.injected
       const diskInjectedBefore = disk?.faults.injected ?? 0
-      const writesBefore = chaos.writes
+      const writesBefore = controls.writes
       const exit = yield* Effect.exit(planned.run(store))
       const tag = outcomeTag(exit)
       if (tag === "RepositoryError") {
-        if (chaos.injected === injectedBefore && (disk === undefined || disk.faults.injected === diskInjectedBefore)) {
+        if (controls.injected === injectedBefore && (disk === undefined || disk.faults.injected === diskInjectedBefore)) {
           fail(`${planned.label}: RepositoryError without an injected failure`)
         }
         // A typed error, and nothing changed: not storage, and for a write not memory either.
@@ -180,7 +178,7 @@ const scenario = ({ everyNthRead, everyNthWrite, steps }: Scenario, tally: Tally
         model = planned.after
         tally.acknowledged++
       }
-      if (chaos.writes !== writesBefore) yield* expectStored(`after ${planned.label}`)
+      if (controls.writes !== writesBefore) yield* expectStored(`after ${planned.label}`)
       // Memory is a consistent view of the acknowledged model.
       for (const r of yield* store.residents) {
         const m = model.get(r.id)
@@ -191,8 +189,8 @@ const scenario = ({ everyNthRead, everyNthWrite, steps }: Scenario, tally: Tally
     }
 
     // Faults gone: later operations work, and everything acknowledged reads back.
-    chaos.failEveryNthWrite = 0
-    chaos.failEveryNthRead = 0
+    controls.failEveryNthWrite = 0
+    controls.failEveryNthRead = 0
     if (disk !== undefined) disk.faults.enabled = false
     trail.push("faults off: write to and read back every session")
     for (let n = 0; n < SESSIONS; n++) {
@@ -223,7 +221,7 @@ const run = (repository: () => Layer.Layer<SessionRepository>, tally: Tally, dis
         cleanupIntervalMs: 10_000
       }).pipe(
         Layer.orDie,
-        Layer.provideMerge(chaosOver(repository())),
+        Layer.provideMerge(instrumentedRepository(repository())),
         Layer.provide(MemoryMonitor.layerTest())
       )
       const context = yield* Layer.buildWithScope(layer, scope)
@@ -239,6 +237,37 @@ const run = (repository: () => Layer.Layer<SessionRepository>, tally: Tally, dis
 const CHILD = fileURLToPath(new URL("./fixtures/faultChild.ts", import.meta.url))
 const isRoot = process.getuid?.() === 0
 const NOBODY = 65_534
+
+/**
+ * As root the EACCES child runs as `nobody`, so that the permission bits apply
+ * to it; that needs `nobody` to run this Node binary and read the child and
+ * its dependencies. From a checkout under a 0700 home or temp folder it
+ * cannot, and the spec is skipped with this reason (one line) instead of
+ * failing with `spawn … EACCES`.
+ */
+const nobodyCannotRunTheChild = (): string | undefined => {
+  if (!isRoot) return undefined
+  const packageRoot = fileURLToPath(new URL("../", import.meta.url))
+  const needed = [
+    CHILD,
+    path.join(packageRoot, "node_modules", "effect", "package.json"),
+    path.join(packageRoot, "node_modules", "@effect", "platform-node", "package.json")
+  ]
+  const probe = spawnSync(
+    process.execPath,
+    ["-e", `const fs = require("node:fs"); for (const f of ${JSON.stringify(needed)}) fs.accessSync(f, fs.constants.R_OK)`],
+    { uid: NOBODY, gid: NOBODY, encoding: "utf8", timeout: 30_000 }
+  )
+  if (probe.error !== undefined) {
+    return `user nobody cannot run ${process.execPath} (${(probe.error as NodeJS.ErrnoException).code ?? probe.error.message})`
+  }
+  if (probe.status !== 0) {
+    const reason = /EACCES[^\n]*/.exec(probe.stderr)?.[0] ?? `exit ${probe.status}`
+    return `user nobody cannot read this checkout (${reason})`
+  }
+  return undefined
+}
+const eaccesSkipReason = nobodyCannotRunTheChild()
 
 interface ChildReport {
   readonly mode: string
@@ -314,6 +343,7 @@ const checkReport = (report: ChildReport, code: RegExp, atLeast: number) => {
 describe("Reliability: faults", () => {
   it(`a repository failing every Nth write and read: ${RUNS} random sequences on memory`, async () => {
     const tally: Tally = { failedWrites: 0, failedReads: 0, acknowledged: 0 }
+    // Stays on fc.assert: it.effect.prop (@effect/vitest 4.0.5) takes only effect/Arbitrary or Schema inputs and { runs, seed, replay }, not fast-check's seed and SESSION_STORE_MODEL_PATH replay.
     await fc.assert(fc.asyncProperty(scenarioArb, run(() => SessionRepository.layerMemory, tally)), runParameters(RUNS))
     console.log(
       `faults, memory: ${RUNS} sequences; ${tally.failedWrites} writes and ${tally.failedReads} reads failed, ${tally.acknowledged} operations acknowledged`
@@ -329,6 +359,7 @@ describe("Reliability: faults", () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "session-store-faults-"))
     let n = 0
     try {
+      // Stays on fc.assert: it.effect.prop (@effect/vitest 4.0.5) takes only effect/Arbitrary or Schema inputs and { runs, seed, replay }, not fast-check's seed and SESSION_STORE_MODEL_PATH replay.
       await fc.assert(
         fc.asyncProperty(
           scenarioArb,
@@ -352,6 +383,7 @@ describe("Reliability: faults", () => {
     let n = 0
     let current: Disk | undefined
     try {
+      // Stays on fc.assert: it.effect.prop (@effect/vitest 4.0.5) takes only effect/Arbitrary or Schema inputs and { runs, seed, replay }, not fast-check's seed and SESSION_STORE_MODEL_PATH replay.
       await fc.assert(
         fc.asyncProperty(stepsArb, diskFaultsArb, (steps, every) =>
           run(
@@ -395,7 +427,7 @@ describe("Reliability: faults", () => {
           const faults = makeDiskFaults()
           const layer = SessionStore.layerWith({ maxSessions: 3, maxMessagesPerSession: W }).pipe(
             Layer.orDie,
-            Layer.provideMerge(chaosOver(
+            Layer.provideMerge(instrumentedRepository(
               SessionRepository.layerFileSystem({ directory, fsync: true }).pipe(
                 Layer.orDie,
                 Layer.provide(faultyFileSystem(faults)),
@@ -460,7 +492,7 @@ describe("Reliability: faults", () => {
       assert.isAtLeast(failed, ops.length)
     }), 60_000)
 
-  it("permission denied (EACCES): the store's directory made read-only while the layer is up", async () => {
+  it.skipIf(eaccesSkipReason !== undefined)("permission denied (EACCES): the store's directory made read-only while the layer is up", async () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "session-store-readonly-"))
     try {
       if (isRoot) fs.chownSync(root, NOBODY, NOBODY)
@@ -491,6 +523,9 @@ describe("Reliability: faults", () => {
   }, 90_000)
 })
 
+if (eaccesSkipReason !== undefined) {
+  console.warn(`Reliability.faults: the EACCES spec is skipped as root: ${eaccesSkipReason}`)
+}
 if (namespaceFlags === undefined) {
   console.warn("Reliability.faults: no private mount namespace here (unshare refused); the ENOSPC and EROFS specs are skipped")
 }

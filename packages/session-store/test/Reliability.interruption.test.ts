@@ -13,24 +13,22 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Latch, Layer, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
-import type { SessionId } from "../src/Ids.ts"
-import type { MessageWithParts } from "../src/Message.ts"
-import { MemoryMonitor } from "../src/MemoryMonitor.ts"
-import { SessionRepository } from "../src/SessionRepository.ts"
-import { SessionStore } from "../src/SessionStore.ts"
-import { verifyDirectory } from "../src/StorageInspection.ts"
+import type { SessionId } from "../src/domain/Ids.ts"
+import type { MessageWithParts } from "../src/domain/Message.ts"
+import { MemoryMonitor } from "../src/monitor/MemoryMonitor.ts"
+import { SessionRepository } from "../src/repository/SessionRepository.ts"
+import { SessionStore } from "../src/store/SessionStore.ts"
+import { verifyDirectory } from "../src/repository/fileSystem/StorageInspection.ts"
 import {
-  ChaosControl,
-  chaosOver,
   envInt,
   outcomeTag,
   promptly,
   readStorage,
   residentBytes,
   replaying,
-  runParameters,
-  Storage
+  runParameters
 } from "./Reliability.support.ts"
+import { instrumentedRepository, RepositoryControls, Storage } from "./support/instrumentedRepository.ts"
 import { message, messageId, sessionInfo } from "./SessionStore.support.ts"
 
 const W = 4
@@ -76,7 +74,7 @@ const scenario = (
 ) =>
   Effect.gen(function*() {
     const store = yield* SessionStore
-    const chaos = yield* ChaosControl
+    const controls = yield* RepositoryControls
     const storage = yield* Storage
     const id = "ses_1"
     yield* store.createSession(sessionInfo(id))
@@ -116,7 +114,7 @@ const scenario = (
       }
     }
 
-    chaos.yieldsFirst = repoYields
+    controls.yieldsFirst = repoYields
     const fibers = yield* Effect.forEach(ops, (op, j) => Effect.forkChild(effectOf(op, j), { startImmediately: true }))
     const interrupters: Array<Fiber.Fiber<void>> = []
     const pending = ops.map((op, j) => ({ at: op.interruptAfter, fiber: fibers[j]! })).filter((p) => p.at !== undefined)
@@ -132,7 +130,7 @@ const scenario = (
     }
     const exits = yield* Effect.forEach(fibers, (fiber) => Fiber.await(fiber))
     yield* Effect.forEach(interrupters, Fiber.join, { discard: true })
-    chaos.yieldsFirst = 0
+    controls.yieldsFirst = 0
 
     // What storage holds now.
     const stored = (yield* readStorage(storage)).get(id)
@@ -206,7 +204,7 @@ const run = (repository: () => Layer.Layer<SessionRepository>, bounded: boolean,
       const scope = yield* Scope.make()
       const layer = SessionStore.layerWith({ maxSessions: 3, maxMessagesPerSession: W, cleanupIntervalMs: 1_000_000_000 }).pipe(
         Layer.orDie,
-        Layer.provideMerge(chaosOver(repository())),
+        Layer.provideMerge(instrumentedRepository(repository())),
         Layer.provide(MemoryMonitor.layerTest())
       )
       const context = yield* Layer.buildWithScope(layer, scope)
@@ -227,6 +225,7 @@ const run = (repository: () => Layer.Layer<SessionRepository>, bounded: boolean,
 describe("Reliability: interruption", () => {
   it(`memory repository: ${RUNS} random mixes of concurrent operations, some interrupted at random points`, async () => {
     const tally: Tally = { interrupted: 0, completed: 0 }
+    // Stays on fc.assert: it.effect.prop (@effect/vitest 4.0.5) takes only effect/Arbitrary or Schema inputs and { runs, seed, replay }, not fast-check's seed and SESSION_STORE_MODEL_PATH replay.
     await fc.assert(fc.asyncProperty(scenarioArb, run(() => SessionRepository.layerMemory, true, tally)), runParameters(RUNS))
     console.log(`interruption, memory: ${RUNS} runs, ${tally.interrupted} operations interrupted, ${tally.completed} completed`)
     if (!replaying && RUNS >= 50) assert.isAbove(tally.interrupted, RUNS / 2)
@@ -237,6 +236,7 @@ describe("Reliability: interruption", () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "session-store-interrupt-"))
     let n = 0
     try {
+      // Stays on fc.assert: it.effect.prop (@effect/vitest 4.0.5) takes only effect/Arbitrary or Schema inputs and { runs, seed, replay }, not fast-check's seed and SESSION_STORE_MODEL_PATH replay.
       await fc.assert(
         fc.asyncProperty(scenarioArb, async (input) => {
           const directory = path.join(root, `run-${n++}`)
@@ -263,15 +263,16 @@ describe("Reliability: interruption", () => {
   it.effect("interrupting the only reader of a cold load in flight frees the session: a write goes through, the next read sees it", () =>
     Effect.gen(function*() {
       const store = yield* SessionStore
-      const chaos = yield* ChaosControl
+      const controls = yield* RepositoryControls
       yield* store.createSession(sessionInfo("ses_1"))
+      yield* store.invalidate("ses_1") // cold: the create left it resident
       const latch = yield* Latch.make(false)
-      chaos.hold = latch
+      controls.hold = latch
       const reader = yield* Effect.forkChild(store.getMessages("ses_1"), { startImmediately: true })
-      while (chaos.blocked === 0) yield* Effect.yieldNow
+      while (controls.blocked === 0) yield* Effect.yieldNow
       yield* Fiber.interrupt(reader)
-      assert.strictEqual(chaos.blocked, 0, "the abandoned load was interrupted inside the repository")
-      chaos.hold = undefined
+      assert.strictEqual(controls.blocked, 0, "the abandoned load was interrupted inside the repository")
+      controls.hold = undefined
       const write = yield* promptly(store.appendMessage("ses_1", message("ses_1", "msg_1")), "a write after the abandoned load")
       assert.isTrue(Exit.isSuccess(write))
       assert.deepStrictEqual((yield* store.getMessages("ses_1")).map((m) => m.info.id), ["msg_1"])
@@ -280,25 +281,25 @@ describe("Reliability: interruption", () => {
       assert.strictEqual(stats.residentMessages, 1)
     }).pipe(Effect.provide(SessionStore.layerWith({ cleanupIntervalMs: 1_000_000_000 }).pipe(
       Layer.orDie,
-      Layer.provideMerge(chaosOver(SessionRepository.layerMemory)),
+      Layer.provideMerge(instrumentedRepository(SessionRepository.layerMemory)),
       Layer.provide(MemoryMonitor.layerTest())
     ))))
 
   it.effect("a writer interrupted while it waits for a busy session is not applied, and the lock stays usable", () =>
     Effect.gen(function*() {
       const store = yield* SessionStore
-      const chaos = yield* ChaosControl
+      const controls = yield* RepositoryControls
       const storage = yield* Storage
       yield* store.createSession(sessionInfo("ses_1"))
       yield* store.getSession("ses_1")
       const latch = yield* Latch.make(false)
-      chaos.hold = latch
+      controls.hold = latch
       const first = yield* Effect.forkChild(store.appendMessage("ses_1", message("ses_1", "msg_1")), { startImmediately: true })
-      while (chaos.blocked === 0) yield* Effect.yieldNow
+      while (controls.blocked === 0) yield* Effect.yieldNow
       const second = yield* Effect.forkChild(store.appendMessage("ses_1", message("ses_1", "msg_2")), { startImmediately: true })
       for (let k = 0; k < 10; k++) yield* Effect.yieldNow
       yield* Fiber.interrupt(second) // waiting for the lock: interruptible, never started
-      chaos.hold = undefined
+      controls.hold = undefined
       yield* latch.open
       yield* Fiber.join(first)
       assert.deepStrictEqual(
@@ -310,7 +311,7 @@ describe("Reliability: interruption", () => {
       assert.deepStrictEqual((yield* store.getMessages("ses_1")).map((m) => m.info.id), ["msg_1", "msg_3"])
     }).pipe(Effect.provide(SessionStore.layerWith({ cleanupIntervalMs: 1_000_000_000 }).pipe(
       Layer.orDie,
-      Layer.provideMerge(chaosOver(SessionRepository.layerMemory)),
+      Layer.provideMerge(instrumentedRepository(SessionRepository.layerMemory)),
       Layer.provide(MemoryMonitor.layerTest())
     ))))
 })

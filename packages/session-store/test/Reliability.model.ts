@@ -21,9 +21,6 @@
  * At the end of a sequence every session reads back identical through the
  * store and from storage, and releasing the layer finishes.
  *
- * The machinery, shared by every repository's run (Reliability.model.test.ts here, the
- * PostgreSQL package's own): `property(tally, repository, bounded)`.
- *
  * Runs: SESSION_STORE_MODEL_RUNS sequences on the memory repository (default
  * 1000) and SESSION_STORE_MODEL_FS_RUNS on the file-system repository
  * (default 50), from SESSION_STORE_MODEL_SEED (default fixed). A failure
@@ -34,13 +31,11 @@ import { assert } from "@effect/vitest"
 import { Effect, Exit, Fiber, Latch, Layer, References, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
-import { MemoryMonitor, MemoryMonitorTest } from "../src/MemoryMonitor.ts"
-import { SessionRepository } from "../src/SessionRepository.ts"
-import { SessionStore } from "../src/SessionStore.ts"
+import { MemoryMonitor, MemoryMonitorTest } from "../src/monitor/MemoryMonitor.ts"
+import { SessionRepository } from "../src/repository/SessionRepository.ts"
+import { SessionStore } from "../src/store/SessionStore.ts"
 import { type Planned, plan, s, SESSIONS, sid, type StoreOp, storeOp } from "./Reliability.operations.ts"
 import {
-  ChaosControl,
-  chaosOver,
   envInt,
   type Model,
   outcomeTag,
@@ -48,9 +43,9 @@ import {
   promptly,
   readStorage,
   residentBytes,
-  SEED,
-  Storage
+  SEED
 } from "./Reliability.support.ts"
+import { instrumentedRepository, RepositoryControls, Storage } from "./support/instrumentedRepository.ts"
 import { messageId } from "./SessionStore.support.ts"
 
 export const RUNS = envInt("SESSION_STORE_MODEL_RUNS", 1000)
@@ -154,7 +149,7 @@ const scenario = (steps: ReadonlyArray<Step>, config: Settings, tally: Tally, bo
   Effect.gen(function*() {
     const store = yield* SessionStore
     const storage = yield* Storage
-    const chaos = yield* ChaosControl
+    const controls = yield* RepositoryControls
     const monitor = yield* MemoryMonitorTest
     let model: Model = new Map()
     let next = 1
@@ -240,7 +235,7 @@ const scenario = (steps: ReadonlyArray<Step>, config: Settings, tally: Tally, bo
     })
 
     for (const [index, current] of steps.entries()) {
-      const writesBefore = chaos.writes
+      const writesBefore = controls.writes
       let checkStorage = false
       switch (current.op) {
         case "invalidate": {
@@ -290,11 +285,11 @@ const scenario = (steps: ReadonlyArray<Step>, config: Settings, tally: Tally, bo
           const planned = plan(current.inner, model, newId, limits.maxMessageBytes)
           trail.push(`fault (repository call ${current.after + 1} fails) during ${planned.label}`)
           const residentsBefore = yield* store.residents
-          const injectedBefore = chaos.injected
-          chaos.failAfter = current.after
+          const injectedBefore = controls.injected
+          controls.failAfter = current.after
           const exit = yield* settle(planned.run(store), planned.label)
-          chaos.failAfter = -1
-          const injected = chaos.injected > injectedBefore
+          controls.failAfter = -1
+          const injected = controls.injected > injectedBefore
           tally.faultsInjected += injected ? 1 : 0
           if (outcomeTag(exit) === "RepositoryError") {
             if (!injected) fail(`${planned.label}: RepositoryError without an injected failure: ${String(Exit.isFailure(exit) && exit.cause)}`)
@@ -317,14 +312,14 @@ const scenario = (steps: ReadonlyArray<Step>, config: Settings, tally: Tally, bo
             : `interrupt while blocked in the repository: ${planned.label}`
           trail.push(label)
           const latch = current.op === "interruptBlocked" ? yield* Latch.make(false) : undefined
-          chaos.yieldsFirst = current.op === "interrupt" ? current.repoYields : 0
-          chaos.hold = latch
+          controls.yieldsFirst = current.op === "interrupt" ? current.repoYields : 0
+          controls.hold = latch
           const fiber = yield* Effect.forkChild(planned.run(store), { startImmediately: true })
           if (current.op === "interrupt") {
             for (let n = 0; n < current.yields; n++) yield* Effect.yieldNow
             yield* Fiber.interrupt(fiber)
           } else {
-            for (let n = 0; n < 1_000 && chaos.blocked === 0 && fiber.pollUnsafe() === undefined; n++) {
+            for (let n = 0; n < 1_000 && controls.blocked === 0 && fiber.pollUnsafe() === undefined; n++) {
               yield* Effect.yieldNow
             }
             // A write inside the repository is uninterruptible: the interruption waits for it.
@@ -333,8 +328,8 @@ const scenario = (steps: ReadonlyArray<Step>, config: Settings, tally: Tally, bo
             yield* latch!.open
             yield* Fiber.join(interrupter)
           }
-          chaos.yieldsFirst = 0
-          chaos.hold = undefined
+          controls.yieldsFirst = 0
+          controls.hold = undefined
           const exit = yield* Fiber.await(fiber)
           if (outcomeTag(exit) === "interrupted") yield* settleInterrupted(planned, label)
           else judge(planned, exit)
@@ -348,7 +343,7 @@ const scenario = (steps: ReadonlyArray<Step>, config: Settings, tally: Tally, bo
         }
       }
       tally.steps++
-      if (checkStorage || chaos.writes !== writesBefore) yield* expectStorage(model, `step ${index + 1}`)
+      if (checkStorage || controls.writes !== writesBefore) yield* expectStorage(model, `step ${index + 1}`)
       yield* checkMemory
     }
 
@@ -382,7 +377,7 @@ const runSequence = (
       const scope = yield* Scope.make()
       const layer = SessionStore.layerWith({ ...limits, ...config }).pipe(
         Layer.orDie,
-        Layer.provideMerge(chaosOver(repository)),
+        Layer.provideMerge(instrumentedRepository(repository)),
         Layer.provideMerge(MemoryMonitor.layerTest())
       )
       const context = yield* Layer.buildWithScope(layer, scope)

@@ -7,8 +7,8 @@
 import { assert } from "@effect/vitest"
 import type { Effect } from "effect"
 import * as fc from "fast-check"
-import type { SessionInfo } from "../src/Session.ts"
-import type { SessionStoreShape } from "../src/SessionStore.ts"
+import type { SessionInfo } from "../src/domain/Session.ts"
+import type { SessionStoreShape } from "../src/store/SessionStore.ts"
 import { cloneModel, type Model, recordBytes, residentBytes } from "./Reliability.support.ts"
 import { message, sessionInfo } from "./SessionStore.support.ts"
 

@@ -18,9 +18,9 @@ import { fileURLToPath } from "node:url"
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Context, Effect, Layer } from "effect"
-import type { MessageWithParts } from "../src/Message.ts"
-import { SessionStore } from "../src/SessionStore.ts"
-import { verifyDirectory } from "../src/StorageInspection.ts"
+import type { MessageWithParts } from "../src/domain/Message.ts"
+import { SessionStore } from "../src/store/SessionStore.ts"
+import { verifyDirectory } from "../src/repository/fileSystem/StorageInspection.ts"
 import { apply, type Stored, workloadMessage, writerOps } from "./fixtures/shutdownWorkload.ts"
 
 const CHILD = fileURLToPath(new URL("./fixtures/shutdownChild.ts", import.meta.url))

@@ -1,159 +1,18 @@
 /**
- * Support for the reliability specs: a repository wrapper that can fail,
- * hold or slow down any call of any repository (memory or file system), a
- * view of storage that goes around it, and helpers to compare what storage
- * holds with a plain model.
- *
- * The wrapper fails *before* touching storage, as a refused write or an
- * unreachable disk does: a failed call never changed anything, so a store
- * that reports the error must also show nothing changed.
+ * Support for the reliability specs: helpers to compare what storage holds
+ * (read around the wrapper of support/instrumentedRepository.ts) with a
+ * plain model, to run steps, and a file system that fails as disks do.
  */
 import * as nodeFs from "node:fs"
 import * as nodePath from "node:path"
-import { Context, Effect, Exit, Fiber, FileSystem, type Latch, Layer } from "effect"
+import { Effect, Exit, Fiber, FileSystem, Layer } from "effect"
 import { systemError } from "effect/PlatformError"
-import { RepositoryError } from "../src/Errors.ts"
-import type { SessionId } from "../src/Ids.ts"
-import type { MessageWithParts } from "../src/Message.ts"
-import type { SessionInfo } from "../src/Session.ts"
-import { SessionRepository, type SessionRepositoryShape } from "../src/SessionRepository.ts"
-import { decodeInfo, scanLog } from "../src/internal/logFormat.ts"
-import { encodeRecord } from "../src/internal/records.ts"
-
-export type Operation = keyof SessionRepositoryShape
-
-export const writeOperations: ReadonlySet<Operation> = new Set([
-  "createSession",
-  "updateSession",
-  "putMessage",
-  "removeMessage",
-  "removeSession"
-])
-
-const operations: ReadonlyArray<Operation> = [
-  "createSession",
-  "updateSession",
-  "loadSession",
-  "putMessage",
-  "getMessage",
-  "pageMessages",
-  "removeMessage",
-  "removeSession",
-  "listSessions"
-]
-
-/** What a spec steers and sees of the repository under the store. All fields may be changed at any time. */
-export interface Chaos {
-  /** Calls per operation, failed ones included. */
-  readonly calls: Record<Operation, number>
-  /** Calls that reached the wrapper, by kind. */
-  reads: number
-  writes: number
-  /** Fail every Nth write (counted over all writes); 0 = never. */
-  failEveryNthWrite: number
-  /** Fail every Nth read; 0 = never. */
-  failEveryNthRead: number
-  /** Fail the call after this many more calls (0: the next one); -1 = off. One shot. */
-  failAfter: number
-  /** Failures injected so far. */
-  injected: number
-  /** Every call yields this many times first, so interruption can land inside an operation. */
-  yieldsFirst: number
-  /** While set, every call waits for this latch before touching storage. */
-  hold: Latch.Latch | undefined
-  /** Calls waiting on `hold` right now. */
-  blocked: number
-}
-
-export class ChaosControl extends Context.Service<ChaosControl, Chaos>()("test/ChaosControl") {}
-
-/** The repository the wrapper wraps: reading it never goes through the chaos, nor counts. */
-export class Storage extends Context.Service<Storage, SessionRepositoryShape>()("test/Storage") {}
-
-export const injectedError = (operation: string, sessionId: string | undefined) =>
-  new RepositoryError({
-    operation,
-    ...(sessionId === undefined ? {} : { sessionId }),
-    cause: new Error("injected failure")
-  })
-
-const makeChaos = (): Chaos => ({
-  calls: Object.fromEntries(operations.map((op) => [op, 0])) as Record<Operation, number>,
-  reads: 0,
-  writes: 0,
-  failEveryNthWrite: 0,
-  failEveryNthRead: 0,
-  failAfter: -1,
-  injected: 0,
-  yieldsFirst: 0,
-  hold: undefined,
-  blocked: 0
-})
-
-/** Wraps `inner` so that every call goes through `chaos`. */
-export const chaotic = (inner: SessionRepositoryShape, chaos: Chaos): SessionRepositoryShape => {
-  const wrap = <Args extends Array<any>, A, E>(op: Operation, f: (...args: Args) => Effect.Effect<A, E>) =>
-  (...args: Args): Effect.Effect<A, E | RepositoryError> =>
-    Effect.suspend((): Effect.Effect<A, E | RepositoryError> => {
-      chaos.calls[op]++
-      const write = writeOperations.has(op)
-      const n = write ? ++chaos.writes : ++chaos.reads
-      const every = write ? chaos.failEveryNthWrite : chaos.failEveryNthRead
-      let fail = every > 0 && n % every === 0
-      if (chaos.failAfter === 0) {
-        fail = true
-        chaos.failAfter = -1
-      } else if (chaos.failAfter > 0) {
-        chaos.failAfter--
-      }
-      const sessionId = typeof args[0] === "string"
-        ? args[0]
-        : typeof args[0] === "object" && args[0] !== null && typeof args[0].id === "string"
-        ? args[0].id as string
-        : undefined
-      const yields = chaos.yieldsFirst
-      const hold = chaos.hold
-      const before = Effect.gen(function*() {
-        for (let i = 0; i < yields; i++) yield* Effect.yieldNow
-        if (hold !== undefined) {
-          chaos.blocked++
-          yield* Effect.ensuring(hold.await, Effect.sync(() => chaos.blocked--))
-        }
-      })
-      if (fail) {
-        chaos.injected++
-        return Effect.andThen(before, Effect.fail(injectedError(op, sessionId)))
-      }
-      return Effect.andThen(before, Effect.suspend(() => f(...args)))
-    })
-  return {
-    createSession: wrap("createSession", inner.createSession),
-    updateSession: wrap("updateSession", inner.updateSession),
-    loadSession: wrap("loadSession", inner.loadSession),
-    putMessage: wrap("putMessage", inner.putMessage),
-    getMessage: wrap("getMessage", inner.getMessage),
-    pageMessages: wrap("pageMessages", inner.pageMessages),
-    removeMessage: wrap("removeMessage", inner.removeMessage),
-    removeSession: wrap("removeSession", inner.removeSession),
-    listSessions: wrap("listSessions", inner.listSessions)
-  } as SessionRepositoryShape
-}
-
-/**
- * The repository of `inner`, wrapped: provides the wrapped `SessionRepository`,
- * its `ChaosControl`, and the unwrapped `Storage` to check what really is stored.
- */
-export const chaosOver = <E, R>(
-  inner: Layer.Layer<SessionRepository, E, R>
-): Layer.Layer<SessionRepository | ChaosControl | Storage, E, R> =>
-  Layer.effectContext(Effect.gen(function*() {
-    const repository = yield* SessionRepository
-    const chaos = makeChaos()
-    return Context.make(SessionRepository, chaotic(repository, chaos)).pipe(
-      Context.add(ChaosControl, chaos),
-      Context.add(Storage, repository)
-    )
-  })).pipe(Layer.provide(inner))
+import type { SessionId } from "../src/domain/Ids.ts"
+import type { MessageWithParts } from "../src/domain/Message.ts"
+import type { SessionInfo } from "../src/domain/Session.ts"
+import type { SessionRepositoryShape } from "../src/repository/SessionRepository.ts"
+import { decodeInfo, scanLog } from "../src/repository/fileSystem/logFormat.ts"
+import { encodeRecord } from "../src/domain/records.ts"
 
 // ---------------------------------------------------------------------------
 // The model: what was acknowledged.
@@ -178,7 +37,7 @@ export const plain = (model: Model) =>
     })
   )
 
-/** Everything storage holds, read around the chaos, as a model. */
+/** Everything storage holds, read around the wrapper, as a model. */
 export const readStorage = Effect.fnUntraced(function*(storage: SessionRepositoryShape) {
   const out: Model = new Map()
   for (const summary of yield* storage.listSessions()) {

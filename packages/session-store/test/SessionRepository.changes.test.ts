@@ -11,8 +11,8 @@ import { NodeServices } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Exit, Fiber, FileSystem, Layer, Scope, Stream } from "effect"
 import { DatabaseSync } from "node:sqlite"
-import type { SessionId } from "../src/Ids.ts"
-import { SessionRepository, type SessionChanges, type SessionRepositoryShape } from "../src/SessionRepository.ts"
+import type { SessionId } from "../src/domain/Ids.ts"
+import { SessionRepository, type SessionChanges, type SessionRepositoryShape } from "../src/repository/SessionRepository.ts"
 import { makeSessionInfo, userMessage } from "./fixtures/messages.ts"
 
 const sid = (id: string) => id as SessionId
@@ -26,16 +26,15 @@ const open = (filename: string) =>
 /** Starts listening (subscribed before this returns) and yields the first report matching `predicate`. */
 const nextChange = (repo: SessionRepositoryShape, predicate: (change: SessionChanges) => boolean = () => true) =>
   Effect.gen(function*() {
-    const fiber = yield* repo.changes!.pipe(
+    // Subscribed when this returns: nothing the caller writes next is missed.
+    const changes = yield* repo.changes!
+    return yield* changes.pipe(
       Stream.filter(predicate),
       Stream.take(1),
       Stream.runCollect,
       Effect.timeout("5 seconds"),
       Effect.forkChild
     )
-    // Let the fiber subscribe before the caller writes.
-    for (let i = 0; i < 20; i++) yield* Effect.yieldNow
-    return fiber
   })
 
 describe("SessionRepository.changes on SQLite", () => {
@@ -86,7 +85,7 @@ describe("SessionRepository.changes on SQLite", () => {
       const filename = `${yield* fs.makeTempDirectoryScoped({ prefix: "session-store-changes-" })}/opencode.db`
       const scope = yield* Scope.make()
       const repo = yield* open(filename).pipe(Scope.provide(scope))
-      const listening = yield* repo.changes!.pipe(Stream.runCollect, Effect.forkChild)
+      const listening = yield* (yield* repo.changes!).pipe(Stream.runCollect, Effect.forkChild)
       for (let i = 0; i < 20; i++) yield* Effect.yieldNow
       yield* Scope.close(scope, Exit.void)
       // The stream ends when the watch's PubSub shuts down with the scope.

@@ -5,11 +5,11 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, type Layer } from "effect"
-import type { MessageId, SessionId } from "../src/Ids.ts"
-import type { MessageWithParts } from "../src/Message.ts"
-import type { SessionInfo } from "../src/Session.ts"
-import { SessionRepository, type SessionRepositoryShape } from "../src/SessionRepository.ts"
-import { encodeRecord } from "../src/internal/records.ts"
+import type { MessageId, SessionId } from "../src/domain/Ids.ts"
+import type { MessageWithParts } from "../src/domain/Message.ts"
+import type { SessionInfo } from "../src/domain/Session.ts"
+import { SessionRepository, type SessionRepositoryShape } from "../src/repository/SessionRepository.ts"
+import { encodeRecord } from "../src/domain/records.ts"
 import { makeSessionInfo, realisticConversation, seeded, userMessage } from "./fixtures/messages.ts"
 
 const sid = (id: string) => id as SessionId

@@ -1,4 +1,4 @@
-import { SessionRepository } from "../src/SessionRepository.ts"
+import { SessionRepository } from "../src/repository/SessionRepository.ts"
 import { repositoryContract } from "./SessionRepository.contract.ts"
 
 repositoryContract("memory", SessionRepository.layerMemory)

@@ -11,11 +11,11 @@ import { describe, expect, it } from "@effect/vitest"
 import type { Message, Part, Session } from "@opencode-ai/sdk/v2"
 import { Effect, Exit, FileSystem } from "effect"
 import { DatabaseSync } from "node:sqlite"
-import type { MessageId, SessionId } from "../src/Ids.ts"
-import type { MessageWithParts } from "../src/Message.ts"
-import type { SessionInfo } from "../src/Session.ts"
-import { SessionRepository, type SessionRepositoryShape } from "../src/SessionRepository.ts"
-import { encodeRecord } from "../src/internal/records.ts"
+import type { MessageId, SessionId } from "../src/domain/Ids.ts"
+import type { MessageWithParts } from "../src/domain/Message.ts"
+import type { SessionInfo } from "../src/domain/Session.ts"
+import { SessionRepository, type SessionRepositoryShape } from "../src/repository/SessionRepository.ts"
+import { encodeRecord } from "../src/domain/records.ts"
 import {
   buildOpencodeDatabase,
   childMessages,

@@ -9,8 +9,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Fiber, FileSystem, Layer, Stream } from "effect"
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import type { SessionId } from "../src/Ids.ts"
-import { SessionRepository } from "../src/SessionRepository.ts"
+import type { SessionId } from "../src/domain/Ids.ts"
+import { SessionRepository } from "../src/repository/SessionRepository.ts"
 import { makeSessionInfo, userMessage } from "./fixtures/messages.ts"
 
 const CHILD = fileURLToPath(new URL("./fixtures/sqlWriterChild.ts", import.meta.url))
@@ -44,14 +44,13 @@ describe("SQL repository: several processes on one SQLite file", () => {
       const session = "ses_shared" as SessionId
       yield* repo.createSession(makeSessionInfo(session))
 
-      const reported = yield* repo.changes!.pipe(
+      const reported = yield* (yield* repo.changes!).pipe(
         Stream.filter((change) => change === "all" || change.includes(session)),
         Stream.take(1),
         Stream.runCollect,
         Effect.timeout("20 seconds"),
         Effect.forkChild
       )
-      for (let i = 0; i < 20; i++) yield* Effect.yieldNow
 
       const COUNT = 60
       const [first, second, own] = yield* Effect.all([

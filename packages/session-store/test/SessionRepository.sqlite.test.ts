@@ -1,6 +1,6 @@
 import { NodeServices } from "@effect/platform-node"
 import { Effect, FileSystem, Layer } from "effect"
-import { SessionRepository } from "../src/SessionRepository.ts"
+import { SessionRepository } from "../src/repository/SessionRepository.ts"
 import { repositoryContract } from "./SessionRepository.contract.ts"
 
 /** A SQLite repository on a fresh file in a temporary directory, removed when the test ends. */

@@ -5,11 +5,12 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import type { SessionId } from "../src/Ids.ts"
-import type { MessageWithParts } from "../src/Message.ts"
-import { SessionRepository } from "../src/SessionRepository.ts"
-import { SessionStore } from "../src/SessionStore.ts"
-import { bytesOf, message, messageId, RepositoryProbe, sessionInfo, storeLayer } from "./SessionStore.support.ts"
+import type { SessionId } from "../src/domain/Ids.ts"
+import type { MessageWithParts } from "../src/domain/Message.ts"
+import { SessionRepository } from "../src/repository/SessionRepository.ts"
+import { SessionStore } from "../src/store/SessionStore.ts"
+import { bytesOf, message, messageId, sessionInfo, storeLayer } from "./SessionStore.support.ts"
+import { RepositoryControls } from "./support/instrumentedRepository.ts"
 
 // Count limits out of the way: here only bytes decide.
 const roomy = { maxSessions: 50, cleanupIntervalMs: 1_000_000_000 }
@@ -61,7 +62,7 @@ describe("SessionStore: byte budget", () => {
   it.effect("a session larger than the whole budget stays resident alone while in use, then the next one used pushes it out", () =>
     Effect.gen(function*() {
       const store = yield* SessionStore
-      const probe = yield* RepositoryProbe
+      const controls = yield* RepositoryControls
       const small = yield* sessionOf("ses_small", "tiny")
       const huge = yield* sessionOf("ses_huge", "x".repeat(10_000))
       yield* store.getSession("ses_small")
@@ -72,7 +73,7 @@ describe("SessionStore: byte budget", () => {
       // Served from memory while it is the session in use: no reload on every read.
       yield* store.getMessages("ses_huge")
       yield* store.appendMessage("ses_huge", message("ses_huge", messageId(2), "more"))
-      assert.strictEqual(probe.calls.loadSession, 2)
+      assert.strictEqual(controls.calls.loadSession, 2)
       assert.deepStrictEqual(yield* residentIds, ["ses_huge"])
 
       yield* store.getSession("ses_small")
@@ -133,7 +134,7 @@ describe("SessionStore: maxMessageBytes", () => {
   it.effect("a message larger than the limit is refused with InvalidInput naming its size and the limit; nothing is written", () =>
     Effect.gen(function*() {
       const store = yield* SessionStore
-      const probe = yield* RepositoryProbe
+      const controls = yield* RepositoryControls
       yield* store.createSession(sessionInfo("ses_a"))
       yield* store.getSession("ses_a")
       const before = yield* store.stats
@@ -147,7 +148,7 @@ describe("SessionStore: maxMessageBytes", () => {
         assert.include(refused.message, `limit of ${limit} bytes`)
         assert.include(refused.message, "memory.maxMessageBytes")
       }
-      assert.strictEqual(probe.calls.putMessage, 0)
+      assert.strictEqual(controls.calls.putMessage, 0)
       assert.deepStrictEqual(yield* store.getMessages("ses_a"), [])
       assert.strictEqual((yield* store.stats).residentBytes, before.residentBytes)
       const stored = yield* (yield* SessionRepository).loadSession("ses_a" as SessionId, { newest: 10 })

@@ -1,9 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Latch } from "effect"
-import type { SessionId } from "../src/Ids.ts"
-import { SessionRepository } from "../src/SessionRepository.ts"
-import { SessionStore, testOptions } from "../src/SessionStore.ts"
-import { message, messageId, RepositoryProbe, seed, storeLayer } from "./SessionStore.support.ts"
+import type { SessionId } from "../src/domain/Ids.ts"
+import { SessionRepository } from "../src/repository/SessionRepository.ts"
+import { SessionStore, testOptions } from "../src/store/SessionStore.ts"
+import { message, messageId, seed, storeLayer } from "./SessionStore.support.ts"
+import { RepositoryControls } from "./support/instrumentedRepository.ts"
 
 const W = testOptions.maxMessagesPerSession
 
@@ -27,10 +28,10 @@ describe("SessionStore: writes to one session are serialized", () => {
   it.effect("concurrent appends: all stored, none lost, each fiber's order kept", () =>
     Effect.gen(function*() {
       const store = yield* SessionStore
-      const probe = yield* RepositoryProbe
+      const controls = yield* RepositoryControls
       yield* seed(1)
       yield* store.getSession("ses_1")
-      probe.yieldFirst = true
+      controls.yieldsFirst = 1
       const fibers = 10
       const perFiber = 20
       yield* Effect.all(
@@ -56,10 +57,10 @@ describe("SessionStore: writes to one session are serialized", () => {
   it.effect("concurrent updates: no lost update", () =>
     Effect.gen(function*() {
       const store = yield* SessionStore
-      const probe = yield* RepositoryProbe
+      const controls = yield* RepositoryControls
       yield* seed(2)
       yield* store.getSession("ses_1") // resident: the edit reads memory; ses_2 is not: it reads storage
-      probe.yieldFirst = true
+      controls.yieldsFirst = 1
       const increment = (id: string) =>
         store.updateSession(id, (info) => ({ ...info, counter: Number(info["counter"] ?? 0) + 1 }))
       yield* Effect.all(
@@ -77,10 +78,10 @@ describe("SessionStore: writes to one session are serialized", () => {
   it.effect("concurrent puts of new ids past an incomplete window keep the window exact", () =>
     Effect.gen(function*() {
       const store = yield* SessionStore
-      const probe = yield* RepositoryProbe
+      const controls = yield* RepositoryControls
       yield* seed(1, 12)
       yield* store.getSession("ses_1")
-      probe.yieldFirst = true
+      controls.yieldsFirst = 1
       yield* Effect.all(
         Array.from({ length: 20 }, (_, i) => store.putMessage("ses_1", message("ses_1", messageId(100 + i)))),
         { concurrency: "unbounded", discard: true }
@@ -93,21 +94,21 @@ describe("SessionStore: writes to one session are serialized", () => {
   it.effect("writes to different sessions run in parallel; a second write to a busy session waits", () =>
     Effect.gen(function*() {
       const store = yield* SessionStore
-      const probe = yield* RepositoryProbe
+      const controls = yield* RepositoryControls
       yield* seed(2)
       const latch = yield* Latch.make(false)
-      probe.held.putMessage = latch
-      probe.heldSessions = new Set(["ses_1"])
+      controls.held.putMessage = latch
+      controls.heldSessions = new Set(["ses_1"])
 
       const first = yield* Effect.forkChild(store.appendMessage("ses_1", message("ses_1", messageId(1))))
       yield* Effect.yieldNow
       const second = yield* Effect.forkChild(store.appendMessage("ses_1", message("ses_1", messageId(2))))
       yield* Effect.yieldNow
-      assert.strictEqual(probe.calls.putMessage, 1, "the second write to ses_1 waits for the first")
+      assert.strictEqual(controls.calls.putMessage, 1, "the second write to ses_1 waits for the first")
 
       // ses_2 is not held back by ses_1's lock.
       yield* store.appendMessage("ses_2", message("ses_2", messageId(1)))
-      assert.strictEqual(probe.calls.putMessage, 2)
+      assert.strictEqual(controls.calls.putMessage, 2)
       assert.isUndefined(first.pollUnsafe())
 
       yield* latch.open
@@ -121,10 +122,10 @@ describe("SessionStore: loads and writes never leave memory older than storage",
   it.effect("a write while a load of its session is in flight reaches the loaded snapshot", () =>
     Effect.gen(function*() {
       const store = yield* SessionStore
-      const probe = yield* RepositoryProbe
+      const controls = yield* RepositoryControls
       yield* seed(1, 2)
       const latch = yield* Latch.make(false)
-      probe.held.loadSession = latch
+      controls.held.loadSession = latch
       const reader = yield* Effect.forkChild(store.getSession("ses_1"))
       yield* Effect.yieldNow
       const writer = yield* Effect.forkChild(store.appendMessage("ses_1", message("ses_1", messageId(3))))
@@ -139,10 +140,10 @@ describe("SessionStore: loads and writes never leave memory older than storage",
   it.effect("a load that starts while a write is in flight waits for it and sees it", () =>
     Effect.gen(function*() {
       const store = yield* SessionStore
-      const probe = yield* RepositoryProbe
+      const controls = yield* RepositoryControls
       yield* seed(1, 2)
       const latch = yield* Latch.make(false)
-      probe.held.putMessage = latch
+      controls.held.putMessage = latch
       const writer = yield* Effect.forkChild(store.appendMessage("ses_1", message("ses_1", messageId(3))))
       yield* Effect.yieldNow
       const reader = yield* Effect.forkChild(store.getMessages("ses_1"))
@@ -157,11 +158,11 @@ describe("SessionStore: loads and writes never leave memory older than storage",
   it.effect("a write whose caller is interrupted once it reached storage still updates memory", () =>
     Effect.gen(function*() {
       const store = yield* SessionStore
-      const probe = yield* RepositoryProbe
+      const controls = yield* RepositoryControls
       yield* seed(1, 2)
       yield* store.getSession("ses_1")
       const latch = yield* Latch.make(false)
-      probe.held.putMessage = latch
+      controls.held.putMessage = latch
       const writer = yield* Effect.forkChild(store.appendMessage("ses_1", message("ses_1", messageId(3))))
       yield* Effect.yieldNow
       const interrupter = yield* Effect.forkChild(Fiber.interrupt(writer))

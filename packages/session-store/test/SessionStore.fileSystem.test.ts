@@ -4,7 +4,7 @@ import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Context, Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
-import { SessionStore } from "../src/SessionStore.ts"
+import { SessionStore } from "../src/store/SessionStore.ts"
 import { message, messageId, sessionInfo } from "./SessionStore.support.ts"
 
 const tempDirectory = Effect.acquireRelease(

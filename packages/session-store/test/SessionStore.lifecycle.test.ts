@@ -4,9 +4,10 @@ import { promisify } from "node:util"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Context, Effect, Exit, Fiber, Latch, Layer, Scope } from "effect"
 import { TestClock } from "effect/testing"
-import { SessionRepository } from "../src/SessionRepository.ts"
-import { SessionStore, testOptions } from "../src/SessionStore.ts"
-import { message, messageId, RepositoryProbe, seed, storeLayer } from "./SessionStore.support.ts"
+import { SessionRepository } from "../src/repository/SessionRepository.ts"
+import { SessionStore, testOptions } from "../src/store/SessionStore.ts"
+import { message, messageId, seed, storeLayer } from "./SessionStore.support.ts"
+import { RepositoryControls } from "./support/instrumentedRepository.ts"
 
 const interval = testOptions.cleanupIntervalMs
 
@@ -65,7 +66,6 @@ describe("SessionStore: sweep", () => {
       assert.deepStrictEqual(report, {
         expired: 1,
         inactive: 1,
-        reconciled: 0,
         residentSessions: 1,
         residentBytes: (yield* store.residents)[0]!.bytes
       })
@@ -97,15 +97,15 @@ describe("SessionStore: release", () => {
       const scope = yield* Scope.make()
       const context = yield* Layer.buildWithScope(storeLayer(), scope)
       const store = Context.get(context, SessionStore)
-      const probe = Context.get(context, RepositoryProbe)
+      const controls = Context.get(context, RepositoryControls)
       const repository = Context.get(context, SessionRepository)
       yield* seed(1).pipe(Effect.provideContext(context))
 
       const latch = yield* Latch.make(false)
-      probe.held.putMessage = latch
+      controls.held.putMessage = latch
       const writer = yield* Effect.forkChild(store.appendMessage("ses_1", message("ses_1", messageId(1))))
       yield* Effect.yieldNow
-      assert.strictEqual(probe.calls.putMessage, 1) // the write is inside storage, held
+      assert.strictEqual(controls.calls.putMessage, 1) // the write is inside storage, held
 
       const closer = yield* Effect.forkChild(Scope.close(scope, Exit.void))
       for (let i = 0; i < 10; i++) yield* Effect.yieldNow

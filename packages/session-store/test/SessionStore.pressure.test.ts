@@ -7,9 +7,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Logger, References } from "effect"
 import { TestClock } from "effect/testing"
-import { MemoryMonitorTest } from "../src/MemoryMonitor.ts"
-import { SessionRepository } from "../src/SessionRepository.ts"
-import { SessionStore, testOptions } from "../src/SessionStore.ts"
+import { MemoryMonitor, MemoryMonitorTest } from "../src/monitor/MemoryMonitor.ts"
+import { SessionRepository } from "../src/repository/SessionRepository.ts"
+import { SessionStore, testOptions } from "../src/store/SessionStore.ts"
 import { seed, setHeapReading, storeLayer } from "./SessionStore.support.ts"
 
 // Time passes in these specs only for the cooldown: nothing else may end a session meanwhile.
@@ -195,7 +195,7 @@ describe("SessionStore: memory pressure", () => {
 })
 
 describe("SessionStore: memory pressure on the live monitor", () => {
-  it.effect("without a MemoryMonitor in context the store reads the real V8 heap, every pressureCheckIntervalMs", () =>
+  it.effect("on MemoryMonitor.layerLive the store reads the real V8 heap, at the monitor's interval", () =>
     Effect.gen(function*() {
       const store = yield* SessionStore
       const first = (yield* store.memoryPressure).reading
@@ -209,8 +209,8 @@ describe("SessionStore: memory pressure on the live monitor", () => {
       assert.strictEqual((yield* store.memoryPressure).reading.at, 5_000)
     }).pipe(
       Effect.provide(
-        SessionStore.layerWith({ ...still, pressureCheckIntervalMs: 5_000 }).pipe(
-          Layer.provideMerge(SessionRepository.layerMemory)
+        SessionStore.layerWith(still).pipe(
+          Layer.provideMerge(Layer.mergeAll(SessionRepository.layerMemory, MemoryMonitor.layerLive({ intervalMs: 5_000 })))
         )
       )
     ))
@@ -238,9 +238,10 @@ describe("SessionStore: memory pressure on the live monitor", () => {
           SessionStore.layerWith({
             ...still,
             pressureThreshold: Number.MIN_VALUE,
-            pressureCheckIntervalMs: 1_000,
             pressureCooldownMs: 1_000
-          }).pipe(Layer.provideMerge(SessionRepository.layerMemory))
+          }).pipe(
+            Layer.provideMerge(Layer.mergeAll(SessionRepository.layerMemory, MemoryMonitor.layerLive({ intervalMs: 1_000 })))
+          )
         ),
         Effect.provide(logs.layer)
       )

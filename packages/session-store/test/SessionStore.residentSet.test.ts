@@ -9,10 +9,11 @@ import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Fiber, Latch, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
-import type { SessionId } from "../src/Ids.ts"
-import { SessionRepository } from "../src/SessionRepository.ts"
-import { type ResidentSession, SessionStore, testOptions } from "../src/SessionStore.ts"
-import { message, messageId, RepositoryProbe, seed, storeLayer } from "./SessionStore.support.ts"
+import type { SessionId } from "../src/domain/Ids.ts"
+import { SessionRepository } from "../src/repository/SessionRepository.ts"
+import { type ResidentSession, SessionStore, testOptions } from "../src/store/SessionStore.ts"
+import { message, messageId, seed, storeLayer } from "./SessionStore.support.ts"
+import { RepositoryControls } from "./support/instrumentedRepository.ts"
 
 const noSweep = { cleanupIntervalMs: 1_000_000_000 }
 
@@ -59,7 +60,6 @@ const sweepScenario = (steps: ReadonlyArray<Step>) =>
           assert.deepStrictEqual(after.map((r) => r.id), stays.map((r) => r.id))
           assert.strictEqual(report.expired, before.filter((r) => isExpired(r, now)).length)
           assert.strictEqual(report.inactive, before.filter((r) => !isExpired(r, now) && isInactive(r, now)).length)
-          assert.strictEqual(report.reconciled, 0)
           assert.strictEqual(report.residentSessions, after.length)
           assert.strictEqual(report.residentBytes, after.reduce((n, r) => n + r.bytes, 0))
           break
@@ -70,6 +70,7 @@ const sweepScenario = (steps: ReadonlyArray<Step>) =>
 
 describe("SessionStore: the resident set", () => {
   it("a sweep evicts exactly the expired and the inactive, walking only the fronts of load and LRU order", async () => {
+    // Stays on fc.assert: its pinned regression case (`examples`) has no counterpart in it.effect.prop's options (runs, seed, replay).
     await fc.assert(
       fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 80 }), (steps) =>
         Effect.runPromise(
@@ -97,16 +98,16 @@ describe("SessionStore: the resident set", () => {
   it.effect("more cold loads in flight than maxSessions: the ledger stays bounded, exact and fresh", () =>
     Effect.gen(function*() {
       const store = yield* SessionStore
-      const probe = yield* RepositoryProbe
+      const controls = yield* RepositoryControls
       const repository = yield* SessionRepository
       const ids = yield* seed(8, 2)
       const latch = yield* Latch.make(false)
-      probe.held.loadSession = latch
+      controls.held.loadSession = latch
       const readers = yield* Effect.forkChild(
         Effect.all(ids.map((id) => store.getSession(id)), { concurrency: "unbounded" })
       )
       yield* Effect.yieldNow
-      assert.strictEqual(probe.calls.loadSession, 8)
+      assert.strictEqual(controls.calls.loadSession, 8)
       yield* latch.open
       const infos = yield* Fiber.join(readers)
       // Every reader got its own session, though most could not stay.
@@ -121,7 +122,7 @@ describe("SessionStore: the resident set", () => {
       assert.strictEqual(stats.evictions.capacity, 8 - residents.length)
 
       // Resident or not, every session serves what storage holds after a write.
-      delete probe.held.loadSession
+      delete controls.held.loadSession
       for (const id of ids) {
         yield* store.appendMessage(id, message(id, messageId(3)))
         const stored = yield* repository.loadSession(id as SessionId, { newest: 10 })

@@ -1,17 +1,16 @@
 /**
- * Fixtures for the SessionStore specs: domain values, a repository that
- * counts and can hold or fail calls, and the store built on it.
+ * Fixtures for the SessionStore specs: domain values, and the store built on
+ * the instrumented memory repository (support/instrumentedRepository.ts).
  */
-import { Context, Effect, Layer, type Latch } from "effect"
-import { RepositoryError } from "../src/Errors.ts"
-import type { SessionId } from "../src/Ids.ts"
-import { type HeapFigures, MemoryMonitor, MemoryMonitorTest } from "../src/MemoryMonitor.ts"
-import type { MessageWithParts } from "../src/Message.ts"
-import { SessionRepository, type SessionRepositoryShape } from "../src/SessionRepository.ts"
-import { SessionStore, testOptions } from "../src/SessionStore.ts"
-import type { StoreOptions } from "../src/StoreConfig.ts"
-import { makeMemoryRepository } from "../src/internal/memoryRepository.ts"
-import { encodeRecord } from "../src/internal/records.ts"
+import { Effect, Layer } from "effect"
+import type { SessionId } from "../src/domain/Ids.ts"
+import { type HeapFigures, MemoryMonitor, MemoryMonitorTest } from "../src/monitor/MemoryMonitor.ts"
+import type { MessageWithParts } from "../src/domain/Message.ts"
+import { SessionRepository } from "../src/repository/SessionRepository.ts"
+import { SessionStore, testOptions } from "../src/store/SessionStore.ts"
+import type { StoreOptions } from "../src/config/StoreConfig.ts"
+import { encodeRecord } from "../src/domain/records.ts"
+import { instrumentedRepository, RepositoryControls, Storage } from "./support/instrumentedRepository.ts"
 
 export const sessionInfo = (id: string, title = `title of ${id}`) => ({
   id,
@@ -33,89 +32,17 @@ export const messageId = (n: number) => `msg_${String(n).padStart(4, "0")}`
 
 export const bytesOf = (value: unknown) => encodeRecord(value as MessageWithParts).bytes
 
-export type Operation = keyof SessionRepositoryShape
-
-/** What a spec can see and steer of the repository under the store. */
-export interface Probe {
-  readonly calls: Record<Operation, number>
-  /** Operations that wait until their latch opens (before touching storage). */
-  readonly held: Partial<Record<Operation, Latch.Latch>>
-  /** When set, only calls for these sessions are held. */
-  heldSessions: ReadonlySet<string> | undefined
-  /** Every call yields to other fibers first, as real storage would, so fibers interleave. */
-  yieldFirst: boolean
-  /** Operations that fail with a RepositoryError, before touching storage. */
-  readonly failing: Set<Operation>
-}
-
-export class RepositoryProbe extends Context.Service<RepositoryProbe, Probe>()("test/RepositoryProbe") {}
-
-const operations: ReadonlyArray<Operation> = [
-  "createSession",
-  "updateSession",
-  "loadSession",
-  "putMessage",
-  "getMessage",
-  "pageMessages",
-  "removeMessage",
-  "removeSession",
-  "listSessions"
-]
-
-/** The memory repository, with every call counted and optionally held or failed. */
-export const probedRepository: Layer.Layer<SessionRepository | RepositoryProbe> = Layer.effectContext(
-  Effect.sync(() => {
-    const inner = makeMemoryRepository()
-    const probe: Probe = {
-      calls: Object.fromEntries(operations.map((op) => [op, 0])) as Record<Operation, number>,
-      held: {},
-      heldSessions: undefined,
-      yieldFirst: false,
-      failing: new Set()
-    }
-    const wrap = <Args extends Array<any>, A, E>(
-      op: Operation,
-      f: (...args: Args) => Effect.Effect<A, E>
-    ) =>
-    (...args: Args): Effect.Effect<A, E | RepositoryError> =>
-      Effect.suspend((): Effect.Effect<A, E | RepositoryError> => {
-        probe.calls[op]++
-        const sessionId = typeof args[0] === "string" ? args[0] : undefined
-        if (probe.failing.has(op)) {
-          return Effect.fail(new RepositoryError({ operation: op, sessionId, cause: new Error("injected failure") }))
-        }
-        const hold = sessionId === undefined || probe.heldSessions === undefined || probe.heldSessions.has(sessionId)
-          ? probe.held[op]
-          : undefined
-        const call = hold === undefined ? f(...args) : Effect.andThen(hold.await, f(...args))
-        return probe.yieldFirst ? Effect.andThen(Effect.yieldNow, call) : call
-      })
-    const repository = {
-      createSession: wrap("createSession", inner.createSession),
-      updateSession: wrap("updateSession", inner.updateSession),
-      loadSession: wrap("loadSession", inner.loadSession),
-      putMessage: wrap("putMessage", inner.putMessage),
-      getMessage: wrap("getMessage", inner.getMessage),
-      pageMessages: wrap("pageMessages", inner.pageMessages),
-      removeMessage: wrap("removeMessage", inner.removeMessage),
-      removeSession: wrap("removeSession", inner.removeSession),
-      listSessions: wrap("listSessions", inner.listSessions)
-    } as SessionRepositoryShape
-    return Context.make(SessionRepository, repository).pipe(Context.add(RepositoryProbe, probe))
-  })
-)
-
 /**
- * The store on a probed memory repository and the test memory monitor (heap
+ * The store on an instrumented memory repository and the test memory monitor (heap
  * reading 0 until a spec sets one through `MemoryMonitorTest`), with the test
  * limits unless overridden.
  */
 export const storeLayer = (
   options: Partial<StoreOptions> = {}
-): Layer.Layer<SessionStore | SessionRepository | RepositoryProbe | MemoryMonitor | MemoryMonitorTest> =>
+): Layer.Layer<SessionStore | SessionRepository | RepositoryControls | Storage | MemoryMonitor | MemoryMonitorTest> =>
   SessionStore.layerWith({ ...testOptions, ...options }).pipe(
     Layer.orDie,
-    Layer.provideMerge(Layer.mergeAll(probedRepository, MemoryMonitor.layerTest()))
+    Layer.provideMerge(Layer.mergeAll(instrumentedRepository(SessionRepository.layerMemory), MemoryMonitor.layerTest()))
   )
 
 /** Creates `count` sessions with `messages` messages each, straight in storage. */

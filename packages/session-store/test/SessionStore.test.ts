@@ -1,18 +1,19 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Exit, Layer } from "effect"
 import { TestClock } from "effect/testing"
-import { SessionRepository } from "../src/SessionRepository.ts"
-import { SessionStore, testOptions } from "../src/SessionStore.ts"
-import { provider } from "../src/StoreConfig.ts"
+import { MemoryMonitor } from "../src/monitor/MemoryMonitor.ts"
+import { SessionRepository } from "../src/repository/SessionRepository.ts"
+import { SessionStore, testOptions } from "../src/store/SessionStore.ts"
+import { provider } from "../src/config/StoreConfig.ts"
 import {
   bytesOf,
   message,
   messageId,
-  RepositoryProbe,
   seed,
   sessionInfo,
   storeLayer
 } from "./SessionStore.support.ts"
+import { RepositoryControls } from "./support/instrumentedRepository.ts"
 
 const W = testOptions.maxMessagesPerSession
 
@@ -42,7 +43,7 @@ describe("SessionStore: operations", () => {
     Effect.gen(function*() {
       const store = yield* SessionStore
       yield* store.createSession(sessionInfo("ses_a"))
-      const probe = yield* RepositoryProbe
+      const controls = yield* RepositoryControls
 
       const badId = yield* Effect.flip(store.getSession("../etc"))
       assert.strictEqual(badId._tag, "InvalidId")
@@ -67,8 +68,8 @@ describe("SessionStore: operations", () => {
       assert.strictEqual(badLimit._tag, "InvalidInput")
 
       // None of it reached storage as a write.
-      assert.strictEqual(probe.calls.putMessage, 0)
-      assert.strictEqual(probe.calls.updateSession, 0)
+      assert.strictEqual(controls.calls.putMessage, 0)
+      assert.strictEqual(controls.calls.updateSession, 0)
       assert.strictEqual((yield* store.getSession("ses_a")).id, "ses_a")
     }).pipe(Effect.provide(storeLayer())))
 
@@ -95,36 +96,55 @@ describe("SessionStore: operations", () => {
       assert.strictEqual(missing._tag, "MessageNotFound")
     }).pipe(Effect.provide(storeLayer())))
 
-  it.effect("writes to a session that is not resident go to storage without loading it", () =>
+  it.effect("writes allocate: a created, appended and updated session is resident and its reads are hits", () =>
     Effect.gen(function*() {
       const store = yield* SessionStore
-      const probe = yield* RepositoryProbe
+      const controls = yield* RepositoryControls
       yield* store.createSession(sessionInfo("ses_a"))
       for (let n = 1; n <= 7; n++) yield* store.appendMessage("ses_a", message("ses_a", messageId(n)))
-      yield* store.updateSession("ses_a", (info) => ({ ...info, title: "cold edit" }))
-      assert.strictEqual((yield* store.stats).residentSessions, 0)
-      assert.strictEqual(probe.calls.putMessage, 7)
-
-      // The load that follows sees every write: the window and the totals.
-      const page = yield* store.getMessages("ses_a")
-      assert.deepStrictEqual(page.map((m) => m.info.id), [1, 2, 3, 4, 5, 6, 7].map(messageId))
+      yield* store.updateSession("ses_a", (info) => ({ ...info, title: "warm edit" }))
+      assert.strictEqual(controls.calls.putMessage, 7)
       const [resident] = yield* store.residents
+      assert.strictEqual(resident!.id, "ses_a")
       assert.strictEqual(resident!.messageCount, 7)
       assert.strictEqual(resident!.windowMessages, W)
-      assert.strictEqual((yield* store.getSession("ses_a")).title, "cold edit")
+
+      const page = yield* store.getMessages("ses_a", { limit: W })
+      assert.deepStrictEqual(page.map((m) => m.info.id), [3, 4, 5, 6, 7].map(messageId))
+      assert.strictEqual((yield* store.getSession("ses_a")).title, "warm edit")
+      const stats = yield* store.stats
+      assert.deepStrictEqual([stats.hits, stats.misses, stats.loads], [2, 0, 0])
+    }).pipe(Effect.provide(storeLayer())))
+
+  it.effect("a write to a session that is not resident writes storage first, then loads it once: resident as stored", () =>
+    Effect.gen(function*() {
+      const store = yield* SessionStore
+      const controls = yield* RepositoryControls
+      yield* store.createSession(sessionInfo("ses_a"))
+      for (let n = 1; n <= 7; n++) yield* store.appendMessage("ses_a", message("ses_a", messageId(n)))
+      yield* store.invalidate("ses_a")
+      yield* store.appendMessage("ses_a", message("ses_a", messageId(8)))
+      assert.strictEqual(controls.calls.putMessage, 8)
+      const [resident] = yield* store.residents
+      assert.strictEqual(resident!.messageCount, 8)
+      assert.strictEqual(resident!.windowMessages, W)
+      const page = yield* store.getMessages("ses_a", { limit: W })
+      assert.deepStrictEqual(page.map((m) => m.info.id), [4, 5, 6, 7, 8].map(messageId))
+      const stats = yield* store.stats
+      assert.deepStrictEqual([stats.hits, stats.misses, stats.loads], [1, 0, 1])
     }).pipe(Effect.provide(storeLayer())))
 
   it.effect("a failed write leaves memory as it was", () =>
     Effect.gen(function*() {
       const store = yield* SessionStore
-      const probe = yield* RepositoryProbe
+      const controls = yield* RepositoryControls
       yield* seed(1, 2)
       const before = yield* store.getMessages("ses_1")
       const statsBefore = yield* store.stats
 
-      probe.failing.add("putMessage")
-      probe.failing.add("updateSession")
-      probe.failing.add("removeMessage")
+      controls.failing.add("putMessage")
+      controls.failing.add("updateSession")
+      controls.failing.add("removeMessage")
       const failed = yield* Effect.exit(store.appendMessage("ses_1", message("ses_1", messageId(9))))
       assert.isTrue(Exit.isFailure(failed))
       yield* Effect.flip(store.putMessage("ses_1", message("ses_1", messageId(1), "changed")))
@@ -175,7 +195,7 @@ describe("SessionStore: operations", () => {
         misses: 0,
         loads: 0,
         loadFailures: 0,
-        evictions: { capacity: 0, budget: 0, expired: 0, inactive: 0, pressure: 0, removed: 0, invalidated: 0 },
+        evictions: { capacity: 0, budget: 0, expired: 0, inactive: 0, pressure: 0, removed: 0, invalidated: 0, stale: 0 },
         sweeps: 0,
         residentSessions: 0,
         residentMessages: 0,
@@ -200,7 +220,7 @@ describe("SessionStore: operations", () => {
         misses: 6,
         loads: 6,
         loadFailures: 1,
-        evictions: { capacity: 1, budget: 0, expired: 0, inactive: 0, pressure: 0, removed: 0, invalidated: 1 },
+        evictions: { capacity: 1, budget: 0, expired: 0, inactive: 0, pressure: 0, removed: 0, invalidated: 1, stale: 0 },
         sweeps: 1,
         residentSessions: 3,
         residentMessages: 6,
@@ -236,7 +256,7 @@ describe("SessionStore: operations", () => {
     }).pipe(
       Effect.provide(
         SessionStore.layer.pipe(
-          Layer.provideMerge(SessionRepository.layerMemory),
+          Layer.provideMerge(Layer.mergeAll(SessionRepository.layerMemory, MemoryMonitor.layerTest())),
           Layer.provide(ConfigProvider.layer(provider({
             file: { memory: { maxSessions: 1, maxMessagesPerSession: 50 } },
             env: { MEMORY_MAX_MESSAGES_PER_SESSION: "2" }

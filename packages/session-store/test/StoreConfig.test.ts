@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect } from "effect"
 import { getHeapStatistics } from "node:v8"
-import { defaultPressureCheckIntervalMs } from "../src/MemoryMonitor.ts"
-import { defaultMaxBytes, defaults, fromOptions, provider, StoreConfig, type StoreOptions } from "../src/StoreConfig.ts"
+import { defaultPressureCheckIntervalMs } from "../src/monitor/MemoryMonitor.ts"
+import { defaultMaxBytes, defaults, fromOptions, provider, StoreConfig, type StoreOptions } from "../src/config/StoreConfig.ts"
 
 // The `memory` section of opencode.json as the original proposal wrote it.
 const proposal = {
@@ -114,9 +114,9 @@ describe("StoreConfig", () => {
     ["zero", 0, "greater than 0"],
     ["negative", -5, "greater than 0"],
     ["fractional", 1.5, "integer"],
-    ["non-numeric", "lots", "finite number"],
-    ["empty", "", "finite number"],
-    ["boolean", true, "finite number"],
+    ["non-numeric", "lots", "not a number"],
+    ["empty", "", "not a number"],
+    ["boolean", true, "not a number"],
     ["not finite", Infinity, "finite number"],
     ["beyond safe integers", 1e300, "integer"],
     ["an object", { value: 5 }, "positive integer"],
@@ -141,8 +141,8 @@ describe("StoreConfig", () => {
     ["above 1", 1.5, ratioKeys, "less than"],
     ["1, for a fraction", 1, ["pressureHysteresis", "pressureShedTarget"], "less than 1"],
     ["negative", -0.1, ratioKeys, "greater than"],
-    ["non-numeric", "high", ratioKeys, "finite number"],
-    ["empty", "", ratioKeys, "finite number"],
+    ["non-numeric", "high", ratioKeys, "not a number"],
+    ["empty", "", ratioKeys, "not a number"],
     ["not finite", Infinity, ratioKeys, "finite number"],
     ["an object", { value: 0.5 }, ratioKeys, "a number in"]
   ]
@@ -190,5 +190,45 @@ describe("StoreConfig", () => {
       const options = yield* read(ConfigProvider.fromEnv({ env: { memory_maxSessions: "12", memory_maxBytes: "4096" } }))
       assert.strictEqual(options.maxSessions, 12)
       assert.strictEqual(options.maxBytes, 4096)
+    }))
+
+  // Issue 12: a section that is not an object, or a misspelled key, used to start with the defaults.
+  for (const [label, section, expected] of [
+    ["a string", "abc", `"memory": expected an object of settings, got "abc"`],
+    ["an array", [1], `"memory": expected an object of settings, got an array`],
+    ["a number", 5, `"memory": expected an object of settings, got 5`]
+  ] as const) {
+    it.effect(`a memory section that is ${label} fails with a ConfigError naming the section`, () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(read(provider({ file: { memory: section }, env: {} })))
+        assert.strictEqual(error._tag, "ConfigError")
+        assert.include(error.message, expected)
+      }))
+  }
+
+  it.effect("an unknown key in the memory section fails, suggesting the nearest known key", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(read(provider({ file: { memory: { maxSesions: 50 } }, env: {} })))
+      assert.strictEqual(error._tag, "ConfigError")
+      assert.include(error.message, `unknown key "maxSesions"; did you mean "maxSessions"?`)
+      const other = yield* Effect.flip(read(provider({ file: { memory: { inactiveTTL: 5 } }, env: {} })))
+      assert.include(other.message, `did you mean "inactiveTtlMs"?`)
+      const option = yield* Effect.flip(fromOptions({ maxMesagesPerSession: 5 } as Partial<StoreOptions>))
+      assert.include(option.message, `unknown key "maxMesagesPerSession"; did you mean "maxMessagesPerSession"?`)
+    }))
+
+  it.effect("a bad value from the environment names the variable, not only the path", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(read(provider({ file: { memory: { maxSessions: 5 } }, env: { MEMORY_MAX_SESSIONS: "abc" } })))
+      assert.strictEqual(error._tag, "ConfigError")
+      assert.include(error.message, `MEMORY_MAX_SESSIONS="abc"`)
+      assert.include(error.message, "not a number")
+      assert.include(error.message, `["memory"]["maxSessions"]`)
+      const ratio = yield* Effect.flip(read(provider({ env: { MEMORY_PRESSURE_THRESHOLD: "2" } })))
+      assert.include(ratio.message, `MEMORY_PRESSURE_THRESHOLD="2"`)
+      // The same value in the file does not mention the environment.
+      const file = yield* Effect.flip(read(provider({ file: { memory: { maxSessions: "abc" } }, env: {} })))
+      assert.notInclude(file.message, "MEMORY_MAX_SESSIONS")
+      assert.include(file.message, `got "abc": not a number`)
     }))
 })

@@ -7,44 +7,57 @@
  * longest number forms.
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as fc from "fast-check"
-import { encodeRecord } from "../src/internal/records.ts"
-import { jsonBytesAtMost, messageBytesOver } from "../src/internal/storeMessageSize.ts"
+import { Arbitrary, Schema } from "effect"
+import { encodeRecord } from "../src/domain/records.ts"
+import { jsonBytesAtMost, messageBytesOver } from "../src/store/messageSize.ts"
+import { constantFrom, dictionary, integer, nat, oneof, string } from "./support/arbitraries.ts"
 
 const exact = (value: unknown): number => Buffer.byteLength(JSON.stringify(value) ?? "", "utf8")
 
-const unit = fc.oneof(
-  fc.constantFrom("\u0000", "\u001f", "\"", "\\", "\n", "\u2028", "\ud800", "\udfff", "😀", "é", "漢", "a"),
-  fc.integer({ min: 0, max: 0xffff }).map((code) => String.fromCharCode(code))
+const unit = oneof(
+  {
+    weight: 1,
+    arbitrary: constantFrom("\u0000", "\u001f", "\"", "\\", "\n", "\u2028", "\ud800", "\udfff", "😀", "é", "漢", "a")
+  },
+  { weight: 1, arbitrary: Arbitrary.map(integer(0, 0xffff), (code) => String.fromCharCode(code)) }
 )
-const text = fc.string({ unit, maxLength: 40 })
-const number = fc.oneof(
-  fc.double(),
-  fc.constantFrom(-0.0000012345678901234567, -1.7976931348623157e308, 5e-324, -123456789012345680000, NaN, -Infinity)
+const text = string(unit, 40)
+const number = oneof(
+  { weight: 1, arbitrary: Arbitrary.schema(Schema.Number) },
+  {
+    weight: 1,
+    arbitrary: constantFrom(
+      -0.0000012345678901234567,
+      -1.7976931348623157e308,
+      5e-324,
+      -123456789012345680000,
+      NaN,
+      -Infinity
+    )
+  }
 )
-const value = fc.letrec((tie) => ({
-  any: fc.oneof(
-    { depthSize: "small" },
-    text,
-    number,
-    fc.boolean(),
-    fc.constant(null),
-    fc.constant(undefined),
-    fc.array(tie("any"), { maxLength: 6 }),
-    fc.dictionary(text, tie("any"), { maxKeys: 6 })
+const leaf = (arbitrary: Arbitrary.Arbitrary<unknown>) => ({ weight: 1, arbitrary })
+const leaves = [
+  leaf(text),
+  leaf(number),
+  leaf(Arbitrary.schema(Schema.Boolean)),
+  leaf(Arbitrary.Constant(null)),
+  leaf(Arbitrary.Constant(undefined))
+]
+/** Any JSON-ish value, nested at most `depth` arrays or objects deep. */
+const valueAt = (depth: number): Arbitrary.Arbitrary<unknown> =>
+  depth === 0 ? oneof(...leaves) : oneof(
+    ...leaves,
+    leaf(Arbitrary.array(valueAt(depth - 1), { maxLength: 6 })),
+    leaf(dictionary(text, valueAt(depth - 1), 6))
   )
-})).any
+const value = valueAt(3)
 
 describe("message size bound", () => {
-  it("is never below the UTF-8 bytes of the JSON", () => {
-    fc.assert(
-      fc.property(value, (v) => {
-        const bound = jsonBytesAtMost(v, Number.MAX_SAFE_INTEGER)
-        assert.isAtLeast(bound, exact(v))
-      }),
-      { numRuns: 2_000 }
-    )
-  })
+  it.prop("is never below the UTF-8 bytes of the JSON", [value], ([v]) => {
+    const bound = jsonBytesAtMost(v, Number.MAX_SAFE_INTEGER)
+    assert.isAtLeast(bound, exact(v))
+  }, { arbitrary: { runs: 2_000 } })
 
   it("gives up (Infinity) past the limit and on what it cannot walk", () => {
     assert.strictEqual(jsonBytesAtMost("x".repeat(100), 50), Infinity)
@@ -55,14 +68,14 @@ describe("message size bound", () => {
     assert.strictEqual(jsonBytesAtMost(cyclic, Number.MAX_SAFE_INTEGER), Infinity)
   })
 
-  it("refuses exactly what is over the limit, measured as the repositories measure", () => {
-    fc.assert(
-      fc.property(fc.dictionary(text, value, { maxKeys: 8 }), fc.nat(2_000), (record, max) => {
-        const message = { info: record, parts: [] } as never
-        const bytes = encodeRecord(message).bytes
-        assert.strictEqual(messageBytesOver(message, max), bytes > max ? bytes : undefined)
-      }),
-      { numRuns: 2_000 }
-    )
-  })
+  it.prop(
+    "refuses exactly what is over the limit, measured as the repositories measure",
+    [dictionary(text, value, 8), nat(2_000)],
+    ([record, max]) => {
+      const message = { info: record, parts: [] } as never
+      const bytes = encodeRecord(message).bytes
+      assert.strictEqual(messageBytesOver(message, max), bytes > max ? bytes : undefined)
+    },
+    { arbitrary: { runs: 2_000 } }
+  )
 })

@@ -15,7 +15,7 @@ import {
   PeriodicExportingMetricReader
 } from "@opentelemetry/sdk-metrics"
 import { Effect, Layer, Metric } from "effect"
-import { SessionStore } from "../src/SessionStore.ts"
+import { SessionStore } from "../src/store/SessionStore.ts"
 import { seed, storeLayer } from "./SessionStore.support.ts"
 
 describe("StoreMetrics through @effect/opentelemetry", () => {

@@ -25,7 +25,7 @@
  *   cut is acceptable.
  * - `foreign_keys = ON`, as opencode runs, so opencode's cascades hold.
  *
- * Opening fails with a RepositoryError whose `reason` says why (`Corrupt` for
+ * Opening fails with a RepositoryError (operation `open <filename>`) whose `reason` says why (`Corrupt` for
  * a file that is not a database, `Unavailable` when it cannot be opened,
  * `ReadOnly`…). Statements fail with `SqlError`, whose cause is the
  * `node:sqlite` error (its `errcode` is the extended SQLite result code);
@@ -52,7 +52,7 @@ import type { Connection } from "effect/sql/SqlConnection"
 import { classifySqliteError, SqlError } from "effect/sql/SqlError"
 import * as Statement from "effect/sql/Statement"
 import { DatabaseSync, type StatementSync } from "node:sqlite"
-import type { RepositoryError } from "../../Errors.ts"
+import type { RepositoryError } from "../../domain/Errors.ts"
 import { toRepositoryError } from "./sqlErrors.ts"
 
 /**
@@ -89,6 +89,14 @@ export interface SqliteClient {
   readonly options: SqliteClientOptions
   /** Reads a PRAGMA (for example `data_version`) and returns its first column of the first row. */
   readonly pragma: (name: string) => Effect.Effect<unknown, SqlError>
+  /**
+   * `PRAGMA data_version` of this connection, read at once, without waiting
+   * for the connection: it is one synchronous statement that changes nothing,
+   * so it cannot interleave with a transaction another fiber has open, and a
+   * change watch that reads it is never queued behind a stream of writes. It
+   * moves only when another connection committed.
+   */
+  readonly dataVersion: Effect.Effect<number, SqlError>
 }
 
 /**
@@ -150,7 +158,7 @@ const openDatabase = (options: SqliteClientOptions) =>
       }
       return db
     },
-    catch: (cause) => toRepositoryError(cause, "open")
+    catch: (cause) => toRepositoryError(cause, `open ${options.filename}`)
   })
 
 /**
@@ -267,7 +275,11 @@ export const make = (
             const row = prepare(`PRAGMA ${name}`).statement.all()[0] as Record<string, unknown> | undefined
             return row === undefined ? undefined : Object.values(row)[0]
           }, "pragma")
-        )
+        ),
+      dataVersion: attempt(() => {
+        const row = prepare("PRAGMA data_version").statement.get() as Record<string, unknown> | undefined
+        return Number(row === undefined ? 0 : Object.values(row)[0])
+      }, "pragma")
     }
     return { sql, sqlite }
   })

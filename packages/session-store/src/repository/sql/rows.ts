@@ -22,8 +22,8 @@
  * {@link messageBytes} and the SQL sums in sqlRepository.ts, which compute the
  * same number.
  */
-import type { MessageWithParts } from "../../Message.ts"
-import type { SessionInfo } from "../../Session.ts"
+import type { MessageWithParts } from "../../domain/Message.ts"
+import type { SessionInfo } from "../../domain/Session.ts"
 
 export type Json = Record<string, unknown>
 

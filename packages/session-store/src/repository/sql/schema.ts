@@ -15,7 +15,7 @@ import { Effect } from "effect"
 import * as Migrator from "effect/sql/Migrator"
 import { SqlClient } from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
-import { IncompatibleSchema, type RepositoryError } from "../../Errors.ts"
+import { IncompatibleSchema, type RepositoryError } from "../../domain/Errors.ts"
 import { REQUIRED_COLUMNS } from "./rows.ts"
 import { orRepositoryError, toRepositoryError } from "./sqlErrors.ts"
 

@@ -5,7 +5,7 @@
  */
 import { Effect } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
-import { RepositoryError, type RepositoryErrorReason } from "../../Errors.ts"
+import { RepositoryError, type RepositoryErrorReason } from "../../domain/Errors.ts"
 
 // SQLite primary result codes (the low byte of an extended code).
 const SQLITE_PERM = 3

@@ -34,12 +34,12 @@ import {
   type RepositoryError,
   SessionAlreadyExists,
   SessionNotFound
-} from "../../Errors.ts"
-import type { MessageId, SessionId } from "../../Ids.ts"
-import type { MessageWithParts } from "../../Message.ts"
-import type { SessionInfo, SessionSummary } from "../../Session.ts"
-import type { SessionChanges, SessionRepositoryShape, StoredMessage } from "../../SessionRepository.ts"
-import { encodeRecord } from "../../internal/records.ts"
+} from "../../domain/Errors.ts"
+import type { MessageId, SessionId } from "../../domain/Ids.ts"
+import type { MessageWithParts } from "../../domain/Message.ts"
+import type { SessionInfo, SessionSummary } from "../../domain/Session.ts"
+import type { SessionChanges, SessionRepositoryShape, StoredMessage } from "../port.ts"
+import { encodeRecord } from "../../domain/records.ts"
 import {
   infoBytes,
   jsonStringBytes,
@@ -54,6 +54,9 @@ import {
 } from "./rows.ts"
 import { prepareSchema } from "./schema.ts"
 import { orRepositoryError } from "./sqlErrors.ts"
+
+// For the PostgreSQL package, which maps its driver's errors the same way.
+export { toRepositoryError } from "./sqlErrors.ts"
 
 /**
  * Options of the SQL repository.
@@ -76,6 +79,18 @@ export interface SqlRepositoryOptions {
    * its own writes from others'. Default: the pid and a random suffix.
    */
   readonly writerId?: string | undefined
+  /**
+   * A connection of its own for the change watch (SQLite; `layerSqlite` opens
+   * one, read-only), and the `data_version` of the repository's connection.
+   * Without it the watch queries through the repository's one connection and
+   * waits behind the writes queued there: under a steady stream of writes a
+   * resident copy could stay stale for a second. With it the watch never
+   * waits for a write of this process.
+   */
+  readonly watch?: {
+    readonly sql: SqlClient
+    readonly mainDataVersion: Effect.Effect<number, SqlError>
+  } | undefined
 }
 
 /**
@@ -532,36 +547,51 @@ export const makeSqlRepository = (
 
     const interval = options.changePollIntervalMs ?? 100
     if (interval <= 0 || sql.onDialectOrElse({ sqlite: () => false, orElse: () => true })) return repository
-    const changes = yield* watchChanges(sql, writer, interval)
+    const changes = yield* watchChanges(sql, writer, interval, options.watch)
     return { ...repository, changes }
   })
 
 /**
  * The change watch (SQLite): every `interval`, `PRAGMA data_version` (it
- * moves only when another connection committed); when it moved, the change
- * rows after the last one seen, by other writers. Published to every
- * subscriber of the returned stream; the polling fiber lives in the scope.
+ * moves when another connection committed); when it moved, the change rows
+ * after the last one seen, by other writers, published to every subscriber of
+ * the returned stream. A commit with no change row of another writer (opencode
+ * itself keeps none) publishes "all". The polling fiber lives in the scope.
+ *
+ * With `watch`, the queries run on the watch's own connection, so they never
+ * queue behind this process's writes. That connection also sees this
+ * process's commits move its `data_version`; when it moved with no change row
+ * of another writer, the repository connection's `data_version` (which only
+ * moves on commits of others) tells whether someone else (opencode) wrote.
  */
-const watchChanges = (sql: SqlClient, writer: string, interval: number) =>
+const watchChanges = (
+  sql: SqlClient,
+  writer: string,
+  interval: number,
+  watch: SqlRepositoryOptions["watch"]
+) =>
   Effect.gen(function*() {
     const pubsub = yield* Effect.acquireRelease(PubSub.unbounded<SessionChanges>(), PubSub.shutdown)
-    const pragma = (name: string) =>
-      Effect.map(sql.unsafe<Record<string, unknown>>(`PRAGMA ${name}`), (rows) => Number(Object.values(rows[0] ?? {})[0]))
+    const reader = watch?.sql ?? sql
+    const dataVersion = (client: SqlClient) =>
+      Effect.map(client.unsafe<Record<string, unknown>>("PRAGMA data_version"), (rows) => Number(Object.values(rows[0] ?? {})[0]))
     const lastSeq = () =>
       Effect.map(
-        sql<{ seq: number | null }>`SELECT max(seq) AS seq FROM session_store_change`,
+        reader<{ seq: number | null }>`SELECT max(seq) AS seq FROM session_store_change`,
         (rows) => Number(rows[0]?.seq ?? 0)
       )
-    let version = yield* orRepositoryError("watch")(pragma("data_version"))
+    let version = yield* orRepositoryError("watch")(dataVersion(reader))
+    let mainVersion = watch === undefined ? version : yield* orRepositoryError("watch")(watch.mainDataVersion)
+    let othersSinceMainCheck = false
     let seen = yield* orRepositoryError("watch")(lastSeq())
 
     const poll = Effect.gen(function*() {
-      const current = yield* pragma("data_version")
+      const current = yield* dataVersion(reader)
       if (current === version) return
       version = current
-      const result = yield* sql.withTransaction(Effect.gen(function*() {
-        const [bounds] = yield* sql<{ low: number | null }>`SELECT min(seq) AS low FROM session_store_change`
-        const rows = yield* sql<{ seq: number; session_id: string; writer: string }>`SELECT seq, session_id, writer
+      const result = yield* reader.withTransaction(Effect.gen(function*() {
+        const [bounds] = yield* reader<{ low: number | null }>`SELECT min(seq) AS low FROM session_store_change`
+        const rows = yield* reader<{ seq: number; session_id: string; writer: string }>`SELECT seq, session_id, writer
           FROM session_store_change WHERE seq > ${seen} ORDER BY seq`
         return { low: bounds?.low === null || bounds?.low === undefined ? undefined : Number(bounds.low), rows }
       })).pipe(Effect.provideService(BeginTransaction, "BEGIN DEFERRED"))
@@ -571,12 +601,19 @@ const watchChanges = (sql: SqlClient, writer: string, interval: number) =>
         seen = Math.max(seen, Number(row.seq))
         if (row.writer !== writer) ids.add(row.session_id as SessionId)
       }
-      if (fellBehind || ids.size === 0) {
-        // A commit with no change row of another store: a writer that keeps none (opencode).
-        if (fellBehind || !result.rows.some((row) => row.writer !== writer)) yield* PubSub.publish(pubsub, "all")
-        return
+      if (fellBehind) return yield* PubSub.publish(pubsub, "all")
+      if (ids.size > 0) {
+        othersSinceMainCheck = true
+        return yield* PubSub.publish(pubsub, [...ids])
       }
-      yield* PubSub.publish(pubsub, [...ids])
+      // No change row of another store: a writer that keeps none (opencode), or (on the watch's own
+      // connection) only this process's commits.
+      if (watch === undefined) return yield* PubSub.publish(pubsub, "all")
+      const main = yield* watch.mainDataVersion
+      const othersCommitted = main !== mainVersion && !othersSinceMainCheck
+      mainVersion = main
+      othersSinceMainCheck = false
+      if (othersCommitted) yield* PubSub.publish(pubsub, "all")
     })
 
     yield* poll.pipe(
@@ -584,5 +621,6 @@ const watchChanges = (sql: SqlClient, writer: string, interval: number) =>
       Effect.repeat(Schedule.spaced(interval)),
       Effect.forkScoped
     )
-    return Stream.fromPubSub(pubsub)
+    // Subscribed when the effect runs, so nothing published after it is missed.
+    return Effect.map(PubSub.subscribe(pubsub), Stream.fromSubscription)
   })
