@@ -28,13 +28,15 @@ afterAll(() => rmSync(cwd, { recursive: true, force: true }))
 const fromSource = ["--conditions=@session-store/source"]
 
 describe("README snippets", () => {
-  // The serve snippet needs a running server: packages/cli/test/serve/e2e.test.ts runs it against one.
+  // The serve snippet needs a running server: packages/cli/test/serve/e2e.test.ts runs it against one;
+  // packages/postgres/test/Readme.test.ts loads the PostgreSQL one.
   it("are the four this file runs (the opencode wiring, its spec, the facade, the metrics wiring) and the serve client", () => {
     expect(readmeSnippets().map((s) => s.heading)).toStrictEqual([
       "Using it in opencode",
       "Using it in opencode",
       "The compatibility facade",
       "Memory: budget, pressure, events and metrics",
+      "PostgreSQL: several machines",
       "`session-store serve --database <path>`"
     ])
   })

@@ -168,7 +168,7 @@ describe("SqliteClient (node:sqlite)", () => {
       const exit = yield* Effect.exit(
         Effect.provide(Effect.void, SessionRepository.layerSqlite({ filename, changePollIntervalMs: 0 }))
       )
-      expectRepositoryError(exit, { operation: "open", reason: "Corrupt" })
+      expectRepositoryError(exit, { operation: `open ${filename}`, reason: "Corrupt" })
       expect(NFS.readFileSync(filename).equals(garbage)).toBe(true)
     }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
 
