@@ -106,6 +106,11 @@ export const makeBaseline = (): SessionStoreShape => {
         return Effect.succeed(info)
       }),
     getSession: session,
+    getSessionIfResident: (sessionId) => {
+      const info = sessions.get(sessionId)
+      if (info !== undefined) reads++
+      return info
+    },
     updateSession: (sessionId, edit) =>
       Effect.map(session(sessionId), (info) => {
         const next = edit(info)
