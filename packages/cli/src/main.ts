@@ -221,8 +221,12 @@ const benchCommand = Command.make(
   "bench",
   {
     time: positive("time").pipe(
-      Flag.withDescription("Time budget per task, in milliseconds (default 500)"),
-      Flag.withDefault(500)
+      Flag.withDescription("Time budget per task and run, in milliseconds (default 300)"),
+      Flag.withDefault(300)
+    ),
+    runs: positive("runs").pipe(
+      Flag.withDescription("Independent runs; each figure is their median, with the range (default 3)"),
+      Flag.withDefault(3)
     ),
     quick: Flag.Boolean("quick").pipe(
       Flag.withDescription("Small sizes and short tasks: a smoke run of every benchmark in a few seconds"),
@@ -240,8 +244,15 @@ const benchCommand = Command.make(
   Effect.fn("Command.bench")(function*(flags) {
     const report = yield* runBench(
       flags.quick
-        ? { time: Math.min(flags.time, 100), residentSizes: [100, 1_000], sweepSizes: [1_000], coldMessages: 200 }
-        : { time: flags.time }
+        ? {
+          time: Math.min(flags.time, 50),
+          runs: 1,
+          residentSizes: [100, 1_000],
+          coldMessages: [200],
+          sweepResident: 1_000,
+          durable: false
+        }
+        : { time: flags.time, runs: flags.runs }
     )
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
