@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+import { Effect } from "effect"
  * import { renderTable, summarize, writeReport } from "./report.ts"
  *
  * const publish = (report: SoakReport) =>
@@ -17,6 +17,7 @@
  */
 import { Effect, FileSystem, Path } from "effect"
 import { createRequire } from "node:module"
+import { renderHitRates } from "./internal/hitRate.ts"
 import { fitLine, type Line, perHundredThousand, secondHalf } from "./internal/slope.ts"
 import type { HeapSample, RunReport, SoakReport } from "./soak.ts"
 
@@ -279,6 +280,7 @@ export const renderTable = (report: SoakReport): string => {
         store.failed + baseline.failed
       }`
   )
+  if (report.hitRates.length > 0) out.push("", renderHitRates(report.hitRates))
   return out.join("\n")
 }
 
@@ -342,6 +344,20 @@ const escapeHtml = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "
  * const html = renderHtml(report, chartJsSource)
  * ```
  */
+const hitRateHtml = (report: SoakReport): string => {
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`
+  const rows = report.hitRates.map((r) =>
+    `<tr><td>${r.budgetMB} MB</td>${
+      [r.withTimeRules, r.withoutTimeRules].map((x) => `<td>${pct(x.lru)}</td><td>${pct(x.store)}</td><td>${pct(x.optimum)}</td>`).join("")
+    }</tr>`
+  ).join("\n")
+  return `<table>
+<tr><th></th><th colspan="3">default time rules</th><th colspan="3">no time rules</th></tr>
+<tr><th>budget</th><th>LRU</th><th>store</th><th>optimum</th><th>LRU</th><th>store</th><th>optimum</th></tr>
+${rows}
+</table>`
+}
+
 export const renderHtml = (report: SoakReport, chartJs: string): string =>
   `<!doctype html>
 <html lang="en">
@@ -369,6 +385,11 @@ ${trendSentence(report)}</p>
 <canvas id="heap" height="120"></canvas>
 <h2>Figures</h2>
 <pre>${escapeHtml(renderTable(report))}</pre>
+<h2>Hit rate against the limit</h2>
+<p>The same trace replayed offline through a model of the store's residency (writes allocate, byte budget,
+time rules swept every cleanup interval): the store's eviction order beside plain LRU and Belady's optimum
+(the session whose next read lies farthest ahead leaves first), with the default time rules and without them.</p>
+${hitRateHtml(report)}
 <script>${scriptSafe(chartJs)}</script>
 <script type="application/json" id="data">${jsonSafe(chartData(report))}</script>
 <script>

@@ -36,6 +36,7 @@ import { heapInUse } from "./internal/heap.ts"
 import { type Ledger, makeLedger } from "./internal/ledger.ts"
 import { makeProgress } from "./internal/progress.ts"
 import { type Verification, verify } from "./internal/verify.ts"
+import { hitRateTable, type HitRateRow } from "./internal/hitRate.ts"
 import { makeVirtualClock, type VirtualClock } from "./internal/virtualClock.ts"
 import { editSession, type Operation, OperationTags, workload, type WorkloadOptions } from "./workload.ts"
 
@@ -142,6 +143,8 @@ export interface SoakReport {
   readonly store: RunReport
   /** No lost or mismatched record and no failed operation, in either run. */
   readonly passed: boolean
+  /** The same trace replayed offline: the store's eviction order beside LRU and Belady's optimum, per budget. */
+  readonly hitRates: ReadonlyArray<HitRateRow>
 }
 
 const DEFAULT_SAMPLES = 50
@@ -214,7 +217,10 @@ export const runWorkload = Effect.fn("Soak.runWorkload")(function*(
   let stats: StatsSnapshot = yield* store.stats
   const start = clock.now()
 
+  // Time spent sampling (a forced GC each) is subtracted from the timed loop.
+  let sampling = 0
   const sample = Effect.fnUntraced(function*() {
+    const began = performance.now()
     stats = yield* store.stats
     samples.push({
       operation: done,
@@ -224,6 +230,7 @@ export const runWorkload = Effect.fn("Soak.runWorkload")(function*(
       residentSessions: stats.residentSessions,
       residentBytes: stats.residentBytes
     })
+    sampling += performance.now() - began
   })
   const detail = () => {
     const last = samples[samples.length - 1]
@@ -250,7 +257,7 @@ export const runWorkload = Effect.fn("Soak.runWorkload")(function*(
     else if (done % STATS_EVERY === 0) stats = yield* store.stats
     progress?.update(done, detail)
   }
-  const elapsedMs = performance.now() - began
+  const elapsedMs = performance.now() - began - sampling
   if (samples[samples.length - 1]?.operation !== done) yield* sample()
   const finalHeap = samples[samples.length - 1]!.heapUsed
   const finalStats = stats
@@ -324,6 +331,7 @@ export const soak = Effect.fn("Soak.soak")(function*<E1, R1, E2, R2>(
     gcForced: typeof globalThis.gc === "function",
     baseline,
     store,
-    passed: clean(baseline) && clean(store)
+    passed: clean(baseline) && clean(store),
+    hitRates: hitRateTable(options)
   } satisfies SoakReport
 })
