@@ -18,7 +18,7 @@
 import { SessionStore } from "@session-store/core/SessionStore"
 import { ByteSize, ConfigProvider, Console, Effect, FileSystem, Layer, Option, Path } from "effect"
 import { Argument, CliError, Command, Flag } from "effect/cli"
-import { layerBaseline } from "./baseline.ts"
+import { layerBaseline, layerOpencodeToday } from "./baseline.ts"
 import { renderBench, runBench } from "./bench.ts"
 import { inspectDirectory, renderListing } from "./inspect.ts"
 import { renderTable, summarize, writeReport } from "./report.ts"
@@ -72,6 +72,17 @@ const positive = (name: string) =>
  * soak(options, { baseline: layerBaseline, store: soakStoreLayer({ directory: Option.none(), budget: 64e6, fsync: false }) })
  * ```
  */
+/**
+ * "opencode today" for the soak: the Maps plus opencode's SQLite writes, in
+ * a fresh temporary `opencode.db`, removed afterwards.
+ */
+export const soakTodayLayer = Layer.unwrap(Effect.gen(function*() {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const directory = yield* fs.makeTempDirectoryScoped({ prefix: "session-store-today-" })
+  return layerOpencodeToday(path.join(directory, "opencode.db"))
+}))
+
 export const soakStoreLayer = (settings: {
   readonly directory: Option.Option<string>
   readonly budget: number
@@ -158,6 +169,7 @@ const soakCommand = Command.make(
       budget: flags.budget
     }, {
       baseline: layerBaseline,
+      today: soakTodayLayer,
       store: soakStoreLayer({ directory: flags.data, budget: flags.budget, fsync: flags.fsync })
     })
     const files = yield* writeReport(report, flags.out)

@@ -140,6 +140,8 @@ export interface SoakReport {
   /** False when `global.gc` was not exposed: heap figures then include garbage. */
   readonly gcForced: boolean
   readonly baseline: RunReport
+  /** "opencode today": the Maps plus opencode's SQLite writes, when that run was asked for. */
+  readonly today?: RunReport
   readonly store: RunReport
   /** No lost or mismatched record and no failed operation, in either run. */
   readonly passed: boolean
@@ -313,14 +315,16 @@ export const runAgainst = <E, R>(label: string, options: SoakOptions, layer: Lay
  * const program = Effect.map(soak(options, { baseline: layerBaseline, store }), (r) => r.passed)
  * ```
  */
-export const soak = Effect.fn("Soak.soak")(function*<E1, R1, E2, R2>(
+export const soak = Effect.fn("Soak.soak")(function*<E1, R1, E2, R2, E3 = never, R3 = never>(
   options: SoakOptions,
   layers: {
     readonly baseline: Layer.Layer<SessionStore, E1, R1>
+    readonly today?: Layer.Layer<SessionStore, E3, R3>
     readonly store: Layer.Layer<SessionStore, E2, R2>
   }
 ) {
   const baseline = yield* runAgainst("baseline", options, layers.baseline)
+  const today = layers.today === undefined ? undefined : yield* runAgainst("today", options, layers.today)
   const store = yield* runAgainst("store", options, layers.store)
   const clean = (run: RunReport) => run.failed === 0 && run.verification.lost === 0 && run.verification.mismatched === 0
   return {
@@ -330,8 +334,9 @@ export const soak = Effect.fn("Soak.soak")(function*<E1, R1, E2, R2>(
     budget: options.budget,
     gcForced: typeof globalThis.gc === "function",
     baseline,
+    ...(today === undefined ? {} : { today }),
     store,
-    passed: clean(baseline) && clean(store),
+    passed: clean(baseline) && clean(store) && (today === undefined || clean(today)),
     hitRates: hitRateTable(options)
   } satisfies SoakReport
 })
