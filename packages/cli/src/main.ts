@@ -279,7 +279,7 @@ const benchCommand = Command.make(
       "and sweeps, each figure beside its target (figures only: it never fails on a missed target)"
   ),
   Command.withExamples([
-    { command: "session-store bench", description: "The full run (about a minute)" },
+    { command: "session-store bench", description: "The full run: 3 runs, several minutes" },
     { command: "session-store bench --quick", description: "A few seconds, small sizes" }
   ])
 )
