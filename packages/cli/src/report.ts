@@ -17,7 +17,7 @@ import { Effect } from "effect"
  */
 import { Effect, FileSystem, Path } from "effect"
 import { createRequire } from "node:module"
-import { renderHitRates } from "./internal/hitRate.ts"
+import { type HitRateRow, renderHitRates } from "./internal/hitRate.ts"
 import { fitLine, type Line, perHundredThousand, secondHalf } from "./internal/slope.ts"
 import type { HeapSample, RunReport, SoakReport } from "./soak.ts"
 
@@ -103,6 +103,8 @@ export interface SoakSummary {
   readonly gcForced: boolean
   readonly passed: boolean
   readonly runs: { readonly baseline: RunSummary; readonly today?: RunSummary; readonly store: RunSummary }
+  /** The trace replayed offline: LRU, the store's order and the optimum per budget, with and without the time rules. */
+  readonly hitRates: ReadonlyArray<HitRateRow>
 }
 
 const fitOf = (samples: ReadonlyArray<HeapSample>, y: (s: HeapSample) => number | undefined): Line | undefined => {
@@ -188,7 +190,8 @@ export const summarize = (report: SoakReport): SoakSummary => ({
     baseline: summarizeRun(report.baseline),
     ...(report.today === undefined ? {} : { today: summarizeRun(report.today) }),
     store: summarizeRun(report.store)
-  }
+  },
+  hitRates: report.hitRates
 })
 
 const int = (n: number) => Math.round(n).toLocaleString("en-US")
