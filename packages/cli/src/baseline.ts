@@ -30,6 +30,7 @@ import {
   type StoreStats
 } from "@session-store/core/SessionStore"
 import { Clock, Effect, Layer, Stream } from "effect"
+import { DatabaseSync } from "node:sqlite"
 import { getHeapStatistics } from "node:v8"
 
 /**
@@ -106,6 +107,11 @@ export const makeBaseline = (): SessionStoreShape => {
         return Effect.succeed(info)
       }),
     getSession: session,
+    getSessionIfResident: (sessionId) => {
+      const info = sessions.get(sessionId)
+      if (info !== undefined) reads++
+      return info
+    },
     updateSession: (sessionId, edit) =>
       Effect.map(session(sessionId), (info) => {
         const next = edit(info)
@@ -219,3 +225,116 @@ export const makeBaseline = (): SessionStoreShape => {
  * ```
  */
 export const layerBaseline: Layer.Layer<SessionStore> = Layer.sync(SessionStore, makeBaseline)
+
+/**
+ * opencode's tables as it creates them (`packages/opencode/src/session/session.sql.ts`
+ * in the opencode repository): a column per session field, each message and
+ * part as JSON in `data` without the ids that have columns. Written by us
+ * from that schema, without the project table and its foreign key.
+ */
+const OPENCODE_DDL = `
+create table if not exists session (
+  id text primary key, project_id text not null, workspace_id text, parent_id text, slug text not null,
+  directory text not null, path text, title text not null, version text not null, share_url text,
+  summary_additions integer, summary_deletions integer, summary_files integer, summary_diffs text,
+  cost real not null default 0, tokens_input integer not null default 0, tokens_output integer not null default 0,
+  tokens_reasoning integer not null default 0, tokens_cache_read integer not null default 0,
+  tokens_cache_write integer not null default 0, revert text, permission text, goal text, agent text, model text,
+  time_created integer not null, time_updated integer not null, time_compacting integer, time_archived integer);
+create index if not exists session_project_idx on session (project_id);
+create index if not exists session_parent_idx on session (parent_id);
+create table if not exists message (
+  id text primary key, session_id text not null references session (id) on delete cascade,
+  time_created integer not null, time_updated integer not null, data text not null);
+create index if not exists message_session_time_created_id_idx on message (session_id, time_created, id);
+create table if not exists part (
+  id text primary key, message_id text not null references message (id) on delete cascade,
+  session_id text not null, time_created integer not null, time_updated integer not null, data text not null);
+create index if not exists part_message_id_id_idx on part (message_id, id);
+create index if not exists part_session_idx on part (session_id);
+`
+
+/**
+ * "opencode today": the unbounded `Map`s of {@link makeBaseline}, plus every
+ * write stored in SQLite the way opencode stores it (`node:sqlite`, WAL, one
+ * transaction per message with its parts, upserts by id), so the soak shows
+ * the store beside what opencode runs now. Reads come from the Maps, as
+ * opencode's in-memory state serves them.
+ *
+ * @example
+ * ```ts
+ * const layer = layerOpencodeToday("/tmp/opencode.db")
+ * ```
+ */
+export const layerOpencodeToday = (filename: string): Layer.Layer<SessionStore> =>
+  Layer.effect(
+    SessionStore,
+    Effect.acquireRelease(
+      Effect.sync(() => {
+        const db = new DatabaseSync(filename)
+        db.exec("pragma journal_mode = wal; pragma synchronous = normal; pragma foreign_keys = on; pragma busy_timeout = 5000")
+        db.exec(OPENCODE_DDL)
+        return db
+      }),
+      (db) => Effect.sync(() => db.close())
+    ).pipe(Effect.map((db) => {
+      const maps = makeBaseline()
+      const upsertSession = db.prepare(
+        `insert into session (id, project_id, parent_id, slug, directory, title, version, time_created, time_updated)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         on conflict (id) do update set title = excluded.title, time_updated = excluded.time_updated`
+      )
+      const upsertMessage = db.prepare(
+        `insert into message (id, session_id, time_created, time_updated, data) values (?, ?, ?, ?, ?)
+         on conflict (id) do update set time_updated = excluded.time_updated, data = excluded.data`
+      )
+      const upsertPart = db.prepare(
+        `insert into part (id, message_id, session_id, time_created, time_updated, data) values (?, ?, ?, ?, ?, ?)
+         on conflict (id) do update set time_updated = excluded.time_updated, data = excluded.data`
+      )
+      const deleteSession = db.prepare("delete from session where id = ?")
+      const writeSession = (info: SessionInfo) => {
+        const raw = info as unknown as Record<string, unknown>
+        upsertSession.run(
+          info.id,
+          String(raw["projectID"] ?? ""),
+          (raw["parentID"] as string | undefined) ?? null,
+          String(raw["slug"] ?? info.id),
+          String(raw["directory"] ?? ""),
+          info.title,
+          String(raw["version"] ?? ""),
+          info.time.created,
+          info.time.updated
+        )
+      }
+      const writeMessage = (sessionId: string, message: MessageWithParts) => {
+        const { id, sessionID: _s, ...info } = message.info as unknown as Record<string, unknown> & { id: string }
+        const created = ((info["time"] as { created?: number } | undefined)?.created) ?? Date.now()
+        const now = Date.now()
+        db.exec("begin")
+        try {
+          upsertMessage.run(id, sessionId, created, now, JSON.stringify(info))
+          for (const part of message.parts as unknown as ReadonlyArray<Record<string, unknown> & { id: string }>) {
+            const { id: partId, sessionID: _ps, messageID: _pm, ...data } = part
+            upsertPart.run(partId, id, sessionId, created, now, JSON.stringify(data))
+          }
+          db.exec("commit")
+        } catch (error) {
+          db.exec("rollback")
+          throw error
+        }
+      }
+      const put = (sessionId: string, input: unknown) =>
+        Effect.tap(maps.putMessage(sessionId, input), (message) => Effect.sync(() => writeMessage(sessionId, message)))
+      return {
+        ...maps,
+        createSession: (input) => Effect.tap(maps.createSession(input), (info) => Effect.sync(() => writeSession(info))),
+        updateSession: (sessionId, edit) =>
+          Effect.tap(maps.updateSession(sessionId, edit), (info) => Effect.sync(() => writeSession(info))),
+        removeSession: (sessionId) =>
+          Effect.tap(maps.removeSession(sessionId), () => Effect.sync(() => deleteSession.run(sessionId))),
+        appendMessage: put,
+        putMessage: put
+      } satisfies SessionStoreShape
+    }))
+  )

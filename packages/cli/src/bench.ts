@@ -1,32 +1,42 @@
 /**
- * `session-store bench`: the store's hot paths side by side with what they
- * are built from or replace, in one run, with tinybench. Each figure is
- * printed beside its target.
+ * `session-store bench`: what a caller pays for the store's hot paths, side
+ * by side in one run with what a user would pick instead, with tinybench.
+ * Every row uses its results (they feed a checksum printed with the report,
+ * so the JIT cannot drop the work), and every figure is the median of
+ * `runs` independent runs (default 3) with their spread.
  *
- * - **Hit path**: `getSession` on a resident session against `Map.get`,
- *   `lru-cache`'s `get`, a raw Effect `Cache.get`, and a naive LRU that
- *   reorders an array on every access, at 100, 10,000 and 100,000 resident
- *   sessions. Targets: hit ≤ 1.5× raw `Cache.get`; hit at 100,000 ≤ 1.5× hit
- *   at 100.
- * - **Cold load** of a 1,000-message session (drop it from memory, read it)
- *   against reading the same files and parsing every record. Target ≤ 2× raw.
- * - **Append** through the store against the repository alone (no target:
- *   the store adds validation, the lock and the resident update).
- * - **Sweep** over 10,000 and 100,000 resident sessions. Target ≤ 2 ms per
- *   10,000 resident.
+ * - **Hit path**, at 100, 10,000 and 100,000 resident sessions, the keys a
+ *   shuffled walk over every resident session: synchronous `Map.get`,
+ *   `lru-cache` `get` and the store's `getSessionIfResident`; `Cache.get` and
+ *   `getSession` in a loop inside one fiber (a caller already inside
+ *   Effect); and per call, each awaited: `await map.get`, `await
+ *   lruCache.get`, `Effect.runPromise(Cache.get)`,
+ *   `Effect.runPromise(getSession)`, `ManagedRuntime.runPromise(getSession)`
+ *   and the facade's `await cache.getSession(id)`.
+ * - **Cold load** of a 1,000- and a 10,000-message session: every sample
+ *   builds a fresh repository and store layer over the stored files and
+ *   reads the session through it (nothing held from one sample to the
+ *   next), beside the repository alone and a raw read + `JSON.parse` of the
+ *   session's files.
+ * - **Append** of a ~2 KB message to a resident session, with durability
+ *   on and off, beside the repository alone.
+ * - **Sweep** of 100,000 resident sessions that evicts 1 % and 10 % of them
+ *   (each sample makes exactly that many inactive first, untimed): its work
+ *   and the longest stretch it held the thread (between two turns of the
+ *   event loop), both in the main thread's CPU time, so other processes on
+ *   the machine do not count against it.
  *
- * Hit-path reads through Effect (the store and the raw `Cache`) run as a
- * loop of `yield*` inside one effect, as an application already inside
- * Effect calls them, so the runtime's start-up cost is not in the per-read
- * figure of either. The file-system figures are without fsync, so they
- * measure the code, not the disk.
+ * Storage comes from one function, {@link benchRepository}: switching the
+ * bench to SQLite is its one line. The hit path and the sweep run on the
+ * memory repository: neither touches storage, and filling 100,000 sessions
+ * on disk would only make the run longer.
  *
  * @example
  * ```ts
  * import { Effect } from "effect"
  * import { renderBench, runBench } from "./bench.ts"
  *
- * const program = Effect.map(runBench({ time: 500 }), renderBench)
+ * const program = Effect.map(runBench({ time: 300 }), renderBench)
  * ```
  *
  * @since 0.1.0
@@ -34,41 +44,50 @@
 import { NodeServices } from "@effect/platform-node"
 import type { MessageWithParts } from "@session-store/core/Message"
 import { MemoryMonitor } from "@session-store/core/MemoryMonitor"
+import { SessionCache } from "@session-store/core/SessionMemoryManager"
 import { SessionRepository } from "@session-store/core/SessionRepository"
 import { SessionStore, type SessionStoreShape } from "@session-store/core/SessionStore"
 import type { SessionId } from "@session-store/core/Ids"
-import { Cache, Context, Effect, FileSystem, Layer, Path } from "effect"
-import type { PlatformError } from "effect/PlatformError"
+import type { StoreOptions } from "@session-store/core/StoreConfig"
+import { Cache, Clock, Context, Effect, Exit, Layer, ManagedRuntime, Scope } from "effect"
 import { LRUCache } from "lru-cache"
-import { readFileSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { Bench } from "tinybench"
 import { makeContent, type MessageRef, messageIdOf, sessionIdOf, type WireMessage } from "./internal/content.ts"
-import { NaiveLru } from "./internal/naiveLru.ts"
 import { makeRng } from "./internal/random.ts"
+import { makeVirtualClock } from "./internal/virtualClock.ts"
 
 /**
  * What to run.
  *
  * @example
  * ```ts
- * const quick: BenchOptions = { time: 100, residentSizes: [100, 1_000], sweepSizes: [1_000] }
+ * const quick: BenchOptions = { time: 50, runs: 1, residentSizes: [100, 1_000], sweepResident: 1_000 }
  * ```
  */
 export interface BenchOptions {
-  /** Time budget per task, in milliseconds (default 500). */
+  /** Time budget per task and run, in milliseconds (default 300). */
   readonly time?: number
+  /** Independent runs; each figure is their median (default 3). */
+  readonly runs?: number
   /** Resident sessions for the hit path (default 100, 10,000, 100,000). */
   readonly residentSizes?: ReadonlyArray<number>
-  /** Resident sessions for the sweep (default 10,000 and 100,000). */
-  readonly sweepSizes?: ReadonlyArray<number>
-  /** Messages of the cold-loaded session (default 1,000). */
-  readonly coldMessages?: number
+  /** Messages of the cold-loaded sessions (default 1,000 and 10,000). */
+  readonly coldMessages?: ReadonlyArray<number>
+  /** Resident sessions of the sweep (default 100,000). */
+  readonly sweepResident?: number
+  /** Fractions of them one sweep evicts (default 1 % and 10 %). */
+  readonly sweepFractions?: ReadonlyArray<number>
+  /** Also time appends with fsync on (default true). */
+  readonly durable?: boolean
   /** Print a line per finished task on stderr (default true). */
   readonly progress?: boolean
 }
 
 /**
- * One measured task.
+ * One measured task: the median over runs of each run's mean, with the spread.
  *
  * @example
  * ```ts
@@ -78,15 +97,19 @@ export interface BenchOptions {
 export interface Measurement {
   readonly group: string
   readonly name: string
-  /** Mean time of one operation, in nanoseconds. */
+  /** Median over runs of the mean time of one operation, in nanoseconds. */
   readonly nsPerOp: number
-  /** Relative margin of error of the mean, in percent. */
-  readonly rme: number
-  readonly samples: number
+  /** The fastest and slowest run's mean. */
+  readonly min: number
+  readonly max: number
+  /** Each run's mean, in run order. */
+  readonly runs: ReadonlyArray<number>
+  /** For sweeps: the longest stretch the thread was held, median over runs of each run's worst, in nanoseconds. */
+  readonly longestHoldNs?: number
 }
 
 /**
- * A figure compared with its target.
+ * A figure compared with its target: each run's ratio, their median and spread.
  *
  * @example
  * ```ts
@@ -96,9 +119,12 @@ export interface Measurement {
 export interface Check {
   readonly name: string
   readonly value: number
+  readonly min: number
+  readonly max: number
   readonly unit: "x" | "ms"
   /** The bound, or null for a figure printed without a target. */
   readonly target: number | null
+  /** Whether the median meets the target. */
   readonly ok: boolean | null
 }
 
@@ -107,51 +133,87 @@ export interface Check {
  *
  * @example
  * ```ts
- * const hit = (r: BenchReport) => r.measurements.find((m) => m.name === "getSession")
+ * const hit = (r: BenchReport) => r.measurements.find((m) => m.name === "facade getSession")
  * ```
  */
 export interface BenchReport {
   readonly node: string
   readonly time: number
+  readonly runs: number
+  readonly storage: string
   readonly measurements: ReadonlyArray<Measurement>
   readonly checks: ReadonlyArray<Check>
+  /** Sum of what every task read: printed so no row's work is dead code. */
+  readonly checksum: number
 }
 
+/**
+ * The repository every row that touches storage runs on, and its name in the
+ * report. The one line to change for SQLite:
+ * `SessionRepository.layerSqlite({ filename: join(directory, "opencode.db") })`.
+ *
+ * @example
+ * ```ts
+ * const layer = benchRepository("/tmp/bench", false)
+ * ```
+ */
+export const benchRepository = (directory: string, durable: boolean): Layer.Layer<SessionRepository, unknown> =>
+  SessionRepository.layerFileSystem({ directory, fsync: durable }).pipe(Layer.provide(NodeServices.layer))
+const STORAGE = "file system"
+
 const DEFAULT_SIZES = [100, 10_000, 100_000] as const
-const DEFAULT_SWEEP_SIZES = [10_000, 100_000] as const
-const KEY_RING = 4096
+const DEFAULT_COLD = [1_000, 10_000] as const
+const BATCH = 1000
+
+// Where every task's reads go: printed with the report.
+let sink = 0
 
 const log = (enabled: boolean, line: string) => {
   if (enabled) process.stderr.write(`${line}\n`)
 }
 
-/** Runs the tasks of one group; `batch` is how many operations one call of a task does. */
-const measure = (
+interface Task {
+  readonly name: string
+  /** Operations per call of `fn`. */
+  readonly batch: number
+  readonly fn: () => unknown
+  readonly beforeEach?: () => unknown
+}
+
+interface Sample {
+  readonly group: string
+  readonly name: string
+  readonly ns: number
+  readonly holdNs?: number
+}
+
+/** Runs the tasks of one group once; `limits` override the default sampling. */
+const measure = async (
   group: string,
   time: number,
-  tasks: ReadonlyArray<{ readonly name: string; readonly batch: number; readonly fn: () => unknown }>,
-  progress: boolean
-) =>
-  Effect.promise(async () => {
-    // At least 16 samples per task (tinybench's default minimum of 64 would
-    // stretch the slowest task, the naive LRU at 100,000, past its budget).
-    const bench = new Bench({ time, iterations: 16, warmupTime: Math.min(100, time / 5), throws: true })
-    for (const task of tasks) bench.add(task.name, task.fn as () => void)
-    await bench.run()
-    return bench.tasks.map((task, i): Measurement => {
-      const result = task.result
-      if (result.state !== "completed") throw new Error(`${group} / ${task.name}: ${result.state}`)
-      const m = {
-        group,
-        name: task.name,
-        nsPerOp: (result.latency.mean * 1e6) / tasks[i]!.batch,
-        rme: result.latency.rme,
-        samples: result.latency.samples?.length ?? 0
-      }
-      log(progress, `${group.padEnd(34)} ${task.name.padEnd(16)} ${formatNs(m.nsPerOp).padStart(12)}/op`)
-      return m
-    })
+  tasks: ReadonlyArray<Task>,
+  progress: boolean,
+  limits: { readonly iterations?: number; readonly time?: number } = {}
+): Promise<Array<Sample>> => {
+  const bench = new Bench({
+    time: limits.time ?? time,
+    iterations: limits.iterations ?? 16,
+    warmupTime: Math.min(100, time / 5),
+    warmupIterations: Math.min(limits.iterations ?? 16, 4),
+    throws: true
   })
+  for (const task of tasks) {
+    bench.add(task.name, task.fn as () => void, task.beforeEach === undefined ? {} : { beforeEach: task.beforeEach as () => void })
+  }
+  await bench.run()
+  return bench.tasks.map((task, i): Sample => {
+    const result = task.result
+    if (result.state !== "completed") throw new Error(`${group} / ${task.name}: ${result.state}`)
+    const ns = (result.latency.mean * 1e6) / tasks[i]!.batch
+    log(progress, `${group.padEnd(36)} ${task.name.padEnd(38)} ${formatNs(ns).padStart(11)}/op`)
+    return { group, name: task.name, ns }
+  })
+}
 
 const sessionInfo = (i: number, now: number) => ({
   id: sessionIdOf(i),
@@ -162,75 +224,101 @@ const sessionInfo = (i: number, now: number) => ({
   time: { created: now, updated: now }
 })
 
-/** A store on the memory repository holding `n` resident sessions (infos only). */
-const residentStore = (n: number) =>
-  Effect.gen(function*() {
-    const context = yield* Layer.build(
-      // Capacity is the only limit that matters here: the default byte budget
-      // (an eighth of the heap limit) is far above n session infos.
-      SessionStore.layerWith({ maxSessions: n }).pipe(
-        Layer.provide(Layer.mergeAll(SessionRepository.layerMemory, MemoryMonitor.layer))
-      )
-    )
-    const store = Context.get(context, SessionStore)
-    const now = Date.now()
-    for (let i = 1; i <= n; i++) {
-      yield* store.createSession(sessionInfo(i, now))
-      yield* store.getSession(sessionIdOf(i))
-    }
-    return store
-  })
+/** A store layer on `repository`, with the live monitor. */
+const storeLayer = (repository: Layer.Layer<SessionRepository, unknown>, options: Partial<StoreOptions> = {}) =>
+  SessionStore.layerWith(options).pipe(Layer.provide(Layer.mergeAll(repository, MemoryMonitor.layer)))
 
-const keyRing = (n: number) => {
-  const rng = makeRng(n)
-  return Array.from({ length: KEY_RING }, () => sessionIdOf(rng.int(1, n)))
+/** A seeded permutation of 1..n: every resident session, in an order with no locality. */
+const shuffled = (n: number, seed: number): Array<string> => {
+  const ids = Array.from({ length: n }, (_, i) => sessionIdOf(i + 1))
+  const rng = makeRng(seed)
+  for (let i = n - 1; i > 0; i--) {
+    const j = rng.int(0, i)
+    const t = ids[i]!
+    ids[i] = ids[j]!
+    ids[j] = t
+  }
+  return ids
 }
 
-const hitPath = (n: number, time: number, progress: boolean) =>
-  Effect.gen(function*() {
-    const store = yield* residentStore(n)
-    const keys = keyRing(n)
-    const infos = new Map<string, unknown>()
-    const lru = new LRUCache<string, object>({ max: n })
-    const naive = new NaiveLru<string, unknown>()
-    const cache = yield* Cache.make({ capacity: n, lookup: (id: string) => Effect.succeed(infos.get(id)) })
-    for (let i = 1; i <= n; i++) {
-      const id = sessionIdOf(i)
-      const info = yield* store.getSession(id)
-      infos.set(id, info)
+type Info = { readonly title: string }
+
+const hitPath = async (n: number, time: number, progress: boolean): Promise<Array<Sample>> => {
+  // Every session stays: capacity is n, and the default byte budget is far above n infos.
+  const runtime = ManagedRuntime.make(storeLayer(SessionRepository.layerMemory, { maxSessions: n }))
+  const facade = new SessionCache({ maxSessions: n }, "memory")
+  try {
+    const store = await runtime.runPromise(SessionStore)
+    const now = Date.now()
+    await runtime.runPromise(
+      Effect.forEach(Array.from({ length: n }, (_, i) => i + 1), (i) => store.createSession(sessionInfo(i, now)), { discard: true })
+    )
+    for (let i = 1; i <= n; i++) await facade.setSession(sessionIdOf(i), sessionInfo(i, now) as never)
+    const keys = shuffled(n, n)
+    const map = new Map<string, Info>()
+    const lru = new LRUCache<string, Info>({ max: n })
+    const cache = await Effect.runPromise(
+      Cache.make({ capacity: n, lookup: (id: string) => Effect.succeed(map.get(id)!) })
+    )
+    for (const id of keys) {
+      const info = store.getSessionIfResident(id)
+      if (info === undefined) throw new Error(`bench: ${id} is not resident in the store`)
+      if ((await facade.getSession(id)) === undefined) throw new Error(`bench: ${id} is not in the facade`)
+      map.set(id, info)
       lru.set(id, info)
-      naive.set(id, info)
-      yield* Cache.get(cache, id)
+      await Effect.runPromise(Cache.get(cache, id))
     }
+    const before = await runtime.runPromise(store.stats)
+    if (before.residentSessions !== n) throw new Error(`bench: ${before.residentSessions} resident, expected ${n}`)
+
     let p = 0
-    const next = () => keys[p++ & (KEY_RING - 1)]!
-    const fast = 1000
-    // The naive LRU costs O(n) per access: fewer calls per sample at large n.
-    const slow = Math.max(1, Math.min(1000, Math.floor(2_000_000 / n)))
-    // The Effect reads run as a loop inside one effect, as callers already
-    // inside Effect do; one runSync per batch keeps the runtime's start-up
-    // cost out of the per-read figure.
-    const cacheReads = Effect.gen(function*() {
-      for (let j = 0; j < fast; j++) yield* Cache.get(cache, next())
-    })
-    const storeReads = Effect.gen(function*() {
-      for (let j = 0; j < fast; j++) yield* store.getSession(next())
-    })
-    return yield* measure(`hit path, ${n.toLocaleString("en-US")} resident`, time, [
-      { name: "Map.get", batch: fast, fn: () => { for (let j = 0; j < fast; j++) infos.get(next()) } },
-      { name: "lru-cache get", batch: fast, fn: () => { for (let j = 0; j < fast; j++) lru.get(next()) } },
-      { name: "Cache.get", batch: fast, fn: () => Effect.runSync(cacheReads) },
-      { name: "naive LRU get", batch: slow, fn: () => { for (let j = 0; j < slow; j++) naive.get(next()) } },
-      { name: "getSession", batch: fast, fn: () => Effect.runSync(storeReads) }
-    ], progress).pipe(Effect.map((measurements) => ({ store, measurements })))
-  })
+    const next = () => {
+      const id = keys[p]!
+      p = p + 1 === n ? 0 : p + 1
+      return id
+    }
+    const sync = (get: (id: string) => Info | undefined) => () => {
+      let acc = 0
+      for (let j = 0; j < BATCH; j++) acc += get(next())!.title.length
+      sink += acc
+    }
+    const awaited = (get: (id: string) => Info | undefined | PromiseLike<Info | undefined>) => async () => {
+      let acc = 0
+      for (let j = 0; j < BATCH; j++) acc += (await get(next()))!.title.length
+      sink += acc
+    }
+    const inFiber = (get: (id: string) => Effect.Effect<Info, unknown>) => {
+      const loop = Effect.gen(function*() {
+        let acc = 0
+        for (let j = 0; j < BATCH; j++) acc += (yield* get(next())).title.length
+        sink += acc
+      })
+      return () => Effect.runSync(loop)
+    }
+    const tasks: Array<Task> = [
+      { name: "Map.get", batch: BATCH, fn: sync((id) => map.get(id)) },
+      { name: "lru-cache get", batch: BATCH, fn: sync((id) => lru.get(id)) },
+      { name: "store.getSessionIfResident", batch: BATCH, fn: sync((id) => store.getSessionIfResident(id)) },
+      { name: "Cache.get, in a fiber", batch: BATCH, fn: inFiber((id) => Cache.get(cache, id)) },
+      { name: "getSession, in a fiber", batch: BATCH, fn: inFiber((id) => store.getSession(id)) },
+      { name: "await map.get", batch: BATCH, fn: awaited((id) => map.get(id)) },
+      { name: "await lruCache.get", batch: BATCH, fn: awaited((id) => lru.get(id)) },
+      { name: "Effect.runPromise(Cache.get)", batch: BATCH, fn: awaited((id) => Effect.runPromise(Cache.get(cache, id))) },
+      { name: "Effect.runPromise(getSession)", batch: BATCH, fn: awaited((id) => Effect.runPromise(store.getSession(id))) },
+      { name: "ManagedRuntime.runPromise(getSession)", batch: BATCH, fn: awaited((id) => runtime.runPromise(store.getSession(id))) },
+      { name: "facade getSession", batch: BATCH, fn: awaited((id) => facade.getSession(id)) }
+    ]
+    const samples = await measure(`hit path, ${n.toLocaleString("en-US")} resident`, time, tasks, progress)
+    const after = await runtime.runPromise(store.stats)
+    if (after.misses !== 0 || after.residentSessions !== n) throw new Error("bench: a hit-path read missed")
+    return samples
+  } finally {
+    await facade.destroy()
+    await runtime.dispose()
+  }
+}
 
-const sweep = (store: SessionStoreShape, n: number, time: number, progress: boolean) =>
-  measure(`sweep, ${n.toLocaleString("en-US")} resident`, time, [
-    { name: "sweep", batch: 1, fn: () => Effect.runPromise(store.sweep) }
-  ], progress)
-
-/** The records a 1,000-message opencode session is made of (final revisions, as stored). */
+/** The records of an opencode session of `count` messages (final revisions, as stored). */
 const conversation = (session: number, count: number): Array<WireMessage> => {
   const content = makeContent(7)
   const messages: Array<WireMessage> = []
@@ -251,71 +339,86 @@ const conversation = (session: number, count: number): Array<WireMessage> => {
   return messages
 }
 
-/** Every file under `root`. */
-const filesUnder = (
-  fs: FileSystem.FileSystem,
-  path: Path.Path,
-  root: string
-): Effect.Effect<Array<string>, PlatformError> =>
-  Effect.gen(function*() {
-    const found: Array<string> = []
-    for (const name of yield* fs.readDirectory(root)) {
-      const full = path.join(root, name)
-      const info = yield* fs.stat(full)
-      if (info.type === "Directory") found.push(...(yield* filesUnder(fs, path, full)))
-      else found.push(full)
-    }
-    return found
+const filesUnder = (root: string): Array<string> =>
+  readdirSync(root).flatMap((name) => {
+    const full = join(root, name)
+    return statSync(full).isDirectory() ? filesUnder(full) : [full]
   })
 
-const coldLoad = (messages: number, time: number, progress: boolean) =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const path = yield* Path.Path
-    const directory = yield* fs.makeTempDirectoryScoped({ prefix: "session-store-bench-" })
-    const context = yield* Layer.build(SessionStore.layerFileSystem({ directory, fsync: false }))
-    const store = Context.get(context, SessionStore)
+/** Builds `layer` in a fresh scope, runs `f` on its store, releases it. */
+const withStore = <A>(layer: Layer.Layer<SessionStore, unknown>, f: (store: SessionStoreShape) => Effect.Effect<A, unknown>) =>
+  Effect.runPromise(Effect.scoped(Effect.flatMap(Layer.build(layer), (context) => f(Context.get(context, SessionStore)))))
+
+const coldLoad = async (messages: number, time: number, progress: boolean): Promise<Array<Sample>> => {
+  const directory = mkdtempSync(join(tmpdir(), "session-store-bench-"))
+  try {
     const id = sessionIdOf(1)
-    yield* store.createSession(sessionInfo(1, Date.now()))
-    for (const message of conversation(1, messages)) yield* store.appendMessage(id, message)
-    const files = (yield* filesUnder(fs, path, path.join(directory, "sessions"))).filter((f) => f.endsWith(".json") || f.endsWith(".jsonl"))
-    const info = files.find((f) => f.endsWith("info.json"))!
-    const log = files.find((f) => f.endsWith(".jsonl"))!
-    const loaded = yield* Effect.map(store.getMessages(id), (all) => all.length)
-    if (loaded !== messages) return yield* Effect.die(new Error(`cold load read ${loaded} messages, expected ${messages}`))
-    return yield* measure(`cold load, ${messages.toLocaleString("en-US")} messages`, time, [
+    await withStore(storeLayer(benchRepository(directory, false)), (store) =>
+      Effect.gen(function*() {
+        yield* store.createSession(sessionInfo(1, Date.now()))
+        for (const message of conversation(1, messages)) yield* store.appendMessage(id, message)
+      }))
+    const window = Math.min(messages, 1000)
+    const layer = () => storeLayer(benchRepository(directory, false))
+    const files = filesUnder(directory).filter((f) => f.endsWith(".json") || f.endsWith(".jsonl"))
+    const tasks: Array<Task> = [
       {
-        name: "read + parse",
+        name: "store, fresh layer",
         batch: 1,
-        fn: () => {
-          JSON.parse(readFileSync(info, "utf8"))
-          const lines = readFileSync(log, "utf8").split("\n")
-          for (const line of lines) if (line.length > 1) JSON.parse(line)
-        }
+        fn: () =>
+          withStore(layer(), (store) => store.getMessages(id)).then((read) => {
+            if (read.length !== messages) throw new Error(`cold load read ${read.length} of ${messages} messages`)
+            sink += read.length
+          })
       },
       {
-        name: "store",
+        name: "repository alone, fresh layer",
         batch: 1,
-        fn: () => Effect.runPromise(Effect.andThen(store.invalidate(id), store.getSession(id)))
+        fn: () =>
+          Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+            const repository = Context.get(yield* Layer.build(benchRepository(directory, false)), SessionRepository)
+            const loaded = yield* repository.loadSession(id as SessionId, { newest: window })
+            sink += loaded.messages.length
+          })))
       }
-    ], progress)
-  })
+    ]
+    // A raw reference where the storage is files (not once it is SQLite).
+    if (files.length > 0) {
+      tasks.push({
+        name: "read + JSON.parse of its files",
+        batch: 1,
+        fn: () => {
+          for (const file of files) {
+            if (file.endsWith(".json")) sink += Object.keys(JSON.parse(readFileSync(file, "utf8"))).length
+            else for (const line of readFileSync(file, "utf8").split("\n")) if (line.length > 1) sink += Object.keys(JSON.parse(line)).length
+          }
+        }
+      })
+    }
+    return await measure(`cold load, ${messages.toLocaleString("en-US")} messages`, time, tasks, progress, { iterations: 5 })
+  } finally {
+    rmSync(directory, { recursive: true, force: true })
+  }
+}
 
-const append = (time: number, progress: boolean) =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const storeDir = yield* fs.makeTempDirectoryScoped({ prefix: "session-store-bench-" })
-    const repoDir = yield* fs.makeTempDirectoryScoped({ prefix: "session-store-bench-" })
-    const store = Context.get(yield* Layer.build(SessionStore.layerFileSystem({ directory: storeDir, fsync: false })), SessionStore)
+const append = async (durable: boolean, time: number, progress: boolean): Promise<Array<Sample>> => {
+  const storeDir = mkdtempSync(join(tmpdir(), "session-store-bench-"))
+  const repoDir = mkdtempSync(join(tmpdir(), "session-store-bench-"))
+  const scope = Effect.runSync(Scope.make())
+  try {
+    const store = Context.get(
+      await Effect.runPromise(Layer.buildWithScope(storeLayer(benchRepository(storeDir, durable)), scope)),
+      SessionStore
+    )
     const repository = Context.get(
-      yield* Layer.build(SessionRepository.layerFileSystem({ directory: repoDir, fsync: false })),
+      await Effect.runPromise(Layer.buildWithScope(benchRepository(repoDir, durable), scope)),
       SessionRepository
     )
-    const id = sessionIdOf(1)
-    const info = sessionInfo(1, Date.now())
-    yield* store.createSession(info)
-    yield* repository.createSession(info as never)
-    const templates = conversation(1, 200)
+    const id = sessionIdOf(2)
+    const info = sessionInfo(2, Date.now())
+    await Effect.runPromise(store.createSession(info))
+    await Effect.runPromise(repository.createSession(info as never))
+    const templates = conversation(2, 200)
     let n = 0
     // A fresh id per call, so every call appends (parts carry their message's id too).
     const fresh = (): MessageWithParts => {
@@ -326,90 +429,277 @@ const append = (time: number, progress: boolean) =>
         parts: template.parts.map((part) => ({ ...part, messageID: messageId }))
       } as unknown as MessageWithParts
     }
-    return yield* measure("append (one ~2 KB message)", time, [
-      { name: "repository", batch: 1, fn: () => Effect.runPromise(repository.putMessage(id as SessionId, fresh())) },
-      { name: "store", batch: 1, fn: () => Effect.runPromise(store.appendMessage(id, fresh())) }
-    ], progress)
-  })
+    const samples = await measure(`append ~2 KB, fsync ${durable ? "on" : "off"}`, time, [
+      {
+        name: "repository alone",
+        batch: 1,
+        fn: () => Effect.runPromise(repository.putMessage(id as SessionId, fresh())).then((w) => { sink += w.bytes })
+      },
+      {
+        name: "store, resident session",
+        batch: 1,
+        fn: () => Effect.runPromise(store.appendMessage(id, fresh())).then((m) => { sink += m.parts.length })
+      }
+    ], progress, { iterations: 16 })
+    const stats = await Effect.runPromise(store.stats)
+    if (store.getSessionIfResident(id) === undefined || stats.loads !== 0) {
+      throw new Error("bench: the appended session did not stay resident")
+    }
+    return samples
+  } finally {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    rmSync(storeDir, { recursive: true, force: true })
+    rmSync(repoDir, { recursive: true, force: true })
+  }
+}
 
-const find = (measurements: ReadonlyArray<Measurement>, group: string, name: string) =>
-  measurements.find((m) => m.group === group && m.name === name)?.nsPerOp
+const INACTIVE_MS = 60_000
 
-const ratioCheck = (name: string, value: number | undefined, over: number | undefined, target: number | null): Check[] =>
-  value === undefined || over === undefined
-    ? []
-    : [{ name, value: value / over, unit: "x", target, ok: target === null ? null : value / over <= target }]
+const threadCpuNs = (): number => {
+  const usage = process.threadCpuUsage()
+  return (usage.user + usage.system) * 1e3
+}
 
-const checksOf = (measurements: ReadonlyArray<Measurement>, sizes: ReadonlyArray<number>, sweeps: ReadonlyArray<number>, cold: number) => {
-  const hit = (n: number) => `hit path, ${n.toLocaleString("en-US")} resident`
-  const checks: Array<Check> = []
+/**
+ * Runs `run` and measures, in the main thread's CPU time (so a machine busy
+ * with other processes does not count against it), the work it did and the
+ * longest stretch between two turns of the event loop meanwhile.
+ */
+const heldWhile = async (run: () => Promise<void>): Promise<{ readonly ns: number; readonly holdNs: number }> => {
+  let last = threadCpuNs()
+  let longest = 0
+  let done = false
+  const probe = () => {
+    const now = threadCpuNs()
+    longest = Math.max(longest, now - last)
+    last = now
+    if (!done) setImmediate(probe)
+  }
+  setImmediate(probe)
+  const start = threadCpuNs()
+  last = start
+  await run()
+  const end = threadCpuNs()
+  done = true
+  longest = Math.max(longest, end - last)
+  return { ns: end - start, holdNs: longest }
+}
+
+const sweeps = async (n: number, fractions: ReadonlyArray<number>, progress: boolean): Promise<Array<Sample>> => {
+  const clock = makeVirtualClock(Date.now())
+  const scope = Effect.runSync(Scope.make())
+  try {
+    const layer = storeLayer(SessionRepository.layerMemory, {
+      maxSessions: n,
+      inactiveTtlMs: INACTIVE_MS,
+      // The scheduled sweep never fires on its own here: each sample runs one.
+      cleanupIntervalMs: 30 * 86_400_000,
+      sessionTtlMs: 30 * 86_400_000
+    })
+    const store = Context.get(
+      await Effect.runPromise(Layer.buildWithScope(layer, scope).pipe(Effect.provideService(Clock.Clock, clock.clock))),
+      SessionStore
+    )
+    const now = clock.now()
+    await Effect.runPromise(
+      Effect.forEach(Array.from({ length: n }, (_, i) => i + 1), (i) => store.createSession(sessionInfo(i, now)), { discard: true })
+    )
+    const ids = shuffled(n, 3)
+    const out: Array<Sample> = []
+    for (const fraction of fractions) {
+      const evict = Math.round(n * fraction)
+      const holds: Array<number> = []
+      const use = async (id: string) => {
+        if (store.getSessionIfResident(id) === undefined) sink += (await Effect.runPromise(store.getSession(id))).title.length
+      }
+      // Untimed: every session used now (the rest first, while still active
+      // from the last sample), the rest again half an inactivity period
+      // later, then the clock moves past the first `evict` ones' limit.
+      const setup = async () => {
+        const t = clock.now()
+        for (let i = evict; i < n; i++) await use(ids[i]!)
+        for (let i = 0; i < evict; i++) await use(ids[i]!)
+        clock.set(t + INACTIVE_MS / 2)
+        for (let i = evict; i < n; i++) await use(ids[i]!)
+        clock.set(t + INACTIVE_MS + 1)
+        // The setup's garbage is collected before the sweep, not during it.
+        ;(globalThis as { gc?: () => void }).gc?.()
+      }
+      let holdSample = 0
+      const samples = await measure(`sweep, ${n.toLocaleString("en-US")} resident`, 1, [{
+        name: `evicting ${evict.toLocaleString("en-US")} (${(fraction * 100).toFixed(0)} %)`,
+        batch: 1,
+        beforeEach: setup,
+        fn: async () => {
+          const measured = await heldWhile(async () => {
+            const report = await Effect.runPromise(store.sweep)
+            if (report.inactive + report.expired !== evict || report.residentSessions !== n - evict) {
+              throw new Error(`bench: the sweep evicted ${report.inactive + report.expired}, expected ${evict}`)
+            }
+          })
+          holdSample = Math.max(holdSample, measured.holdNs)
+          holds.push(measured.holdNs)
+          return { overriddenDuration: measured.ns / 1e6 }
+        }
+      }], progress, { iterations: 12, time: 1 })
+      out.push(...samples.map((s) => ({ ...s, holdNs: holdSample })))
+    }
+    return out
+  } finally {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+  }
+}
+
+const median = (xs: ReadonlyArray<number>): number => {
+  const sorted = [...xs].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+const find = (samples: ReadonlyArray<Sample>, group: string, name: string) =>
+  samples.find((m) => m.group === group && m.name === name)?.ns
+
+const hitGroup = (n: number) => `hit path, ${n.toLocaleString("en-US")} resident`
+
+interface RunCheck {
+  readonly name: string
+  readonly value: number
+  readonly unit: "x" | "ms"
+  readonly target: number | null
+}
+
+/** The checks of one run, each a ratio within that run (or a time). */
+const checksOf = (samples: ReadonlyArray<Sample>, sizes: ReadonlyArray<number>, sweepN: number, fractions: ReadonlyArray<number>, cold: ReadonlyArray<number>) => {
+  const checks: Array<RunCheck> = []
+  const ratio = (name: string, a: number | undefined, b: number | undefined, target: number | null | (() => number)) => {
+    if (a === undefined || b === undefined) return
+    checks.push({ name, value: a / b, unit: "x", target: typeof target === "function" ? target() : target })
+  }
   for (const n of sizes) {
-    checks.push(...ratioCheck(`getSession / Cache.get at ${n.toLocaleString("en-US")}`, find(measurements, hit(n), "getSession"), find(measurements, hit(n), "Cache.get"), 1.5))
+    const g = hitGroup(n)
+    const at = n.toLocaleString("en-US")
+    ratio(`facade getSession / await lruCache.get at ${at}`, find(samples, g, "facade getSession"), find(samples, g, "await lruCache.get"), 3)
+    ratio(
+      `ManagedRuntime.runPromise(getSession) / await lruCache.get at ${at}`,
+      find(samples, g, "ManagedRuntime.runPromise(getSession)"),
+      find(samples, g, "await lruCache.get"),
+      4
+    )
+    ratio(`Effect.runPromise(getSession) / await lruCache.get at ${at}`, find(samples, g, "Effect.runPromise(getSession)"), find(samples, g, "await lruCache.get"), null)
+    ratio(`getSession in a fiber / Cache.get in a fiber at ${at}`, find(samples, g, "getSession, in a fiber"), find(samples, g, "Cache.get, in a fiber"), null)
   }
-  const smallest = sizes[0]
-  const largest = sizes[sizes.length - 1]
-  if (smallest !== undefined && largest !== undefined && largest !== smallest) {
-    checks.push(...ratioCheck(
-      `getSession at ${largest.toLocaleString("en-US")} / at ${smallest.toLocaleString("en-US")}`,
-      find(measurements, hit(largest), "getSession"),
-      find(measurements, hit(smallest), "getSession"),
-      1.5
-    ))
+  const small = sizes[0]
+  const large = sizes[sizes.length - 1]
+  if (small !== undefined && large !== undefined && large !== small) {
+    const scale = (name: string) => {
+      const a = find(samples, hitGroup(large), name)
+      const b = find(samples, hitGroup(small), name)
+      return a === undefined || b === undefined ? undefined : a / b
+    }
+    const span = `${large.toLocaleString("en-US")} / ${small.toLocaleString("en-US")}`
+    const pairs: ReadonlyArray<readonly [string, string]> = [
+      ["facade getSession", "await lruCache.get"],
+      ["store.getSessionIfResident", "lru-cache get"]
+    ]
+    for (const [ours, theirs] of pairs) {
+      const a = scale(ours)
+      const b = scale(theirs)
+      if (a !== undefined && b !== undefined) {
+        checks.push({ name: `${ours} at ${span}`, value: a, unit: "x", target: b })
+        checks.push({ name: `  ${theirs} at ${span} (the bound)`, value: b, unit: "x", target: null })
+      }
+    }
   }
-  const coldGroup = `cold load, ${cold.toLocaleString("en-US")} messages`
-  checks.push(...ratioCheck("cold load / read + parse", find(measurements, coldGroup, "store"), find(measurements, coldGroup, "read + parse"), 2))
-  checks.push(...ratioCheck("append: store / repository", find(measurements, "append (one ~2 KB message)", "store"), find(measurements, "append (one ~2 KB message)", "repository"), null))
-  for (const n of sweeps) {
-    const ns = find(measurements, `sweep, ${n.toLocaleString("en-US")} resident`, "sweep")
-    if (ns === undefined) continue
-    const perTenThousand = ns / 1e6 / (n / 10_000)
-    checks.push({ name: `sweep, ms per 10,000 resident (at ${n.toLocaleString("en-US")})`, value: perTenThousand, unit: "ms", target: 2, ok: perTenThousand <= 2 })
+  for (const m of cold) {
+    const g = `cold load, ${m.toLocaleString("en-US")} messages`
+    ratio(`cold load ${m.toLocaleString("en-US")}: store / repository alone`, find(samples, g, "store, fresh layer"), find(samples, g, "repository alone, fresh layer"), null)
+    ratio(`cold load ${m.toLocaleString("en-US")}: store / read + JSON.parse`, find(samples, g, "store, fresh layer"), find(samples, g, "read + JSON.parse of its files"), 2)
+  }
+  for (const durable of [false, true]) {
+    const g = `append ~2 KB, fsync ${durable ? "on" : "off"}`
+    ratio(`append, fsync ${durable ? "on" : "off"}: store / repository alone`, find(samples, g, "store, resident session"), find(samples, g, "repository alone"), null)
+  }
+  for (const fraction of fractions) {
+    const evict = Math.round(sweepN * fraction)
+    const name = `evicting ${evict.toLocaleString("en-US")} (${(fraction * 100).toFixed(0)} %)`
+    const s = samples.find((x) => x.group === `sweep, ${sweepN.toLocaleString("en-US")} resident` && x.name === name)
+    if (s === undefined) continue
+    const per10k = evict / 10_000
+    checks.push({ name: `sweep ${name} of ${sweepN.toLocaleString("en-US")}: work`, value: s.ns / 1e6, unit: "ms", target: 10 * Math.max(per10k, 0.1) })
+    if (s.holdNs !== undefined) checks.push({ name: `sweep ${name}: longest hold of the thread`, value: s.holdNs / 1e6, unit: "ms", target: 1 })
   }
   return checks
 }
 
 /**
- * Runs every group and compares the figures with their targets.
+ * Runs every group `runs` times and compares the figures with their targets:
+ * each check is a ratio within one run; the report gives their median and spread.
  *
  * @example
  * ```ts
  * const report = yield* runBench({ time: 200 })
  * ```
  */
-export const runBench = Effect.fn("Bench.run")(function*(options: BenchOptions) {
-  const time = options.time ?? 500
-  const sizes = [...(options.residentSizes ?? DEFAULT_SIZES)].sort((a, b) => a - b)
-  const sweepSizes = options.sweepSizes ?? DEFAULT_SWEEP_SIZES
-  const cold = options.coldMessages ?? 1_000
-  const progress = options.progress ?? true
-  const measurements: Array<Measurement> = []
-  for (const n of new Set([...sizes, ...sweepSizes])) {
-    // One store per size serves the hit path and the sweep, then is released.
-    yield* Effect.scoped(Effect.gen(function*() {
-      if (sizes.includes(n)) {
-        const { measurements: hit, store } = yield* hitPath(n, time, progress)
-        measurements.push(...hit)
-        if (sweepSizes.includes(n)) measurements.push(...(yield* sweep(store, n, time, progress)))
-      } else {
-        measurements.push(...(yield* sweep(yield* residentStore(n), n, time, progress)))
+export const runBench = (options: BenchOptions): Effect.Effect<BenchReport> =>
+  Effect.promise(async () => {
+    const time = options.time ?? 300
+    const runs = Math.max(1, options.runs ?? 3)
+    const sizes = [...(options.residentSizes ?? DEFAULT_SIZES)].sort((a, b) => a - b)
+    const cold = options.coldMessages ?? DEFAULT_COLD
+    const sweepN = options.sweepResident ?? 100_000
+    const fractions = options.sweepFractions ?? [0.01, 0.1]
+    const durable = options.durable ?? true
+    const progress = options.progress ?? true
+    const perRun: Array<Array<Sample>> = []
+    for (let run = 0; run < runs; run++) {
+      log(progress, `run ${run + 1} of ${runs}`)
+      const samples: Array<Sample> = []
+      for (const n of sizes) samples.push(...(await hitPath(n, time, progress)))
+      for (const m of cold) samples.push(...(await coldLoad(m, time, progress)))
+      samples.push(...(await append(false, time, progress)))
+      if (durable) samples.push(...(await append(true, time, progress)))
+      samples.push(...(await sweeps(sweepN, fractions, progress)))
+      perRun.push(samples)
+    }
+    const measurements = perRun[0]!.map((first): Measurement => {
+      const all = perRun.map((samples) => samples.find((s) => s.group === first.group && s.name === first.name)!)
+      const ns = all.map((s) => s.ns)
+      const holds = all.flatMap((s) => (s.holdNs === undefined ? [] : [s.holdNs]))
+      return {
+        group: first.group,
+        name: first.name,
+        nsPerOp: median(ns),
+        min: Math.min(...ns),
+        max: Math.max(...ns),
+        runs: ns,
+        ...(holds.length > 0 ? { longestHoldNs: median(holds) } : {})
       }
-    }))
-  }
-  measurements.push(...(yield* Effect.scoped(coldLoad(cold, time, progress))))
-  measurements.push(...(yield* Effect.scoped(append(time, progress))))
-  return {
-    node: process.version,
-    time,
-    measurements,
-    checks: checksOf(measurements, sizes, sweepSizes, cold)
-  } satisfies BenchReport
-}, Effect.provide(NodeServices.layer))
+    })
+    const runChecks = perRun.map((samples) => checksOf(samples, sizes, sweepN, fractions, cold))
+    const checks = runChecks[0]!.map((first, i): Check => {
+      const values = runChecks.map((c) => c[i]!.value)
+      const targets = runChecks.map((c) => c[i]!.target)
+      const value = median(values)
+      const target = targets[0] === null ? null : median(targets as Array<number>)
+      return {
+        name: first.name,
+        value,
+        min: Math.min(...values),
+        max: Math.max(...values),
+        unit: first.unit,
+        target,
+        ok: target === null ? null : value <= target
+      }
+    })
+    return { node: process.version, time, runs, storage: STORAGE, measurements, checks, checksum: sink } satisfies BenchReport
+  })
 
 const formatNs = (ns: number) =>
   ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : ns >= 1e3 ? `${(ns / 1e3).toFixed(2)} µs` : `${ns.toFixed(1)} ns`
 
 /**
- * The measurements grouped, then the checks with their targets.
+ * The measurements grouped (median of the runs, then their range), then the
+ * checks with their targets.
  *
  * @example
  * ```ts
@@ -417,7 +707,11 @@ const formatNs = (ns: number) =>
  * ```
  */
 export const renderBench = (report: BenchReport): string => {
-  const out: Array<string> = [`node ${report.node}, ${report.time} ms per task`, ""]
+  const out: Array<string> = [
+    `node ${report.node}, ${report.time} ms per task, median of ${report.runs} run(s) [fastest – slowest run], storage: ${report.storage}`,
+    ""
+  ]
+  const nameWidth = Math.max(...report.measurements.map((m) => m.name.length))
   let group = ""
   for (const m of report.measurements) {
     if (m.group !== group) {
@@ -425,15 +719,17 @@ export const renderBench = (report: BenchReport): string => {
       group = m.group
       out.push(group)
     }
-    out.push(`  ${m.name.padEnd(16)} ${formatNs(m.nsPerOp).padStart(11)}/op  ±${m.rme.toFixed(1)}%`)
+    const hold = m.longestHoldNs === undefined ? "" : `  longest hold ${formatNs(m.longestHoldNs)}`
+    out.push(`  ${m.name.padEnd(nameWidth)} ${formatNs(m.nsPerOp).padStart(11)}/op  [${formatNs(m.min)} – ${formatNs(m.max)}]${hold}`)
   }
-  out.push("", "checks")
+  out.push("", "checks (each a ratio within one run: median [range])")
   const width = Math.max(...report.checks.map((c) => c.name.length))
+  const fmt = (c: Check, v: number) => (c.unit === "x" ? `${v.toFixed(2)}x` : `${v.toFixed(3)} ms`)
   for (const c of report.checks) {
-    const value = c.unit === "x" ? `${c.value.toFixed(2)}x` : `${c.value.toFixed(3)} ms`
-    const target = c.target === null ? "(no target)" : `target <= ${c.unit === "x" ? `${c.target}x` : `${c.target} ms`}`
+    const target = c.target === null ? "" : `target <= ${c.unit === "x" ? `${c.target.toFixed(2)}x` : `${c.target} ms`}`
     const verdict = c.ok === null ? "" : c.ok ? "ok" : "MISSED"
-    out.push(`  ${c.name.padEnd(width)}  ${value.padStart(10)}  ${target.padEnd(18)} ${verdict}`)
+    out.push(`  ${c.name.padEnd(width)}  ${fmt(c, c.value).padStart(10)} [${fmt(c, c.min)} – ${fmt(c, c.max)}]  ${target.padEnd(18)} ${verdict}`)
   }
+  out.push("", `checksum ${report.checksum}`)
   return out.join("\n")
 }

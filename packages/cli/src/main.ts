@@ -18,7 +18,7 @@
 import { SessionStore } from "@session-store/core/SessionStore"
 import { ByteSize, ConfigProvider, Console, Effect, FileSystem, Layer, Option, Path } from "effect"
 import { Argument, CliError, CliOutput, Command, Flag } from "effect/cli"
-import { layerBaseline } from "./baseline.ts"
+import { layerBaseline, layerOpencodeToday } from "./baseline.ts"
 import { renderBench, runBench } from "./bench.ts"
 import { inspectTarget, renderDatabase, renderListing } from "./inspect.ts"
 import { renderTable, summarize, writeReport } from "./report.ts"
@@ -98,6 +98,17 @@ const positive = (name: string) =>
  * soak(options, { baseline: layerBaseline, store: soakStoreLayer({ database: Option.none(), budget: 64e6, fsync: false }) })
  * ```
  */
+/**
+ * "opencode today" for the soak: the Maps plus opencode's SQLite writes, in
+ * a fresh temporary `opencode.db`, removed afterwards.
+ */
+export const soakTodayLayer = Layer.unwrap(Effect.gen(function*() {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const directory = yield* fs.makeTempDirectoryScoped({ prefix: "session-store-today-" })
+  return layerOpencodeToday(path.join(directory, "opencode.db"))
+}))
+
 export const soakStoreLayer = (settings: {
   readonly database: Option.Option<string>
   readonly budget: number
@@ -195,6 +206,7 @@ const soakCommand = Command.make(
       progress: !flags.quiet
     }, {
       baseline: layerBaseline,
+      today: soakTodayLayer,
       store: soakStoreLayer({ database: flags.data, budget: flags.budget, fsync: flags.fsync })
     })
     const files = yield* writeReport(report, flags.out)
@@ -283,8 +295,12 @@ const benchCommand = Command.make(
   "bench",
   {
     time: positive("time").pipe(
-      Flag.withDescription("Time budget per task, in milliseconds (default 500)"),
-      Flag.withDefault(500)
+      Flag.withDescription("Time budget per task and run, in milliseconds (default 300)"),
+      Flag.withDefault(300)
+    ),
+    runs: positive("runs").pipe(
+      Flag.withDescription("Independent runs; each figure is their median, with the range (default 3)"),
+      Flag.withDefault(3)
     ),
     quick: Flag.Boolean("quick").pipe(
       Flag.withDescription("Small sizes and short tasks: a smoke run of every benchmark in a few seconds"),
@@ -302,8 +318,15 @@ const benchCommand = Command.make(
   Effect.fn("Command.bench")(function*(flags) {
     const report = yield* runBench(
       flags.quick
-        ? { time: Math.min(flags.time, 100), residentSizes: [100, 1_000], sweepSizes: [1_000], coldMessages: 200 }
-        : { time: flags.time }
+        ? {
+          time: Math.min(flags.time, 50),
+          runs: 1,
+          residentSizes: [100, 1_000],
+          coldMessages: [200],
+          sweepResident: 1_000,
+          durable: false
+        }
+        : { time: flags.time, runs: flags.runs }
     )
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
@@ -319,7 +342,7 @@ const benchCommand = Command.make(
       "and sweeps, each figure beside its target (figures only: it never fails on a missed target)"
   ),
   Command.withExamples([
-    { command: "session-store bench", description: "The full run (about a minute)" },
+    { command: "session-store bench", description: "The full run: 3 runs, several minutes" },
     { command: "session-store bench --quick", description: "A few seconds, small sizes" }
   ])
 )

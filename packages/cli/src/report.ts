@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+import { Effect } from "effect"
  * import { renderTable, summarize, writeReport } from "./report.ts"
  *
  * const publish = (report: SoakReport) =>
@@ -17,6 +17,7 @@
  */
 import { Effect, FileSystem, Path } from "effect"
 import { createRequire } from "node:module"
+import { type HitRateRow, renderHitRates } from "./internal/hitRate.ts"
 import { fitLine, type Line, perHundredThousand, secondHalf } from "./internal/slope.ts"
 import type { HeapSample, RunReport, SoakReport } from "./soak.ts"
 
@@ -101,7 +102,9 @@ export interface SoakSummary {
   readonly budget: number | null
   readonly gcForced: boolean
   readonly passed: boolean
-  readonly runs: { readonly baseline: RunSummary; readonly store: RunSummary }
+  readonly runs: { readonly baseline: RunSummary; readonly today?: RunSummary; readonly store: RunSummary }
+  /** The trace replayed offline: LRU, the store's order and the optimum per budget, with and without the time rules. */
+  readonly hitRates: ReadonlyArray<HitRateRow>
 }
 
 const fitOf = (samples: ReadonlyArray<HeapSample>, y: (s: HeapSample) => number | undefined): Line | undefined => {
@@ -183,7 +186,12 @@ export const summarize = (report: SoakReport): SoakSummary => ({
   budget: report.budget ?? null,
   gcForced: report.gcForced,
   passed: report.passed,
-  runs: { baseline: summarizeRun(report.baseline), store: summarizeRun(report.store) }
+  runs: {
+    baseline: summarizeRun(report.baseline),
+    ...(report.today === undefined ? {} : { today: summarizeRun(report.today) }),
+    store: summarizeRun(report.store)
+  },
+  hitRates: report.hitRates
 })
 
 const int = (n: number) => Math.round(n).toLocaleString("en-US")
@@ -203,7 +211,8 @@ const perOps = (n: number | null, error: number | null = null) =>
  * ```
  */
 export const renderTable = (report: SoakReport): string => {
-  const { baseline, store } = summarize(report).runs
+  const { baseline, store, today } = summarize(report).runs
+  const runs: ReadonlyArray<RunSummary> = today === undefined ? [baseline, store] : [baseline, today, store]
   const causes = Object.keys(store.evictions)
   const bytes = (value: number | null) => {
     if (value === null) return "n/a"
@@ -211,49 +220,40 @@ export const renderTable = (report: SoakReport): string => {
       ? megabytes(value)
       : `${megabytes(value)} (${percent(value / report.budget)} of budget)`
   }
-  const rows: Array<readonly [string, string, string]> = [
-    ["operations", int(baseline.operations), int(store.operations)],
-    ["failed operations", int(baseline.failed), int(store.failed)],
-    ["operations / s", int(baseline.operationsPerSecond), int(store.operationsPerSecond)],
-    ["hit rate", percent(baseline.hitRate), percent(store.hitRate)],
-    ["loads", int(baseline.loads), int(store.loads)],
-    ...causes.map((cause): readonly [string, string, string] => [
-      `evictions: ${cause}`,
-      int(baseline.evictions[cause] ?? 0),
-      int(store.evictions[cause] ?? 0)
-    ]),
-    ["heap before", megabytes(baseline.heapBefore), megabytes(store.heapBefore)],
-    ["peak heap", megabytes(baseline.peakHeap), megabytes(store.peakHeap)],
-    ["final heap", megabytes(baseline.finalHeap), megabytes(store.finalHeap)],
-    [
-      "heap slope, 2nd half",
-      perOps(baseline.secondHalf.heapSlopeMBPer100kOps, baseline.secondHalf.heapSlopeStdErrMBPer100kOps),
-      perOps(store.secondHalf.heapSlopeMBPer100kOps, store.secondHalf.heapSlopeStdErrMBPer100kOps)
-    ],
-    ["resident sessions", int(baseline.residentSessions), int(store.residentSessions)],
-    ["resident messages", int(baseline.residentMessages), int(store.residentMessages)],
-    ["peak resident bytes", bytes(baseline.peakResidentBytes), bytes(store.peakResidentBytes)],
-    ["final resident bytes", bytes(baseline.residentBytes), bytes(store.residentBytes)],
-    [
+  const row = (label: string, f: (run: RunSummary) => string): ReadonlyArray<string> => [label, ...runs.map(f)]
+  const rows: Array<ReadonlyArray<string>> = [
+    row("operations", (r) => int(r.operations)),
+    row("failed operations", (r) => int(r.failed)),
+    row("operations / s", (r) => int(r.operationsPerSecond)),
+    row("hit rate", (r) => percent(r.hitRate)),
+    row("loads", (r) => int(r.loads)),
+    ...causes.map((cause) => row(`evictions: ${cause}`, (r) => int(r.evictions[cause] ?? 0))),
+    row("heap before", (r) => megabytes(r.heapBefore)),
+    row("peak heap", (r) => megabytes(r.peakHeap)),
+    row("final heap", (r) => megabytes(r.finalHeap)),
+    row("heap slope, 2nd half", (r) => perOps(r.secondHalf.heapSlopeMBPer100kOps, r.secondHalf.heapSlopeStdErrMBPer100kOps)),
+    row("resident sessions", (r) => int(r.residentSessions)),
+    row("resident messages", (r) => int(r.residentMessages)),
+    row("peak resident bytes", (r) => bytes(r.peakResidentBytes)),
+    row("final resident bytes", (r) => bytes(r.residentBytes)),
+    row(
       "resident bytes slope, 2nd half",
-      perOps(
-        baseline.secondHalf.residentBytesSlopeMBPer100kOps,
-        baseline.secondHalf.residentBytesSlopeStdErrMBPer100kOps
-      ),
-      perOps(store.secondHalf.residentBytesSlopeMBPer100kOps, store.secondHalf.residentBytesSlopeStdErrMBPer100kOps)
-    ],
-    ["budget", "none", report.budget === undefined ? "n/a" : megabytes(report.budget)],
-    ["verified sessions", int(baseline.verifiedSessions), int(store.verifiedSessions)],
-    ["  of them updated", int(baseline.verifiedUpdatedSessions), int(store.verifiedUpdatedSessions)],
-    ["verified messages", int(baseline.verifiedMessages), int(store.verifiedMessages)],
-    ["lost", int(baseline.lost), int(store.lost)],
-    ["mismatched", int(baseline.mismatched), int(store.mismatched)]
+      (r) => perOps(r.secondHalf.residentBytesSlopeMBPer100kOps, r.secondHalf.residentBytesSlopeStdErrMBPer100kOps)
+    ),
+    row("budget", (r) => (r === store ? (report.budget === undefined ? "n/a" : megabytes(report.budget)) : "none")),
+    row("verified sessions", (r) => int(r.verifiedSessions)),
+    row("  of them updated", (r) => int(r.verifiedUpdatedSessions)),
+    row("verified messages", (r) => int(r.verifiedMessages)),
+    row("lost", (r) => int(r.lost)),
+    row("mismatched", (r) => int(r.mismatched))
   ]
-  const header = ["", "baseline (Maps)", "SessionStore"] as const
-  const widths = [0, 1, 2].map((i) => Math.max(...[header, ...rows].map((row) => row[i]!.length)))
-  const line = (row: readonly [string, string, string]) =>
-    `${row[0].padEnd(widths[0]!)}  ${row[1].padStart(widths[1]!)}  ${row[2].padStart(widths[2]!)}`
+  const header = ["", "baseline (Maps)", ...(today === undefined ? [] : ["opencode today (Maps + SQLite)"]), "SessionStore"]
+  const widths = header.map((_, i) => Math.max(...[header, ...rows].map((r) => r[i]!.length)))
+  const line = (r: ReadonlyArray<string>) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[0]!) : cell.padStart(widths[i]!))).join("  ")
   const out = [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)]
+  if (today !== undefined && today.operationsPerSecond > 0) {
+    out.push(`SessionStore ops/s / opencode today: ${(store.operationsPerSecond / today.operationsPerSecond).toFixed(2)}x (goal >= 0.8x)`)
+  }
   out.push("")
   out.push(
     `seed ${report.seed}, ${int(report.sessions)} sessions, ${
@@ -266,7 +266,7 @@ export const renderTable = (report: SoakReport): string => {
     } to ${int(store.secondHalf.toOperation)} (${store.secondHalf.samples} samples), after warm-up`
   )
   if (!report.gcForced) out.push("note: global.gc was not exposed (run with --expose-gc); heap figures include garbage")
-  for (const [label, run] of [["baseline", baseline], ["store", store]] as const) {
+  for (const [label, run] of [["baseline", baseline], ...(today === undefined ? [] : [["opencode today", today] as const]), ["store", store]] as const) {
     for (const [what, n] of Object.entries(run.failures)) out.push(`${label}: ${n} failed ${what}`)
     for (const problem of run.problems) out.push(`${label}: ${problem}`)
   }
@@ -279,6 +279,7 @@ export const renderTable = (report: SoakReport): string => {
         store.failed + baseline.failed
       }`
   )
+  if (report.hitRates.length > 0) out.push("", renderHitRates(report.hitRates))
   return out.join("\n")
 }
 
@@ -342,6 +343,20 @@ const escapeHtml = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "
  * const html = renderHtml(report, chartJsSource)
  * ```
  */
+const hitRateHtml = (report: SoakReport): string => {
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`
+  const rows = report.hitRates.map((r) =>
+    `<tr><td>${r.budgetMB} MB</td>${
+      [r.withTimeRules, r.withoutTimeRules].map((x) => `<td>${pct(x.lru)}</td><td>${pct(x.store)}</td><td>${pct(x.optimum)}</td>`).join("")
+    }</tr>`
+  ).join("\n")
+  return `<table>
+<tr><th></th><th colspan="3">default time rules</th><th colspan="3">no time rules</th></tr>
+<tr><th>budget</th><th>LRU</th><th>store</th><th>optimum</th><th>LRU</th><th>store</th><th>optimum</th></tr>
+${rows}
+</table>`
+}
+
 export const renderHtml = (report: SoakReport, chartJs: string): string =>
   `<!doctype html>
 <html lang="en">
@@ -369,6 +384,11 @@ ${trendSentence(report)}</p>
 <canvas id="heap" height="120"></canvas>
 <h2>Figures</h2>
 <pre>${escapeHtml(renderTable(report))}</pre>
+<h2>Hit rate against the limit</h2>
+<p>The same trace replayed offline through a model of the store's residency (writes allocate, byte budget,
+time rules swept every cleanup interval): the store's eviction order beside plain LRU and Belady's optimum
+(the session whose next read lies farthest ahead leaves first), with the default time rules and without them.</p>
+${hitRateHtml(report)}
 <script>${scriptSafe(chartJs)}</script>
 <script type="application/json" id="data">${jsonSafe(chartData(report))}</script>
 <script>

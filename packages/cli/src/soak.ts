@@ -36,6 +36,7 @@ import { heapInUse } from "./internal/heap.ts"
 import { type Ledger, makeLedger } from "./internal/ledger.ts"
 import { makeProgress } from "./internal/progress.ts"
 import { type Verification, verify } from "./internal/verify.ts"
+import { hitRateTable, type HitRateRow } from "./internal/hitRate.ts"
 import { makeVirtualClock, type VirtualClock } from "./internal/virtualClock.ts"
 import { editSession, type Operation, OperationTags, workload, type WorkloadOptions } from "./workload.ts"
 
@@ -139,9 +140,13 @@ export interface SoakReport {
   /** False when `global.gc` was not exposed: heap figures then include garbage. */
   readonly gcForced: boolean
   readonly baseline: RunReport
+  /** "opencode today": the Maps plus opencode's SQLite writes, when that run was asked for. */
+  readonly today?: RunReport
   readonly store: RunReport
   /** No lost or mismatched record and no failed operation, in either run. */
   readonly passed: boolean
+  /** The same trace replayed offline: the store's eviction order beside LRU and Belady's optimum, per budget. */
+  readonly hitRates: ReadonlyArray<HitRateRow>
 }
 
 const DEFAULT_SAMPLES = 50
@@ -214,7 +219,10 @@ export const runWorkload = Effect.fn("Soak.runWorkload")(function*(
   let stats: StatsSnapshot = yield* store.stats
   const start = clock.now()
 
+  // Time spent sampling (a forced GC each) is subtracted from the timed loop.
+  let sampling = 0
   const sample = Effect.fnUntraced(function*() {
+    const began = performance.now()
     stats = yield* store.stats
     samples.push({
       operation: done,
@@ -224,6 +232,7 @@ export const runWorkload = Effect.fn("Soak.runWorkload")(function*(
       residentSessions: stats.residentSessions,
       residentBytes: stats.residentBytes
     })
+    sampling += performance.now() - began
   })
   const detail = () => {
     const last = samples[samples.length - 1]
@@ -250,7 +259,7 @@ export const runWorkload = Effect.fn("Soak.runWorkload")(function*(
     else if (done % STATS_EVERY === 0) stats = yield* store.stats
     progress?.update(done, detail)
   }
-  const elapsedMs = performance.now() - began
+  const elapsedMs = performance.now() - began - sampling
   if (samples[samples.length - 1]?.operation !== done) yield* sample()
   const finalHeap = samples[samples.length - 1]!.heapUsed
   const finalStats = stats
@@ -306,14 +315,16 @@ export const runAgainst = <E, R>(label: string, options: SoakOptions, layer: Lay
  * const program = Effect.map(soak(options, { baseline: layerBaseline, store }), (r) => r.passed)
  * ```
  */
-export const soak = Effect.fn("Soak.soak")(function*<E1, R1, E2, R2>(
+export const soak = Effect.fn("Soak.soak")(function*<E1, R1, E2, R2, E3 = never, R3 = never>(
   options: SoakOptions,
   layers: {
     readonly baseline: Layer.Layer<SessionStore, E1, R1>
+    readonly today?: Layer.Layer<SessionStore, E3, R3>
     readonly store: Layer.Layer<SessionStore, E2, R2>
   }
 ) {
   const baseline = yield* runAgainst("baseline", options, layers.baseline)
+  const today = layers.today === undefined ? undefined : yield* runAgainst("today", options, layers.today)
   const store = yield* runAgainst("store", options, layers.store)
   const clean = (run: RunReport) => run.failed === 0 && run.verification.lost === 0 && run.verification.mismatched === 0
   return {
@@ -323,7 +334,9 @@ export const soak = Effect.fn("Soak.soak")(function*<E1, R1, E2, R2>(
     budget: options.budget,
     gcForced: typeof globalThis.gc === "function",
     baseline,
+    ...(today === undefined ? {} : { today }),
     store,
-    passed: clean(baseline) && clean(store)
+    passed: clean(baseline) && clean(store) && (today === undefined || clean(today)),
+    hitRates: hitRateTable(options)
   } satisfies SoakReport
 })

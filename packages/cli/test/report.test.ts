@@ -97,6 +97,7 @@ describe("report", () => {
         budget: undefined,
         gcForced: false,
         passed: true,
+        hitRates: [],
         baseline: emptyRun,
         store: emptyRun
       },

@@ -153,7 +153,7 @@ describe("soak", () => {
       expect(report.passed).toBe(false)
       expect(report.store.verification.mismatched).toBe(report.baseline.byTag.DeleteSession)
       expect(report.store.verification.problems.join("\n")).toContain("deleted session still reads back")
-    }))
+    }), 30_000)
 
   it.live("counts operations the store rejects", () =>
     Effect.gen(function*() {

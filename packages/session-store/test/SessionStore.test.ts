@@ -265,3 +265,23 @@ describe("SessionStore: operations", () => {
       )
     ))
 })
+
+describe("SessionStore: getSessionIfResident (the synchronous hit path)", () => {
+  it.effect("answers a resident session as a hit, exactly as getSession would; undefined, uncounted, otherwise", () =>
+    Effect.gen(function*() {
+      const store = yield* SessionStore
+      assert.strictEqual(store.getSessionIfResident("ses_a"), undefined)
+      yield* store.createSession(sessionInfo("ses_a"))
+      const before = yield* store.stats
+      assert.deepStrictEqual(store.getSessionIfResident("ses_a"), yield* store.getSession("ses_a"))
+      const after = yield* store.stats
+      assert.strictEqual(after.hits - before.hits, 2)
+      assert.strictEqual(after.misses, before.misses)
+      // Inactive: not served from memory, nothing counted; getSession reloads it.
+      yield* TestClock.adjust(testOptions.inactiveTtlMs)
+      assert.strictEqual(store.getSessionIfResident("ses_a"), undefined)
+      assert.strictEqual((yield* store.stats).hits, after.hits)
+      assert.strictEqual((yield* store.getSession("ses_a")).id, "ses_a")
+      assert.strictEqual(store.getSessionIfResident("../escape"), undefined)
+    }).pipe(Effect.provide(SessionStore.layerTest)))
+})

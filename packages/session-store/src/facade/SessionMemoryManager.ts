@@ -29,7 +29,7 @@ import { InvalidInput } from "../domain/Errors.ts"
 import type { MessageWithParts } from "../domain/Message.ts"
 import type { SessionInfo } from "../domain/Session.ts"
 import { SessionRepository } from "../repository/SessionRepository.ts"
-import { type MessagePage, SessionStore, type SweepReport } from "../store/SessionStore.ts"
+import { type MessagePage, SessionStore, type SessionStoreShape, type SweepReport } from "../store/SessionStore.ts"
 import { fromOptions, knownKeys, nearestKey, type StoreOptions } from "../config/StoreConfig.ts"
 import { MemoryMonitor } from "../monitor/MemoryMonitor.ts"
 
@@ -140,6 +140,12 @@ const checkArguments = (config: unknown, storage: unknown): void => {
  */
 export class SessionCache {
   readonly #runtime: ManagedRuntime.ManagedRuntime<SessionStore, unknown>
+  /**
+   * The built store, kept by the first method that ran on it (until
+   * `destroy`): its synchronous hit path serves `getSession`.
+   */
+  #store: SessionStoreShape | undefined
+  #destroyed = false
 
   /**
    * Starts building the layer at once. An unknown config key or a malformed
@@ -153,7 +159,10 @@ export class SessionCache {
   }
 
   #run<A, E>(f: (store: SessionStore["Service"]) => Effect.Effect<A, E>): Promise<A> {
-    return this.#runtime.runPromiseExit(SessionStore.use(f)).then(squash)
+    return this.#runtime.runPromiseExit(SessionStore.use((store) => {
+      if (!this.#destroyed) this.#store = store
+      return f(store)
+    })).then(squash)
   }
 
   /** Waits until the layer is built; rejects with its error (an invalid config, an unusable directory). */
@@ -161,8 +170,15 @@ export class SessionCache {
     return this.#runtime.runPromiseExit(Effect.void).then(squash)
   }
 
-  /** The session's info, or `undefined` when there is no such session. */
+  /**
+   * The session's info, or `undefined` when there is no such session. A
+   * resident session is answered without a fiber (the store's synchronous
+   * hit path, an already resolved promise); anything else runs `getSession`
+   * on the runtime.
+   */
   getSession(sessionId: string): Promise<SessionInfo | undefined> {
+    const info = this.#store?.getSessionIfResident(sessionId)
+    if (info !== undefined) return Promise.resolve(info)
     return this.#run((store) =>
       store.getSession(sessionId).pipe(Effect.catchTag("SessionNotFound", () => Effect.succeed(undefined)))
     )
@@ -289,6 +305,8 @@ export class SessionCache {
 
   /** Releases the layer: the sweep stops, writes in flight finish, nothing keeps the process alive. */
   destroy(): Promise<void> {
+    this.#destroyed = true
+    this.#store = undefined
     return this.#runtime.dispose()
   }
 }

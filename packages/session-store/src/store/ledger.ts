@@ -148,6 +148,14 @@ export class Ledger {
     return n === undefined ? undefined : this.slots[n]
   }
 
+  /**
+   * Slot numbers in load order, oldest first, live: what is removed while
+   * walking it is skipped, what is admitted meanwhile comes at the end.
+   */
+  loadOrder(): Iterator<number> {
+    return this.index.values()
+  }
+
   /** Slots from least to most recently used. A copy, so callers may evict while walking it. */
   ordered(): Array<Slot> {
     const out: Array<Slot> = []

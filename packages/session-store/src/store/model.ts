@@ -193,6 +193,14 @@ export interface SessionStoreShape {
   /** Stores a new session (never overwrites one). It becomes resident when first read. */
   readonly createSession: (info: unknown) => Effect.Effect<SessionInfo, WriteError | SessionAlreadyExists>
   readonly getSession: (sessionId: string) => Effect.Effect<SessionInfo, LookupError>
+  /**
+   * The hit path of `getSession`, synchronous: the info when the session is
+   * resident, live and active (counted as a hit, and it becomes the most
+   * recently used, exactly as `getSession` would), `undefined` otherwise
+   * (nothing counted: call `getSession`, which loads it). For callers outside
+   * Effect that should not pay for a fiber on a hit, such as the facade.
+   */
+  readonly getSessionIfResident: (sessionId: string) => SessionInfo | undefined
   /** Replaces the info with `edit(current)`; an edit that changes the id fails with `InvalidInput`. */
   readonly updateSession: (
     sessionId: string,

@@ -97,6 +97,13 @@ export interface ResidentSet {
   readonly ledger: Pick<Ledger, "hits" | "misses" | "loads" | "loadFailures" | "evictions" | "residentSessions" | "residentMessages" | "residentBytes">
 }
 
+/**
+ * The most sessions one chunk of a sweep evicts before it yields: about
+ * 0.2–0.4 ms of work at 100,000 resident (see the bench), so the sweep
+ * never holds the thread for a millisecond.
+ */
+const SWEEP_CHUNK = 250
+
 /** What one operation took out of memory, to be settled with the Cache and the event hub. */
 class Departures {
   readonly events: Array<StoreEvent> = []
@@ -325,27 +332,58 @@ export const makeResidentSet = Effect.fnUntraced(function*(
       return Effect.as(settle(out), { sessions, bytes: before - ledger.residentBytes, residentBytes: ledger.residentBytes })
     })
 
+  /**
+   * The sweep, in chunks of at most `SWEEP_CHUNK` evictions, each settled
+   * (Cache and events) before the fiber yields to the event loop, so a sweep
+   * that evicts 10,000 sessions never holds the thread for one long stretch.
+   * Each chunk reads the clock again and resumes at the fronts as they are
+   * then (reads and writes in between may have moved sessions to the back);
+   * load order is walked with one iterator for the whole sweep, so the
+   * entries already removed from its front are not walked over again.
+   */
   const sweep: Effect.Effect<SweepReport> = Effect.suspend(() => {
-    const now = clock.currentTimeMillisUnsafe()
-    const out = new Departures()
+    const loadOrder = ledger.loadOrder()
     let expired = 0
-    for (let slot = ledger.oldestLoad(); slot !== undefined && now >= slot.expiresAt; slot = ledger.oldestLoad()) {
-      if (evictSlot(slot, "expired", now, out)) expired++
-    }
     let inactive = 0
-    for (
-      let slot = ledger.oldest();
-      slot !== undefined && now - ledger.lastReadAt(slot.n) >= options.inactiveTtlMs;
-      slot = ledger.oldest()
-    ) {
-      if (evictSlot(slot, "inactive", now, out)) inactive++
+    let expiredDone = false
+    const chunk = (): { readonly out: Departures; readonly more: boolean } => {
+      const now = clock.currentTimeMillisUnsafe()
+      const out = new Departures()
+      let budget = SWEEP_CHUNK
+      while (!expiredDone && budget > 0) {
+        const next = loadOrder.next()
+        const slot = next.done === true ? undefined : ledger.slotAt(next.value)
+        if (slot === undefined || now < slot.expiresAt) {
+          expiredDone = true
+        } else if (evictSlot(slot, "expired", now, out)) {
+          expired++
+          budget--
+        }
+      }
+      for (
+        let slot = ledger.oldest();
+        budget > 0 && slot !== undefined && now - ledger.lastReadAt(slot.n) >= options.inactiveTtlMs;
+        slot = ledger.oldest()
+      ) {
+        if (evictSlot(slot, "inactive", now, out)) {
+          inactive++
+          budget--
+        }
+      }
+      return { out, more: budget === 0 }
     }
-    ledger.sweeps++
-    return Effect.as(settle(out), {
-      expired,
-      inactive,
-      residentSessions: ledger.residentSessions,
-      residentBytes: ledger.residentBytes
+    const loop: Effect.Effect<void> = Effect.suspend(() => {
+      const { more, out } = chunk()
+      return more ? settle(out).pipe(Effect.andThen(Effect.yieldNow), Effect.andThen(loop)) : settle(out)
+    })
+    return Effect.map(loop, () => {
+      ledger.sweeps++
+      return {
+        expired,
+        inactive,
+        residentSessions: ledger.residentSessions,
+        residentBytes: ledger.residentBytes
+      }
     })
   })
 

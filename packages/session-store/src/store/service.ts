@@ -287,6 +287,7 @@ export const makeSessionStore = Effect.fnUntraced(function*(options: StoreOption
   return {
     createSession,
     getSession,
+    getSessionIfResident: resident.hitInfo,
     updateSession,
     removeSession,
     listSessions: () => repository.listSessions(),
