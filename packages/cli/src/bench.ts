@@ -41,7 +41,6 @@
  *
  * @since 0.1.0
  */
-import { NodeServices } from "@effect/platform-node"
 import type { MessageWithParts } from "@session-store/core/Message"
 import { MemoryMonitor } from "@session-store/core/MemoryMonitor"
 import { SessionCache } from "@session-store/core/SessionMemoryManager"
@@ -149,8 +148,8 @@ export interface BenchReport {
 
 /**
  * The repository every row that touches storage runs on, and its name in the
- * report. The one line to change for SQLite:
- * `SessionRepository.layerSqlite({ filename: join(directory, "opencode.db") })`.
+ * report: the embedded default, SQLite in opencode's tables (`durable`:
+ * `synchronous = FULL`, else `NORMAL`; no change watch, one process).
  *
  * @example
  * ```ts
@@ -158,8 +157,12 @@ export interface BenchReport {
  * ```
  */
 export const benchRepository = (directory: string, durable: boolean): Layer.Layer<SessionRepository, unknown> =>
-  SessionRepository.layerFileSystem({ directory, fsync: durable }).pipe(Layer.provide(NodeServices.layer))
-const STORAGE = "file system"
+  SessionRepository.layerSqlite({
+    filename: `${directory}/opencode.db`,
+    synchronous: durable ? "FULL" : "NORMAL",
+    changePollIntervalMs: 0
+  })
+const STORAGE = "SQLite (opencode.db)"
 
 const DEFAULT_SIZES = [100, 10_000, 100_000] as const
 const DEFAULT_COLD = [1_000, 10_000] as const
