@@ -1,6 +1,12 @@
 import { defineProject } from "vitest/config"
 
+// Inside the workspace, `@session-store/core` resolves to its TypeScript sources (the
+// `@session-store/source` export condition), never to a dist/ another project may be building.
+const conditions = ["@session-store/source", "node", "development|production"]
+
 export default defineProject({
+  resolve: { conditions },
+  ssr: { resolve: { conditions } },
   test: {
     name: "postgres",
     include: ["test/**/*.test.ts"],

@@ -33,7 +33,8 @@
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import { DatabaseSync } from "node:sqlite"
+import { Effect } from "effect"
  * import { renderBench, runBench } from "./bench.ts"
  *
  * const program = Effect.map(runBench({ time: 300 }), renderBench)
@@ -50,7 +51,8 @@ import type { SessionId } from "@session-store/core/Ids"
 import type { StoreOptions } from "@session-store/core/StoreConfig"
 import { Cache, Clock, Context, Effect, Exit, Layer, ManagedRuntime, Scope } from "effect"
 import { LRUCache } from "lru-cache"
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
+import { DatabaseSync } from "node:sqlite"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Bench } from "tinybench"
@@ -163,6 +165,7 @@ export const benchRepository = (directory: string, durable: boolean): Layer.Laye
     changePollIntervalMs: 0
   })
 const STORAGE = "SQLite (opencode.db)"
+const RAW_COLD = "raw node:sqlite SELECTs + JSON.parse"
 
 const DEFAULT_SIZES = [100, 10_000, 100_000] as const
 const DEFAULT_COLD = [1_000, 10_000] as const
@@ -342,12 +345,6 @@ const conversation = (session: number, count: number): Array<WireMessage> => {
   return messages
 }
 
-const filesUnder = (root: string): Array<string> =>
-  readdirSync(root).flatMap((name) => {
-    const full = join(root, name)
-    return statSync(full).isDirectory() ? filesUnder(full) : [full]
-  })
-
 /** Builds `layer` in a fresh scope, runs `f` on its store, releases it. */
 const withStore = <A>(layer: Layer.Layer<SessionStore, unknown>, f: (store: SessionStoreShape) => Effect.Effect<A, unknown>) =>
   Effect.runPromise(Effect.scoped(Effect.flatMap(Layer.build(layer), (context) => f(Context.get(context, SessionStore)))))
@@ -363,7 +360,6 @@ const coldLoad = async (messages: number, time: number, progress: boolean): Prom
       }))
     const window = Math.min(messages, 1000)
     const layer = () => storeLayer(benchRepository(directory, false))
-    const files = filesUnder(directory).filter((f) => f.endsWith(".json") || f.endsWith(".jsonl"))
     const tasks: Array<Task> = [
       {
         name: "store, fresh layer",
@@ -385,20 +381,27 @@ const coldLoad = async (messages: number, time: number, progress: boolean): Prom
           })))
       }
     ]
-    // A raw reference where the storage is files (not once it is SQLite).
-    if (files.length > 0) {
-      tasks.push({
-        name: "read + JSON.parse of its files",
-        batch: 1,
-        fn: () => {
-          for (const file of files) {
-            if (file.endsWith(".json")) sink += Object.keys(JSON.parse(readFileSync(file, "utf8"))).length
-            else for (const line of readFileSync(file, "utf8").split("\n")) if (line.length > 1) sink += Object.keys(JSON.parse(line)).length
-          }
+    // The raw reference: the same newest-window SELECTs on node:sqlite, every row's JSON parsed.
+    const raw = new DatabaseSync(`${directory}/opencode.db`, { readOnly: true })
+    const newestMessages = raw.prepare(
+      "SELECT id, data FROM message WHERE session_id = ? ORDER BY time_created DESC, id DESC LIMIT ?"
+    )
+    const partsOf = raw.prepare("SELECT data FROM part WHERE message_id = ? ORDER BY id")
+    tasks.push({
+      name: RAW_COLD,
+      batch: 1,
+      fn: () => {
+        for (const row of newestMessages.all(id, window) as Array<{ id: string; data: string }>) {
+          sink += Object.keys(JSON.parse(row.data)).length
+          for (const part of partsOf.all(row.id) as Array<{ data: string }>) sink += Object.keys(JSON.parse(part.data)).length
         }
-      })
+      }
+    })
+    try {
+      return await measure(`cold load, ${messages.toLocaleString("en-US")} messages`, time, tasks, progress, { iterations: 5 })
+    } finally {
+      raw.close()
     }
-    return await measure(`cold load, ${messages.toLocaleString("en-US")} messages`, time, tasks, progress, { iterations: 5 })
   } finally {
     rmSync(directory, { recursive: true, force: true })
   }
@@ -616,7 +619,7 @@ const checksOf = (samples: ReadonlyArray<Sample>, sizes: ReadonlyArray<number>, 
   for (const m of cold) {
     const g = `cold load, ${m.toLocaleString("en-US")} messages`
     ratio(`cold load ${m.toLocaleString("en-US")}: store / repository alone`, find(samples, g, "store, fresh layer"), find(samples, g, "repository alone, fresh layer"), null)
-    ratio(`cold load ${m.toLocaleString("en-US")}: store / read + JSON.parse`, find(samples, g, "store, fresh layer"), find(samples, g, "read + JSON.parse of its files"), 2)
+    ratio(`cold load ${m.toLocaleString("en-US")}: repository / raw SELECTs`, find(samples, g, "repository alone, fresh layer"), find(samples, g, RAW_COLD), 1.5)
   }
   for (const durable of [false, true]) {
     const g = `append ~2 KB, fsync ${durable ? "on" : "off"}`

@@ -70,7 +70,7 @@ describe("the packed packages, installed with npm outside the workspace", () => 
     const bin = join(app, "node_modules", ".bin", "session-store")
     const version = await run(bin, ["--version"], { cwd: app, env })
     expect(version.stdout).toContain("0.1.0")
-    const listing = await run("npx", ["--no-install", "session-store", "inspect", ".opencode/sessions"], { cwd: app, env })
+    const listing = await run("npx", ["--no-install", "session-store", "inspect", ".opencode/opencode.db"], { cwd: app, env })
     expect(listing.stdout).toMatch(/^ses_01J9\s+Fix the build\s+0/m)
     expect(listing.stdout).toContain(`1 sessions, 0 messages`)
   }, 60_000)

@@ -21,7 +21,7 @@ const child = (args: ReadonlyArray<string | number>) =>
     const lines = yield* Queue.unbounded<{ readonly line: string; readonly at: number }>()
     const exited = yield* Effect.acquireRelease(
       Effect.sync(() => {
-        const proc = spawn(process.execPath, [CHILD, ...args.map(String)], { stdio: ["ignore", "pipe", "pipe"] })
+        const proc = spawn(process.execPath, ["--conditions=@session-store/source", CHILD, ...args.map(String)], { stdio: ["ignore", "pipe", "pipe"] })
         let stderr = ""
         proc.stderr.on("data", (chunk) => (stderr += String(chunk)))
         createInterface({ input: proc.stdout }).on("line", (line) => {
