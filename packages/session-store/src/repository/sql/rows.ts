@@ -116,6 +116,17 @@ const fitsJson = (value: unknown) => value !== null && value !== undefined
  * The `session` row of `info` (only the columns in `columns`) and what does
  * not fit in it.
  */
+/** Session fields kept in a text column of opencode's `session` table, by field. */
+const TEXT_COLUMNS: Readonly<Record<string, string>> = { workspaceID: "workspace_id", path: "path", agent: "agent" }
+
+/** Session fields kept as JSON in a column of opencode's `session` table, by field. */
+const JSON_COLUMNS: Readonly<Record<string, string>> = {
+  revert: "revert",
+  permission: "permission",
+  metadata: "metadata",
+  model: "model"
+}
+
 export const sessionToRow = (
   info: SessionInfo,
   columns: ReadonlySet<string>
@@ -174,19 +185,20 @@ export const sessionToRow = (
   }
   for (const [key, value] of Object.entries(others)) {
     if (value === undefined) continue
+    const textColumn = TEXT_COLUMNS[key]
+    if (textColumn !== undefined) {
+      stringColumn(key, textColumn, value)
+      continue
+    }
+    const jsonColumnName = JSON_COLUMNS[key]
+    if (jsonColumnName !== undefined) {
+      jsonColumn(key, jsonColumnName, value)
+      continue
+    }
     switch (key) {
       case "slug":
         slugSeen = true
         stringColumn(key, "slug", value)
-        break
-      case "workspaceID":
-        stringColumn(key, "workspace_id", value)
-        break
-      case "path":
-        stringColumn(key, "path", value)
-        break
-      case "agent":
-        stringColumn(key, "agent", value)
         break
       case "share":
         if (isObject(value) && onlyKeys(value, ["url"]) && typeof value["url"] === "string") {
@@ -215,18 +227,6 @@ export const sessionToRow = (
           row["tokens_cache_read"] = value.cache.read
           row["tokens_cache_write"] = value.cache.write
         } else rest[key] = value
-        break
-      case "revert":
-        jsonColumn(key, "revert", value)
-        break
-      case "permission":
-        jsonColumn(key, "permission", value)
-        break
-      case "metadata":
-        jsonColumn(key, "metadata", value)
-        break
-      case "model":
-        jsonColumn(key, "model", value)
         break
       default:
         rest[key] = value
