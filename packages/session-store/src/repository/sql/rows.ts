@@ -112,10 +112,6 @@ const fitsSummary = (value: unknown): value is { additions: number; deletions: n
 
 const fitsJson = (value: unknown) => value !== null && value !== undefined
 
-/**
- * The `session` row of `info` (only the columns in `columns`) and what does
- * not fit in it.
- */
 /** Session fields kept in a text column of opencode's `session` table, by field. */
 const TEXT_COLUMNS: Readonly<Record<string, string>> = { workspaceID: "workspace_id", path: "path", agent: "agent" }
 
@@ -127,6 +123,10 @@ const JSON_COLUMNS: Readonly<Record<string, string>> = {
   model: "model"
 }
 
+/**
+ * The `session` row of `info` (only the columns in `columns`) and what does
+ * not fit in it.
+ */
 export const sessionToRow = (
   info: SessionInfo,
   columns: ReadonlySet<string>
