@@ -14,10 +14,10 @@
  *   `Effect.runPromise(getSession)`, `ManagedRuntime.runPromise(getSession)`
  *   and the facade's `await cache.getSession(id)`.
  * - **Cold load** of a 1,000- and a 10,000-message session: every sample
- *   builds a fresh repository and store layer over the stored files and
- *   reads the session through it (nothing held from one sample to the
- *   next), beside the repository alone and a raw read + `JSON.parse` of the
- *   session's files.
+ *   builds a fresh repository and store layer over the stored opencode.db
+ *   and reads the session through it (nothing held from one sample to the
+ *   next), beside the repository alone and the same SELECTs raw on
+ *   node:sqlite with a `JSON.parse` of every row.
  * - **Append** of a ~2 KB message to a resident session, with durability
  *   on and off, beside the repository alone.
  * - **Sweep** of 100,000 resident sessions that evicts 1 % and 10 % of them

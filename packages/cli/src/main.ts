@@ -20,7 +20,7 @@ import { ByteSize, ConfigProvider, Console, Effect, FileSystem, Layer, Option, P
 import { Argument, CliError, CliOutput, Command, Flag } from "effect/cli"
 import { layerBaseline, layerOpencodeToday } from "./baseline.ts"
 import { renderBench, runBench } from "./bench.ts"
-import { inspectTarget, renderDatabase, renderListing } from "./inspect.ts"
+import { inspectTarget, renderDatabase } from "./inspect.ts"
 import { renderTable, summarize, writeReport } from "./report.ts"
 import { makeServeCommand } from "./serve/command.ts"
 import { soak } from "./soak.ts"
@@ -242,12 +242,12 @@ const soakCommand = Command.make(
 const inspectCommand = Command.make(
   "inspect",
   {
-    target: Argument.String("opencode.db | directory").pipe(
-      Argument.withDescription("An opencode.db (SQLite), or an older session-store storage directory")
+    target: Argument.String("opencode.db").pipe(
+      Argument.withDescription("An opencode.db (SQLite)")
     ),
     verify: Flag.Boolean("verify").pipe(
       Flag.withDescription(
-        "Check everything (a database: integrity_check and every row decoded; a directory: every file); print each problem and exit 1 if any"
+        "Check everything (integrity_check and every row decoded); print each problem and exit 1 if any"
       ),
       Flag.withDefault(false)
     ),
@@ -257,16 +257,10 @@ const inspectCommand = Command.make(
     const target = resolvePath(yield* Path.Path, given)
     const found = yield* inspectTarget(target, { verify })
     yield* Console.log(
-      json
-        ? JSON.stringify(found.inspection, null, 2)
-        : found.kind === "database"
-        ? renderDatabase(found.inspection)
-        : renderListing(found.inspection)
+      json ? JSON.stringify(found.inspection, null, 2) : renderDatabase(found.inspection)
     )
     const problems = found.inspection.problems?.length ?? 0
-    const damaged = found.kind === "database"
-      ? found.inspection.sessions.filter((s) => !s.healthy).length
-      : found.inspection.damaged.length
+    const damaged = found.inspection.sessions.filter((s) => !s.healthy).length
     if (problems === 0 && damaged > 0) {
       return yield* new CliError.UserError({
         cause: found.inspection,
@@ -282,12 +276,11 @@ const inspectCommand = Command.make(
   })
 ).pipe(
   Command.withDescription(
-    "List the sessions of an opencode.db (or a storage directory); with --verify, check every row (or file). Never writes."
+    "List the sessions of an opencode.db; with --verify, check every row. Never writes."
   ),
   Command.withExamples([
     { command: "session-store inspect ~/.local/share/opencode/opencode.db", description: "List sessions" },
-    { command: "session-store inspect .opencode/opencode.db --verify", description: "Check a database for damage" },
-    { command: "session-store inspect ./data --verify", description: "Check an older storage directory" }
+    { command: "session-store inspect .opencode/opencode.db --verify", description: "Check a database for damage" }
   ])
 )
 

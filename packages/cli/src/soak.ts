@@ -6,7 +6,7 @@
  *
  * The code is written against the `SessionStore` service only; which layer
  * backs each run is decided by the caller (the command wires the embedded
- * file-system store in a temporary directory).
+ * SQLite store, an opencode.db in a temporary directory).
  *
  * @example
  * ```ts

@@ -15,7 +15,7 @@
  *   store with the watch off and on (polling every 100 ms on its own
  *   connection and fiber).
  *
- * Run: cd packages/session-store && node --expose-gc bench/sqlite.bench.ts
+ * Run: npx -y pnpm@10.34.9 --filter @session-store/core bench
  * Figures are printed, never asserted: they depend on the machine.
  */
 import * as NFS from "node:fs"

@@ -1,14 +1,13 @@
 /**
  * Bad input, through the store as a caller or an operator meets it: hostile
- * ids, messages over the configured size limit, corrupt and truncated files,
- * invalid configuration. Each gets a typed error with a message that says
+ * ids, messages over the configured size limit, invalid configuration (a
+ * corrupt database or row, on SQLite: SessionRepository.sqliteFaults.test.ts). Each gets a typed error with a message that says
  * what is wrong and where, nothing reaches storage that should not, and the
  * store keeps working for everything else.
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Context, Effect, Exit, Layer } from "effect"
 import * as fc from "fast-check"
@@ -17,8 +16,7 @@ import { MemoryMonitor } from "../src/monitor/MemoryMonitor.ts"
 import { SessionRepository } from "../src/repository/SessionRepository.ts"
 import { SessionStore, type SessionStoreShape } from "../src/store/SessionStore.ts"
 import { provider } from "../src/config/StoreConfig.ts"
-import { verifyDirectory } from "../src/repository/fileSystem/StorageInspection.ts"
-import { sessionDirectoryName } from "../src/repository/fileSystem/layout.ts"
+import { inspectDatabase } from "../src/repository/sql/SqlInspection.ts"
 import { outcomeTag, SEED } from "./Reliability.support.ts"
 import { instrumentedRepository, RepositoryControls } from "./support/instrumentedRepository.ts"
 import { message, sessionInfo } from "./SessionStore.support.ts"
@@ -29,21 +27,28 @@ const tempRoot = Effect.acquireRelease(
   (root) => Effect.sync(() => fs.rmSync(root, { recursive: true, force: true }))
 )
 
-/** The store on the real file system in `directory`, configured from an opencode.json object and an environment. */
+/** The store on `<directory>/opencode.db` (the folder created), configured from an opencode.json object and an environment. */
 const liveStore = (directory: string, file: unknown = {}, env: Record<string, string> = {}) =>
-  SessionStore.layerFileSystem({ directory, fsync: false }).pipe(
-    Layer.provide(ConfigProvider.layer(provider({ file, env })))
-  )
+  Layer.unwrap(Effect.sync(() => {
+    fs.mkdirSync(directory, { recursive: true })
+    return SessionStore.layerSqlite({ filename: path.join(directory, "opencode.db"), synchronous: "NORMAL" }).pipe(
+      Layer.provide(ConfigProvider.layer(provider({ file, env })))
+    )
+  }))
 
 const withStore = <A, E, E2>(
   layer: Layer.Layer<SessionStore, E2>,
   f: (store: SessionStoreShape) => Effect.Effect<A, E>
 ) => Effect.scoped(Effect.flatMap(Layer.build(layer), (context) => f(Context.get(context, SessionStore))))
 
-/** Every file under `root`, with its bytes: for "nothing changed" and "nothing escaped" checks. */
+/**
+ * Every file under `root`, with its bytes: for "nothing changed" checks. The
+ * WAL index (`-shm`) is left out: readers take their read marks in it.
+ */
 const snapshot = (root: string): Record<string, string> => {
   const out: Record<string, string> = {}
   for (const entry of fs.readdirSync(root, { recursive: true, withFileTypes: true })) {
+    if (entry.name.endsWith("-shm")) continue
     const full = path.join(entry.parentPath, entry.name)
     out[path.relative(root, full)] = entry.isFile() ? fs.readFileSync(full).toString("base64") : "dir"
   }
@@ -145,7 +150,7 @@ describe("Reliability: hostile ids", () => {
       Layer.provide(MemoryMonitor.layerTest())
     ))))
 
-  it.effect("any string as an id, on the real file system: refused exactly when unsafe, else it round-trips and stays inside the directory", () =>
+  it.effect("any string as an id, on a SQLite file: refused exactly when unsafe, else it round-trips, and nothing but the database is written", () =>
     Effect.gen(function*() {
       const root = yield* tempRoot
       const directory = path.join(root, "store")
@@ -156,6 +161,7 @@ describe("Reliability: hostile ids", () => {
       )
       const samples = fc.sample(fc.uniqueArray(id, { minLength: 150, maxLength: 150 }), { numRuns: 1, seed: SEED })[0]!
       let accepted = 0
+      const messageIds = new Map<string, string>()
       yield* withStore(liveStore(directory), (store) =>
         Effect.gen(function*() {
           for (const sessionId of samples) {
@@ -168,20 +174,23 @@ describe("Reliability: hostile ids", () => {
             }
             assert.isTrue(Exit.isSuccess(exit), `${JSON.stringify(sessionId)}: ${Exit.isFailure(exit) ? String(exit.cause) : ""}`)
             accepted++
-            yield* store.appendMessage(sessionId, message(sessionId, "msg_1"))
+            // Message ids are unique across sessions (opencode's message table).
+            messageIds.set(sessionId, `msg_${accepted}`)
+            yield* store.appendMessage(sessionId, message(sessionId, `msg_${accepted}`))
           }
           for (const sessionId of samples.filter((s) => idProblem(s) === undefined)) {
             assert.strictEqual((yield* store.getSession(sessionId)).id, sessionId)
-            assert.deepStrictEqual((yield* store.getMessages(sessionId)).map((m) => m.info.id), ["msg_1"])
+            assert.deepStrictEqual((yield* store.getMessages(sessionId)).map((m) => m.info.id), [messageIds.get(sessionId)])
           }
           assert.strictEqual((yield* store.listSessions()).length, accepted)
         }))
-      // Nothing escaped: the only entry next to the store is the store, and sessions/ holds one directory per session.
+      // Nothing escaped: the only entry next to the store is the store, which holds the database and its WAL files.
       assert.deepStrictEqual(fs.readdirSync(root), ["store"])
-      const names = fs.readdirSync(path.join(directory, "sessions")).sort()
-      assert.deepStrictEqual(names, samples.filter((s) => idProblem(s) === undefined).map(sessionDirectoryName).sort())
+      for (const name of fs.readdirSync(directory)) assert.match(name, /^opencode\.db(-wal|-shm)?$/)
       assert.isAbove(accepted, 50)
-      assert.deepStrictEqual(yield* verifyDirectory(directory).pipe(Effect.provide(NodeServices.layer)), [])
+      const inspection = yield* inspectDatabase(path.join(directory, "opencode.db"), { verify: true })
+      assert.deepStrictEqual(inspection.problems, [])
+      assert.strictEqual(inspection.sessions.length, accepted)
     }), 60_000)
 })
 
@@ -226,150 +235,6 @@ describe("Reliability: messages over the configured size limit", () => {
         store.appendMessage("ses_1", message("ses_1", "msg_big", "漢".repeat(700))))
       const loaded = yield* withStore(liveStore(directory, file, env), (store) => store.getMessages("ses_1"))
       assert.deepStrictEqual(loaded.map((m) => m.info.id), ["msg_1", "msg_3", "msg_big"])
-    }))
-})
-
-// ---------------------------------------------------------------------------
-
-/** Where the files of a session live under a store directory. */
-const sessionFiles = (directory: string, sessionId: string) => {
-  const dir = path.join(directory, "sessions", sessionDirectoryName(sessionId))
-  return { dir, info: path.join(dir, "info.json"), log: path.join(dir, "messages.jsonl") }
-}
-
-describe("Reliability: corrupt and truncated files", () => {
-  it.effect("corrupt or truncated records fail with CorruptRecord naming the file and the problem, are never rewritten, and leave every other session working", () =>
-    Effect.gen(function*() {
-      const root = yield* tempRoot
-      const directory = path.join(root, "store")
-      const ids = ["ses_ok", "ses_badjson", "ses_truncinfo", "ses_emptyinfo", "ses_schema", "ses_moved", "ses_noinfo", "ses_badline"]
-      yield* withStore(liveStore(directory), (store) =>
-        Effect.forEach(ids, (id) =>
-          Effect.gen(function*() {
-            yield* store.createSession(sessionInfo(id))
-            for (let n = 1; n <= 3; n++) yield* store.appendMessage(id, message(id, `msg_${n}`))
-          }), { discard: true }))
-
-      const files = Object.fromEntries(ids.map((id) => [id, sessionFiles(directory, id)]))
-      const infoText = fs.readFileSync(files["ses_truncinfo"]!.info, "utf8")
-      fs.writeFileSync(files["ses_badjson"]!.info, `{"id":"ses_badjson","title":"hand edited",}`)
-      fs.writeFileSync(files["ses_truncinfo"]!.info, infoText.slice(0, infoText.length >> 1))
-      fs.writeFileSync(files["ses_emptyinfo"]!.info, "")
-      fs.writeFileSync(files["ses_schema"]!.info, JSON.stringify({ ...sessionInfo("ses_schema"), time: { created: "yesterday" } }))
-      fs.writeFileSync(files["ses_moved"]!.info, JSON.stringify(sessionInfo("ses_ok")))
-      fs.rmSync(files["ses_noinfo"]!.info)
-      const lines = fs.readFileSync(files["ses_badline"]!.log, "utf8").split("\n")
-      lines[1] = lines[1]!.slice(0, 30) // a record cut short in the middle of the log
-      fs.writeFileSync(files["ses_badline"]!.log, lines.join("\n"))
-      const before = snapshot(root)
-      const acceptedWrites = new Set<string>()
-
-      const expected: Record<string, RegExp> = {
-        ses_badjson: /corrupt record in .*info\.json: not valid JSON/,
-        ses_truncinfo: /corrupt record in .*info\.json: not valid JSON/,
-        ses_emptyinfo: /corrupt record in .*info\.json: not valid JSON/,
-        ses_schema: /corrupt record in .*info\.json: not a session info record/,
-        ses_moved: /corrupt record in .*info\.json: holds session ses_ok, not ses_moved/,
-        ses_noinfo: /corrupt record in .*info\.json: missing: the session directory has no info record/,
-        ses_badline: /corrupt record in .*messages\.jsonl: line 2: not valid JSON/
-      }
-      yield* withStore(liveStore(directory), (store) =>
-        Effect.gen(function*() {
-          for (const [id, pattern] of Object.entries(expected)) {
-            const reads = [
-              store.getSession(id),
-              store.getMessages(id),
-              store.updateSession(id, (info) => ({ ...info, title: "overwrite?" }))
-            ] as ReadonlyArray<Effect.Effect<unknown, { readonly _tag: string }>>
-            for (const [n, operation] of reads.entries()) {
-              const error = yield* failureOf(operation)
-              assert.strictEqual(error._tag, "CorruptRecord", `${id} operation ${n}: ${error.message}`)
-              assert.match(error.message, pattern, `${id} operation ${n}`)
-            }
-            // Message writes go to the log alone (one append, no read of the info): with a
-            // corrupt log they are refused; with only the info corrupt they are accepted,
-            // durably, and read back once the info is repaired (below).
-            for (const [name, write] of [
-              ["append", store.appendMessage(id, message(id, "msg_9"))],
-              ["removeMessage", store.removeMessage(id, "msg_1")]
-            ] as const) {
-              const exit = yield* Effect.exit(write as Effect.Effect<unknown, { readonly _tag: string; readonly message: string }>)
-              if (id === "ses_badline" || Exit.isFailure(exit)) {
-                const error = yield* failureOf(Effect.suspend(() => exit))
-                assert.strictEqual(error._tag, "CorruptRecord", `${id} ${name}: ${error.message}`)
-                assert.match(error.message, pattern, `${id} ${name}`)
-              } else {
-                acceptedWrites.add(id)
-              }
-            }
-          }
-          // Everything else works.
-          assert.deepStrictEqual((yield* store.getMessages("ses_ok")).map((m) => m.info.id), ["msg_1", "msg_2", "msg_3"])
-          yield* store.appendMessage("ses_ok", message("ses_ok", "msg_4"))
-          const stats = yield* store.stats
-          assert.isAtLeast(stats.loadFailures, Object.keys(expected).length)
-        }))
-      // Evidence is never rewritten: no corrupt record is touched (a log only grows by acknowledged appends).
-      const after = snapshot(root)
-      for (const id of Object.keys(expected)) {
-        const info = path.relative(root, files[id]!.info)
-        assert.strictEqual(after[info], before[info], `${info} untouched`)
-        const log = path.relative(root, files[id]!.log)
-        if (!acceptedWrites.has(id)) assert.strictEqual(after[log], before[log], `${log} untouched`)
-        else assert.isTrue(Buffer.from(after[log]!, "base64").subarray(0, Buffer.from(before[log]!, "base64").length).equals(Buffer.from(before[log]!, "base64")), `${log} only appended to`)
-      }
-      // The inspection finds every one of them.
-      const problems = yield* verifyDirectory(directory).pipe(Effect.provide(NodeServices.layer))
-      assert.strictEqual(problems.length, Object.keys(expected).length, JSON.stringify(problems, null, 2))
-      // Repaired by hand, a session reads back with every write that was acknowledged meanwhile.
-      fs.writeFileSync(files["ses_badjson"]!.info, JSON.stringify(sessionInfo("ses_badjson")))
-      const repaired = yield* withStore(liveStore(directory), (store) => store.getMessages("ses_badjson"))
-      assert.deepStrictEqual(
-        repaired.map((m) => m.info.id),
-        acceptedWrites.has("ses_badjson") ? ["msg_2", "msg_3", "msg_9"] : ["msg_1", "msg_2", "msg_3"]
-      )
-    }))
-
-  it.effect("a log cut short in its last record (a crash mid-write) loses only that unacknowledged record; appends continue after it", () =>
-    Effect.gen(function*() {
-      const root = yield* tempRoot
-      const directory = path.join(root, "store")
-      yield* withStore(liveStore(directory), (store) =>
-        Effect.gen(function*() {
-          yield* store.createSession(sessionInfo("ses_1"))
-          for (let n = 1; n <= 3; n++) yield* store.appendMessage("ses_1", message("ses_1", `msg_${n}`))
-        }))
-      const { log } = sessionFiles(directory, "ses_1")
-      const text = fs.readFileSync(log, "utf8")
-      // Cut the last record in half, as a crash during its write would: it was never acknowledged.
-      const lastLine = text.slice(text.lastIndexOf("\n", text.length - 2) + 1)
-      fs.writeFileSync(log, text.slice(0, text.length - lastLine.length + (lastLine.length >> 1)))
-      yield* withStore(liveStore(directory), (store) =>
-        Effect.gen(function*() {
-          assert.deepStrictEqual((yield* store.getMessages("ses_1")).map((m) => m.info.id), ["msg_1", "msg_2"])
-          yield* store.appendMessage("ses_1", message("ses_1", "msg_4"))
-          assert.deepStrictEqual((yield* store.getMessages("ses_1")).map((m) => m.info.id), ["msg_1", "msg_2", "msg_4"])
-        }))
-      const reopened = yield* withStore(liveStore(directory), (store) => store.getMessages("ses_1"))
-      assert.deepStrictEqual(reopened.map((m) => m.info.id), ["msg_1", "msg_2", "msg_4"])
-      assert.deepStrictEqual(yield* verifyDirectory(directory).pipe(Effect.provide(NodeServices.layer)), [])
-    }))
-
-  it.effect("a directory that is not the store's fails the layer with RepositoryError naming the file: a foreign format.json, a path through a regular file", () =>
-    Effect.gen(function*() {
-      const root = yield* tempRoot
-      const directory = path.join(root, "store")
-      yield* withStore(liveStore(directory), () => Effect.void)
-      fs.writeFileSync(path.join(directory, "format.json"), `{"format":"something-else","version":7}`)
-      const foreign = yield* failureOf(withStore(liveStore(directory), () => Effect.void))
-      assert.strictEqual(foreign._tag, "RepositoryError")
-      assert.include(foreign.message, "format.json")
-
-      fs.writeFileSync(path.join(root, "a-file"), "x")
-      const throughFile = yield* failureOf(withStore(liveStore(path.join(root, "a-file", "store")), () => Effect.void))
-      assert.strictEqual(throughFile._tag, "RepositoryError")
-      assert.match(throughFile.message, /ENOTDIR|not a directory/i)
-      assert.include(throughFile.message, "a-file")
     }))
 })
 

@@ -3,12 +3,11 @@
  * messages each to one session, 1,000 concurrent reads of a cold session, and
  * writers racing evictions across more sessions than fit. Run on the memory
  * repository (every repository call yields first, so fibers interleave at
- * every step) and on the real file-system repository.
+ * every step) and on the SQLite repository on a temp file (synchronous FULL).
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { TestClock } from "effect/testing"
 import { Effect, Fiber, Latch, Layer } from "effect"
@@ -37,13 +36,13 @@ const onMemory = SessionStore.layerWith(options).pipe(
   Layer.provide(MemoryMonitor.layerTest())
 )
 
-/** The store on the real file system, in a fresh temporary directory (fsync on or off). */
-const onFileSystem = (fsync: boolean) =>
+/** The store on a SQLite file in a fresh temporary directory (synchronous FULL or NORMAL). */
+const onSqlite = (synchronous: "FULL" | "NORMAL") =>
   Layer.unwrap(Effect.map(tempDirectory, (directory) =>
     SessionStore.layerWith(options).pipe(
       Layer.orDie,
       Layer.provideMerge(instrumentedRepository(
-        SessionRepository.layerFileSystem({ directory, fsync }).pipe(Layer.orDie, Layer.provide(NodeServices.layer))
+        SessionRepository.layerSqlite({ filename: path.join(directory, "opencode.db"), synchronous }).pipe(Layer.orDie)
       )),
       Layer.provide(MemoryMonitor.layerTest())
     )))
@@ -232,13 +231,13 @@ describe("Reliability: concurrency on the memory repository", () => {
     writersRacingEvictions.pipe(Effect.provide(onMemory)))
 })
 
-describe("Reliability: concurrency on the file-system repository", () => {
-  it.live(`${FIBERS} fibers append ${PER_FIBER} messages each to one session (fsync on): all stored, each fiber's order kept`, () =>
-    appendsFromManyFibers.pipe(Effect.provide(onFileSystem(true))), 120_000)
+describe("Reliability: concurrency on the SQLite repository", () => {
+  it.live(`${FIBERS} fibers append ${PER_FIBER} messages each to one session (synchronous FULL): all stored, each fiber's order kept`, () =>
+    appendsFromManyFibers.pipe(Effect.provide(onSqlite("FULL"))), 120_000)
 
   it.live(`${READERS} concurrent reads of a cold session share one load`, () =>
-    coldReadsShareOneLoad(false).pipe(Effect.provide(onFileSystem(true))))
+    coldReadsShareOneLoad(false).pipe(Effect.provide(onSqlite("FULL"))))
 
-  it.live("writers racing capacity evictions across more sessions than fit lose nothing (fsync on)", () =>
-    writersRacingEvictions.pipe(Effect.provide(onFileSystem(true))), 120_000)
+  it.live("writers racing capacity evictions across more sessions than fit lose nothing (synchronous FULL)", () =>
+    writersRacingEvictions.pipe(Effect.provide(onSqlite("FULL"))), 120_000)
 })

@@ -8,7 +8,6 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Latch, Layer, Scope } from "effect"
 import { TestClock } from "effect/testing"
@@ -18,7 +17,7 @@ import type { MessageWithParts } from "../src/domain/Message.ts"
 import { MemoryMonitor } from "../src/monitor/MemoryMonitor.ts"
 import { SessionRepository } from "../src/repository/SessionRepository.ts"
 import { SessionStore } from "../src/store/SessionStore.ts"
-import { verifyDirectory } from "../src/repository/fileSystem/StorageInspection.ts"
+import { inspectDatabase } from "../src/repository/sql/SqlInspection.ts"
 import {
   envInt,
   outcomeTag,
@@ -34,7 +33,7 @@ import { message, messageId, sessionInfo } from "./SessionStore.support.ts"
 const W = 4
 const INITIAL = 6
 const RUNS = envInt("SESSION_STORE_INTERRUPT_RUNS", 1000)
-const FS_RUNS = envInt("SESSION_STORE_INTERRUPT_FS_RUNS", 100)
+const SQLITE_RUNS = envInt("SESSION_STORE_INTERRUPT_SQLITE_RUNS", 100)
 
 type Kind = "append" | "put" | "update" | "removeMessage" | "read" | "page" | "getMessage"
 
@@ -231,7 +230,7 @@ describe("Reliability: interruption", () => {
     if (!replaying && RUNS >= 50) assert.isAbove(tally.interrupted, RUNS / 2)
   }, 120_000)
 
-  it(`file-system repository: ${FS_RUNS} random mixes, and the directory verifies clean after each`, async () => {
+  it(`SQLite repository on temp files: ${SQLITE_RUNS} random mixes, and the database verifies clean after each`, async () => {
     const tally: Tally = { interrupted: 0, completed: 0 }
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "session-store-interrupt-"))
     let n = 0
@@ -239,25 +238,21 @@ describe("Reliability: interruption", () => {
       // Stays on fc.assert: it.effect.prop (@effect/vitest 4.0.5) takes only effect/Arbitrary or Schema inputs and { runs, seed, replay }, not fast-check's seed and SESSION_STORE_MODEL_PATH replay.
       await fc.assert(
         fc.asyncProperty(scenarioArb, async (input) => {
-          const directory = path.join(root, `run-${n++}`)
+          const filename = path.join(root, `run-${n++}.db`)
           await run(
-            () =>
-              SessionRepository.layerFileSystem({ directory, fsync: true }).pipe(
-                Layer.orDie,
-                Layer.provide(NodeServices.layer)
-              ),
+            () => SessionRepository.layerSqlite({ filename, synchronous: "FULL" }).pipe(Layer.orDie),
             false,
             tally
           )(input)
-          const problems = await Effect.runPromise(verifyDirectory(directory).pipe(Effect.provide(NodeServices.layer)))
-          assert.deepStrictEqual(problems, [], "no torn or corrupt record left behind")
+          const inspection = await Effect.runPromise(inspectDatabase(filename, { verify: true }))
+          assert.deepStrictEqual(inspection.problems, [], "no torn or corrupt row left behind")
         }),
-        runParameters(FS_RUNS)
+        runParameters(SQLITE_RUNS)
       )
     } finally {
       fs.rmSync(root, { recursive: true, force: true })
     }
-    console.log(`interruption, file system: ${FS_RUNS} runs, ${tally.interrupted} operations interrupted, ${tally.completed} completed`)
+    console.log(`interruption, SQLite: ${SQLITE_RUNS} runs, ${tally.interrupted} operations interrupted, ${tally.completed} completed`)
   }, 300_000)
 
   it.effect("interrupting the only reader of a cold load in flight frees the session: a write goes through, the next read sees it", () =>

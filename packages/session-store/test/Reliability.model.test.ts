@@ -1,12 +1,11 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Layer } from "effect"
 import * as fc from "fast-check"
 import { SessionRepository } from "../src/repository/SessionRepository.ts"
-import { FS_RUNS, newTally, PATH, property, report, RUNS } from "./Reliability.model.ts"
+import { newTally, PATH, property, report, RUNS, SQLITE_RUNS } from "./Reliability.model.ts"
 import { runParameters } from "./Reliability.support.ts"
 
 describe("Reliability: model-based", () => {
@@ -26,7 +25,7 @@ describe("Reliability: model-based", () => {
     }
   }, 600_000)
 
-  it(`file-system repository: ${FS_RUNS} random sequences agree with the model after every step`, async () => {
+  it(`SQLite repository on temp files: ${SQLITE_RUNS} random sequences agree with the model after every step`, async () => {
     const tally = newTally()
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "session-store-model-"))
     let n = 0
@@ -36,17 +35,16 @@ describe("Reliability: model-based", () => {
         property(
           tally,
           () =>
-            SessionRepository.layerFileSystem({ directory: path.join(root, `run-${n++}`), fsync: false }).pipe(
-              Layer.orDie,
-              Layer.provide(NodeServices.layer)
+            SessionRepository.layerSqlite({ filename: path.join(root, `run-${n++}.db`), synchronous: "NORMAL" }).pipe(
+              Layer.orDie
             ),
           false
         ),
-        runParameters(FS_RUNS)
+        runParameters(SQLITE_RUNS)
       )
     } finally {
       fs.rmSync(root, { recursive: true, force: true })
     }
-    report("file-system repository", tally)
+    report("SQLite repository", tally)
   }, 600_000)
 })

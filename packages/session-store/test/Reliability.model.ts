@@ -22,8 +22,8 @@
  * store and from storage, and releasing the layer finishes.
  *
  * Runs: SESSION_STORE_MODEL_RUNS sequences on the memory repository (default
- * 1000) and SESSION_STORE_MODEL_FS_RUNS on the file-system repository
- * (default 50), from SESSION_STORE_MODEL_SEED (default fixed). A failure
+ * 1000) and SESSION_STORE_MODEL_SQLITE_RUNS on the SQLite repository on
+ * temp files (default 50), from SESSION_STORE_MODEL_SEED (default fixed). A failure
  * prints the shrunk sequence, the step that failed and the seed and path;
  * SESSION_STORE_MODEL_SEED=<seed> SESSION_STORE_MODEL_PATH=<path> replays it.
  */
@@ -49,7 +49,7 @@ import { instrumentedRepository, RepositoryControls, Storage } from "./support/i
 import { messageId } from "./SessionStore.support.ts"
 
 export const RUNS = envInt("SESSION_STORE_MODEL_RUNS", 1000)
-export const FS_RUNS = envInt("SESSION_STORE_MODEL_FS_RUNS", 50)
+export const SQLITE_RUNS = envInt("SESSION_STORE_MODEL_SQLITE_RUNS", 50)
 export const PATH = process.env["SESSION_STORE_MODEL_PATH"] || undefined
 const MAX_STEPS = envInt("SESSION_STORE_MODEL_STEPS", 100)
 

@@ -1,12 +1,12 @@
 /**
  * Shutdown: a child process builds the live layer the way opencode does
- * (`SessionStore.layerFileSystem`, the `memory` section of an opencode.json
+ * (`SessionStore.layerSqlite` on an opencode.db, the `memory` section of an opencode.json
  * plus `MEMORY_*` environment variables), works with twelve writers, and
  * releases the layer while they are still writing. Right after the release
  * nothing but stdio may keep its event loop alive (the sweep and the heap check
  * run every hour there, so a timer left behind would show, and would keep it
  * alive for an hour); it must then exit by itself, and everything it
- * acknowledged must be on disk: the parent reopens the directory and finds,
+ * acknowledged must be on disk: the parent reopens the database and finds,
  * for every writer, exactly the state after its acknowledged writes, or that
  * plus the one write that was in flight when the layer was released.
  */
@@ -15,12 +15,11 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Context, Effect, Layer } from "effect"
 import type { MessageWithParts } from "../src/domain/Message.ts"
 import { SessionStore } from "../src/store/SessionStore.ts"
-import { verifyDirectory } from "../src/repository/fileSystem/StorageInspection.ts"
+import { inspectDatabase } from "../src/repository/sql/SqlInspection.ts"
 import { apply, type Stored, workloadMessage, writerOps } from "./fixtures/shutdownWorkload.ts"
 
 const CHILD = fileURLToPath(new URL("./fixtures/shutdownChild.ts", import.meta.url))
@@ -116,9 +115,9 @@ describe("Reliability: shutdown", () => {
       const acknowledged = [...run.acks.values()].reduce((n, last) => n + last + 1, 0)
       assert.isAtLeast(acknowledged, 2_500)
 
-      // Reopen the directory, as the next opencode process would.
+      // Reopen the database, as the next opencode process would.
       const stored = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-        const context = yield* Layer.build(SessionStore.layerFileSystem({ directory }).pipe(
+        const context = yield* Layer.build(SessionStore.layerSqlite({ filename: path.join(directory, "opencode.db") }).pipe(
           Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(opencodeJson)))
         ))
         const store = Context.get(context, SessionStore)
@@ -172,8 +171,8 @@ describe("Reliability: shutdown", () => {
         `shutdown: ${acknowledged} writes acknowledged by 12 writers (${JSON.stringify(Object.fromEntries(kinds))}), all on disk; ` +
           `${inFlightApplied} writers' in-flight write landed too; ${stored.size} sessions stored`
       )
-      const problems = await Effect.runPromise(verifyDirectory(directory).pipe(Effect.provide(NodeServices.layer)))
-      assert.deepStrictEqual(problems, [])
+      const inspection = await Effect.runPromise(inspectDatabase(path.join(directory, "opencode.db"), { verify: true }))
+      assert.deepStrictEqual(inspection.problems, [])
     } finally {
       fs.rmSync(root, { recursive: true, force: true })
     }

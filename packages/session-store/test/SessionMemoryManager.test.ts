@@ -148,13 +148,15 @@ describe("SessionMemoryManager.SessionCache (the proposal's API on the real laye
   })
 
   it("the constructor rejects unknown option keys and malformed storage instead of ignoring them", () => {
-    // Issue 12: `storage: "memory"` inside the config was ignored and the data went to ./.opencode/sessions.
+    // Issue 12: `storage: "memory"` inside the config was ignored and the data went to the default database.
     expect(() => new SessionCache({ storage: "memory" } as SessionMemoryManager.SessionCacheConfig))
       .toThrow(/unknown config key "storage"; where the data lives is the second argument/)
     expect(() => new SessionCache({ maxSesions: 5 } as SessionMemoryManager.SessionCacheConfig, "memory"))
       .toThrow(`unknown config key "maxSesions"; did you mean "maxSessions"?`)
-    expect(() => new SessionCache({}, "memroy" as "memory")).toThrow(/storage must be \{ database: string \}, "memory" or \{ directory: string \}/)
-    expect(() => new SessionCache({}, { dir: "/tmp/x" } as unknown as { directory: string })).toThrow(/storage must be/)
+    expect(() => new SessionCache({}, "memroy" as "memory")).toThrow(/storage must be \{ database: string \} or "memory"/)
+    expect(() => new SessionCache({}, { dir: "/tmp/x" } as unknown as { database: string })).toThrow(/storage must be/)
+    expect(() => new SessionCache({}, { directory: "/tmp/x" } as unknown as { database: string }))
+      .toThrow(/storage \{ directory \} is no longer supported; use \{ database: string \}/)
   })
 
   it("rejects an invalid config with the config error naming the key", async () => {
@@ -191,13 +193,6 @@ describe("SessionMemoryManager.SessionCache (the proposal's API on the real laye
     expect(rows("SELECT id, title FROM session")).toStrictEqual([{ id: "ses_a", title: "Session ses_a" }])
     expect(rows("SELECT id FROM message WHERE session_id = 'ses_a'")).toStrictEqual([{ id: "msg_1" }])
     db.close()
-  })
-
-  it("keeps { directory } (the JSONL file-system repository) working for now", async () => {
-    const first = cacheOn({}, { directory })
-    await first.setSession("ses_a", makeSessionInfo("ses_a"))
-    await first.destroy()
-    expect(await cacheOn({}, { directory }).hasSession("ses_a")).toBe(true)
   })
 
   it("works on a memory repository too", async () => {

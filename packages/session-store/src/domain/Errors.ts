@@ -171,11 +171,11 @@ export class IncompatibleSchema extends Schema.TaggedError<IncompatibleSchema>()
 
 /**
  * A stored record cannot be read back: it was hand-edited, truncated in the
- * middle, or written by something else. The file is left exactly as it is.
+ * middle, or written by something else. The row is left exactly as it is.
  *
  * @example
  * ```ts
- * new CorruptRecord({ file: "/data/sessions/ses_1/info.json", problem: "not valid JSON" }).message
+ * new CorruptRecord({ file: "message msg_1", problem: "not valid JSON" }).message
  * ```
  */
 export class CorruptRecord extends Schema.TaggedError<CorruptRecord>()("CorruptRecord", {

@@ -1,7 +1,7 @@
 /**
- * Branded identifiers, validated at the boundary. An id becomes a file or
- * directory name in the embedded repository, so anything that could escape a
- * directory or break a name is rejected with {@link InvalidId}.
+ * Branded identifiers, validated at the boundary. An id is a key in every
+ * repository and in logs and file names around it, so anything that could
+ * escape a directory or break a name is rejected with {@link InvalidId}.
  *
  * @example
  * ```ts

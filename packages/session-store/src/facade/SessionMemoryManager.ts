@@ -23,7 +23,6 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { NodeFileSystem, NodePath } from "@effect/platform-node"
 import { Cause, Effect, Exit, Layer, ManagedRuntime } from "effect"
 import { InvalidInput } from "../domain/Errors.ts"
 import type { MessageWithParts } from "../domain/Message.ts"
@@ -49,7 +48,6 @@ export type SessionCacheConfig = Partial<StoreOptions>
  * - `{ database }`: a SQLite file in opencode's own tables (opencode.db), the
  *   default being `.opencode/opencode.db` under the working directory (its
  *   folder is created when missing);
- * - `{ directory }`: the older JSONL file-system repository (kept for now);
  * - `"memory"`: a throwaway in-process repository.
  *
  * @example
@@ -57,7 +55,7 @@ export type SessionCacheConfig = Partial<StoreOptions>
  * const storage: SessionCacheStorage = { database: "/home/me/.local/share/opencode/opencode.db" }
  * ```
  */
-export type SessionCacheStorage = { readonly database: string } | { readonly directory: string } | "memory"
+export type SessionCacheStorage = { readonly database: string } | "memory"
 
 /** The default storage: `.opencode/opencode.db` under the working directory. */
 export const defaultStorage: SessionCacheStorage = { database: path.join(".opencode", "opencode.db") }
@@ -79,15 +77,11 @@ const storeLayer = (config: SessionCacheConfig, storage: SessionCacheStorage) =>
   const store = SessionStore.layerWith(config)
   const repository = storage === "memory"
     ? SessionRepository.layerMemory
-    : "database" in storage
-    ? Layer.unwrap(Effect.sync(() => {
+    : Layer.unwrap(Effect.sync(() => {
       // SQLite creates the file, not its folder.
       fs.mkdirSync(path.dirname(path.resolve(storage.database)), { recursive: true })
       return SessionRepository.layerSqlite({ filename: storage.database })
     }))
-    : SessionRepository.layerFileSystem({ directory: storage.directory }).pipe(
-      Layer.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer))
-    )
   // The live monitor reads the heap at the interval of the same (validated) config.
   const monitor = Layer.unwrap(
     Effect.map(fromOptions(config), (options) => MemoryMonitor.layerLive({ intervalMs: options.pressureCheckIntervalMs }))
@@ -103,7 +97,7 @@ const squash = <A, E>(exit: Exit.Exit<A, E>): A => {
 }
 
 // A misplaced option (`storage: "memory"` inside the config) must not be
-// ignored: the data would silently go to `./.opencode/sessions`.
+// ignored: the data would silently go to `./.opencode/opencode.db`.
 const checkArguments = (config: unknown, storage: unknown): void => {
   if (typeof config !== "object" || config === null || Array.isArray(config)) {
     throw new TypeError(`SessionCache: the config must be an object of memory settings, got ${JSON.stringify(config)}`)
@@ -113,16 +107,17 @@ const checkArguments = (config: unknown, storage: unknown): void => {
     throw new TypeError(
       key === "storage" || key === "directory" || key === "database"
         ? `SessionCache: unknown config key "${key}"; where the data lives is the second argument: ` +
-          `new SessionCache(config, { database }), new SessionCache(config, "memory") or new SessionCache(config, { directory })`
+          `new SessionCache(config, { database }) or new SessionCache(config, "memory")`
         : `SessionCache: unknown config key "${key}"; did you mean "${nearestKey(key)}"?`
     )
   }
-  const isPlace = (key: "database" | "directory") =>
-    typeof storage === "object" && storage !== null &&
-    typeof (storage as Record<string, unknown>)[key] === "string" && Object.keys(storage).length === 1
-  if (storage !== "memory" && !isPlace("database") && !isPlace("directory")) {
+  const isDatabase = typeof storage === "object" && storage !== null &&
+    typeof (storage as Record<string, unknown>).database === "string" && Object.keys(storage).length === 1
+  if (storage !== "memory" && !isDatabase) {
     throw new TypeError(
-      `SessionCache: storage must be { database: string }, "memory" or { directory: string }, got ${JSON.stringify(storage)}`
+      typeof storage === "object" && storage !== null && "directory" in storage
+        ? `SessionCache: storage { directory } is no longer supported; use { database: string } (an opencode.db) or "memory", got ${JSON.stringify(storage)}`
+        : `SessionCache: storage must be { database: string } or "memory", got ${JSON.stringify(storage)}`
     )
   }
 }
@@ -165,7 +160,7 @@ export class SessionCache {
     })).then(squash)
   }
 
-  /** Waits until the layer is built; rejects with its error (an invalid config, an unusable directory). */
+  /** Waits until the layer is built; rejects with its error (an invalid config, an unusable database). */
   ready(): Promise<void> {
     return this.#runtime.runPromiseExit(Effect.void).then(squash)
   }

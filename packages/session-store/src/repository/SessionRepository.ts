@@ -2,7 +2,6 @@
  * The repository port: where sessions and messages are stored for real. The
  * store treats it as the truth; every write goes here before it is
  * acknowledged. The layers: {@link SessionRepository.layerMemory} for tests,
- * {@link SessionRepository.layerFileSystem} (JSONL files),
  * {@link SessionRepository.layerSql} on any `effect/sql` client in opencode's
  * own tables, and {@link SessionRepository.layerSqlite} on an SQLite file
  * (opencode.db) through `node:sqlite`.
@@ -26,11 +25,8 @@
  */
 import { Context, Effect, Layer } from "effect"
 import * as Reactivity from "effect/reactivity/Reactivity"
-import type * as FileSystem from "effect/FileSystem"
-import type * as Path from "effect/Path"
 import type { SqlClient } from "effect/sql/SqlClient"
 import type { IncompatibleSchema, RepositoryError } from "../domain/Errors.ts"
-import { makeFileSystemRepository } from "./fileSystem/fileSystemRepository.ts"
 import { makeMemoryRepository } from "./memory.ts"
 import * as SqliteClient from "./sql/SqliteClient.ts"
 import { makeSqlRepository, type SqlRepositoryOptions } from "./sql/sqlRepository.ts"
@@ -70,33 +66,6 @@ export class SessionRepository extends Context.Service<SessionRepository, Sessio
    * ```
    */
   static readonly layerMemory: Layer.Layer<SessionRepository> = Layer.sync(SessionRepository, makeMemoryRepository)
-
-  /**
-   * The embedded, durable repository: everything under `directory`, one
-   * directory per session (mode 0700, files 0600), the session info replaced
-   * atomically and the messages in an append-only log. With `fsync` (the
-   * default) every write is on disk before it is acknowledged; a crash at any
-   * moment loses nothing acknowledged, and a record torn by a crash is ignored
-   * on the next load. A record that does not decode fails with CorruptRecord
-   * naming its file and line, and is never deleted or rewritten. One process
-   * owns a directory at a time. Opening the directory fails with
-   * RepositoryError when it cannot be created or read.
-   *
-   * @example
-   * ```ts
-   * import { NodeServices } from "@effect/platform-node"
-   *
-   * const RepositoryLive = SessionRepository.layerFileSystem({ directory: "/var/lib/opencode/sessions" }).pipe(
-   *   Layer.provide(NodeServices.layer)
-   * )
-   * ```
-   */
-  static layerFileSystem(options: {
-    readonly directory: string
-    readonly fsync?: boolean | undefined
-  }): Layer.Layer<SessionRepository, RepositoryError, FileSystem.FileSystem | Path.Path> {
-    return Layer.effect(SessionRepository, makeFileSystemRepository(options))
-  }
 
   /**
    * The repository on the `SqlClient` in context (SQLite or PostgreSQL), in

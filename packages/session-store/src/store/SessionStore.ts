@@ -20,8 +20,6 @@
  *
  * @since 0.1.0
  */
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import * as NodePath from "@effect/platform-node/NodePath"
 import { type Config, Context, Effect, Layer } from "effect"
 import { defaults, fromOptions, StoreConfig, type StoreOptions } from "../config/StoreConfig.ts"
 import type { IncompatibleSchema, RepositoryError } from "../domain/Errors.ts"
@@ -77,7 +75,6 @@ export const testOptions: StoreOptions = {
  * - `SessionStore.layerWith(options)`: explicit options, validated like the config.
  * - `SessionStore.layerSqlite({ filename })`: the embedded default, on a SQLite
  *   file in opencode's tables (opencode.db), and the live `MemoryMonitor.layer`.
- * - `SessionStore.layerFileSystem({ directory })`: on the older file-system repository.
  * - `SessionStore.layerTest`: the memory repository, the test `MemoryMonitor` and
  *   {@link testOptions}; also provides the repository and `MemoryMonitorTest`.
  *
@@ -172,32 +169,5 @@ export class SessionStore extends Context.Service<SessionStore, SessionStoreShap
   ): Layer.Layer<SessionStore, Config.ConfigError | RepositoryError | IncompatibleSchema> =>
     SessionStore.layer.pipe(
       Layer.provide(Layer.mergeAll(SessionRepository.layerSqlite(options), MemoryMonitor.layer))
-    )
-
-  /**
-   * The store, configured from the current `ConfigProvider`, on the
-   * file-system repository in `directory`, with
-   * Node's file system and the live `MemoryMonitor` (every
-   * `memory.pressureCheckIntervalMs`). Fails with `RepositoryError` when the
-   * directory cannot be opened, `ConfigError` when a `memory.*` key is invalid.
-   *
-   * @example
-   * ```ts
-   * import { ConfigProvider, Layer } from "effect"
-   * import { provider } from "@session-store/core/StoreConfig"
-   *
-   * const StoreLive = SessionStore.layerFileSystem({ directory: "/var/lib/opencode/sessions" }).pipe(
-   *   Layer.provide(ConfigProvider.layer(provider({ file: opencodeJson })))
-   * )
-   * ```
-   */
-  static readonly layerFileSystem = (options: {
-    readonly directory: string
-    /** Flush every write to disk before acknowledging it (default true). */
-    readonly fsync?: boolean | undefined
-  }): Layer.Layer<SessionStore, Config.ConfigError | RepositoryError> =>
-    SessionStore.layer.pipe(
-      Layer.provide(Layer.mergeAll(SessionRepository.layerFileSystem(options), MemoryMonitor.layer)),
-      Layer.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer))
     )
 }

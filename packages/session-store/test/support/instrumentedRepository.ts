@@ -1,6 +1,6 @@
 /**
  * A repository wrapper for the specs: it counts every call and can fail,
- * hold or slow down any call of any repository (memory or file system),
+ * hold or slow down any call of any repository (memory or SQLite),
  * steered through one service, {@link RepositoryControls}. The unwrapped
  * repository is provided as {@link Storage}, to read what really is stored.
  *
