@@ -13,6 +13,7 @@ const answers = () =>
       socket.destroy()
       resolve(ok)
     }
+    // Probing a real socket: no answer within a second means no server.
     socket.setTimeout(1_000, () => done(false))
     socket.once("connect", () => done(true))
     socket.once("error", () => done(false))

@@ -36,6 +36,7 @@ const runAndKill = (db: string, firstIndex: number, firstVersion: number, acks: 
       out += chunk
       if (!killing && out.split("\n").length - 1 >= acks) {
         killing = true
+        // A real OS process killed at a varied moment of its own writing: real time is the point.
         setTimeout(() => child.kill("SIGKILL"), delayMs)
       }
     })

@@ -27,6 +27,7 @@ const nextEvent = async (
 ): Promise<Event> => {
   let timer: ReturnType<typeof setTimeout> | undefined
   const timeout = new Promise<never>((_, reject) => {
+    // A guard on a real server process over loopback (no TestClock reaches it): fail instead of hanging.
     timer = setTimeout(() => reject(new Error("no such event")), ms)
   })
   // next() by hand: a for-await loop would end the generator when it returns
