@@ -132,10 +132,14 @@ export const makeResidentSet = Effect.fnUntraced(function*(
 
   const leavingCause = (slot: Slot, now: number): EvictionCause => (now >= slot.expiresAt ? "expired" : "inactive")
 
-  /** Takes the slot out of the ledger, which counts the cause, and records the departure. */
-  const evictSlot = (slot: Slot, cause: EvictionCause, now: number, out: Departures): boolean => {
+  /**
+   * Takes the slot out of the ledger, which counts the cause, and records the
+   * departure; `uncache: false` leaves the Cache's entry of the id alone (a
+   * lookup evicting the slot it replaces: that entry is its own).
+   */
+  const evictSlot = (slot: Slot, cause: EvictionCause, now: number, out: Departures, uncache = true): boolean => {
     if (!ledger.remove(slot, cause)) return false
-    out.ids.push(slot.id)
+    if (uncache) out.ids.push(slot.id)
     out.events.push({
       _tag: "Evicted",
       sessionId: slot.id,
@@ -187,11 +191,9 @@ export const makeResidentSet = Effect.fnUntraced(function*(
     // A write allocated the session while this lookup waited for the lock: that slot is current.
     if (held !== undefined && isLive(held, clock.currentTimeMillisUnsafe())) return held
     const out = new Departures()
-    // Not invalidated in the Cache: the entry there now is this lookup's own.
     if (held !== undefined) {
       const now = clock.currentTimeMillisUnsafe()
-      evictSlot(held, leavingCause(held, now), now, out)
-      out.ids.pop()
+      evictSlot(held, leavingCause(held, now), now, out, false)
     }
     ledger.loads++
     const epoch = changeEpoch
