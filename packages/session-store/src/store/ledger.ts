@@ -1,6 +1,7 @@
 import type { SessionId } from "../domain/Ids.ts"
 import type { SessionInfo } from "../domain/Session.ts"
 import { type EvictionCause, evictionCauses, type StoreStats } from "./model.ts"
+import { defaultTuning, EvictionPolicy, hashId, VISIT_GAP_MS } from "./policy.ts"
 import type { ResidentSnapshot } from "./snapshot.ts"
 
 /**
@@ -40,8 +41,11 @@ const NEWER = 3
  *   end), and every load gets the same time to live, so the front is where
  *   the expired ones are;
  * - a doubly linked list over slot numbers is in least-recently-used order:
- *   the front is where the idle ones are (inactivity, capacity, budget and
- *   pressure all take from there).
+ *   the front is where the idle ones are (the sweep's inactivity walk takes
+ *   from there);
+ * - the eviction order (capacity, budget, pressure) is the policy's
+ *   ({@link EvictionPolicy}, `policy.ts`): the resident session worth least
+ *   per byte, by how often and how recently it is visited, leaves first.
  *
  * What a hit touches is kept by slot number in flat arrays (a `Float64Array`
  * row of last use, deadline and LRU links, and the infos) rather than in each
@@ -73,12 +77,22 @@ export class Ledger {
   private mostRecent = NONE
   private messages = 0
   private bytes = 0
+  private readonly policy: EvictionPolicy
   hits = 0
   misses = 0
   loads = 0
   loadFailures = 0
   sweeps = 0
   readonly evictions = noEvictions()
+
+  /**
+   * `inactiveTtlMs` bounds the policy's visit gap: a session idle longer
+   * than the inactivity limit has left, so a gap longer than a quarter of it
+   * would count no second visit at all.
+   */
+  constructor(inactiveTtlMs: number = Number.POSITIVE_INFINITY) {
+    this.policy = new EvictionPolicy({ ...defaultTuning, visitGapMs: Math.min(VISIT_GAP_MS, inactiveTtlMs / 4) })
+  }
 
   /** Accounted bytes of every resident slot. */
   get residentBytes(): number {
@@ -134,12 +148,14 @@ export class Ledger {
   }
 
   /**
-   * The next more recently used slot after a resident one. Read it before
-   * evicting `slot`: a slot taken out of the ledger is unlinked.
+   * The slot to evict next, never `keep`: the policy's choice, worth least
+   * per byte for the budget and pressure (`bySize`), per session for the
+   * capacity. Among the least recently used of each size class, so it costs
+   * a few dozen reads, not a walk over the resident set.
    */
-  newer(slot: Slot): Slot | undefined {
-    const next = this.rows[ROW * slot.n + NEWER]!
-    return next === NONE ? undefined : this.slots[next]
+  victim(keep: Slot | undefined, bySize: boolean): Slot | undefined {
+    const n = this.policy.pick(keep === undefined ? NONE : keep.n, bySize)
+    return n === NONE ? undefined : this.slots[n]
   }
 
   /** The slot of the oldest load. */
@@ -185,6 +201,7 @@ export class Ledger {
     this.link(n)
     this.messages += slot.snapshot.window.length
     this.bytes += slot.snapshot.bytes
+    this.policy.admitted(n, hashId(slot.id), slot.snapshot.bytes, this.index.size)
   }
 
   /**
@@ -192,7 +209,9 @@ export class Ledger {
    * the most recently used. Its place in load order does not change.
    */
   touchAt(n: number, now: number): void {
+    const idle = now - this.rows[ROW * n + LAST_READ]!
     this.rows[ROW * n + LAST_READ] = now
+    this.policy.used(n, idle)
     if (n === this.mostRecent) return
     this.unlink(n)
     this.link(n)
@@ -209,6 +228,7 @@ export class Ledger {
       this.messages += next.window.length - slot.snapshot.window.length
       this.bytes += next.bytes - slot.snapshot.bytes
       this.infos[slot.n] = next.info
+      this.policy.resized(slot.n, next.bytes)
     }
     slot.snapshot = next
   }
@@ -219,6 +239,7 @@ export class Ledger {
     if (n === NONE) return false
     this.index.delete(slot.id)
     this.unlink(n)
+    this.policy.removed(n)
     this.slots[n] = undefined
     this.infos[n] = undefined
     this.free.push(n)

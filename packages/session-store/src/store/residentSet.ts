@@ -20,9 +20,10 @@ import * as StoreMetrics from "./StoreMetrics.ts"
  * is not kept; a loaded session lives at most `sessionTtl`. Its capacity is
  * unbounded because it never decides what leaves memory.
  *
- * The ledger decides residency: what stays, in what order (least recently
- * used first), the byte budget, inactivity, pressure, and why each session
- * left. Every way out of memory goes through `evictSlot`, whose departures
+ * The ledger decides residency: what stays, in what order (its eviction
+ * policy's: the session worth least per byte, by how often and how recently
+ * it is visited, leaves first), the byte budget, inactivity, pressure, and
+ * why each session left. Every way out of memory goes through `evictSlot`, whose departures
  * are then `settle`d: each leaving session is invalidated in the Cache and
  * its event published. So the Cache holds nothing the ledger let go, and a
  * hit is the ledger's alone (one `Map` lookup, the time checks, a move to
@@ -35,8 +36,8 @@ import * as StoreMetrics from "./StoreMetrics.ts"
  * A write counts as a use: it becomes the most recently used and its
  * inactivity clock restarts; its absolute time to live does not.
  *
- * The byte budget: whenever resident bytes grow (a load, a write), least
- * recently used sessions leave (cause `budget`) until the total fits, except
+ * The byte budget: whenever resident bytes grow (a load, a write), the
+ * ledger's victims leave (cause `budget`) until the total fits, except
  * the session just loaded or written. That one stays even when it alone
  * exceeds `maxBytes`: it is the session being worked on, and dropping it
  * would reload it on every read.
@@ -86,7 +87,7 @@ export interface ResidentSet {
   /** Drops the session from memory, if resident, with `cause`. */
   readonly evict: (sessionId: SessionId, cause: EvictionCause) => Effect.Effect<void>
   /**
-   * Memory pressure: drops least recently used sessions, cause `pressure`,
+   * Memory pressure: drops the ledger's victims, cause `pressure`,
    * until at most `keep` (a fraction) of the resident bytes remain. Says what it freed.
    */
   readonly shed: (keep: number) => Effect.Effect<{ readonly sessions: number; readonly bytes: number; readonly residentBytes: number }>
@@ -116,7 +117,7 @@ export const makeResidentSet = Effect.fnUntraced(function*(
   locks: SessionLocks,
   hub: EventHub
 ) {
-  const ledger = new Ledger()
+  const ledger = new Ledger(options.inactiveTtlMs)
   // The store's time is the Clock of the context its layer is built in (the
   // sweep's too), read synchronously: the hit path needs it without an effect.
   const clock = yield* Clock.Clock
@@ -159,21 +160,19 @@ export const makeResidentSet = Effect.fnUntraced(function*(
         Effect.andThen(hub.publish(out.events))
       )
 
-  /** After an admission: at most `maxSessions` stay, least recently used leaving first (never `keep`). */
+  /** After an admission: at most `maxSessions` stay, the ledger's victims leaving first (never `keep`). */
   const keepCapacity = (keep: Slot, now: number, out: Departures): void => {
-    for (let slot = ledger.oldest(); slot !== undefined && ledger.residentSessions > options.maxSessions;) {
-      const next = ledger.newer(slot)
-      if (slot !== keep) evictSlot(slot, "capacity", now, out)
-      slot = next
+    for (let slot: Slot | undefined; ledger.residentSessions > options.maxSessions;) {
+      if ((slot = ledger.victim(keep, false)) === undefined) break
+      evictSlot(slot, "capacity", now, out)
     }
   }
 
-  /** Least recently used first, every slot but `keep` leaves until the resident bytes fit the budget. */
+  /** The ledger's victims leave, never `keep`, until the resident bytes fit the budget. */
   const keepBudget = (keep: Slot, now: number, out: Departures): void => {
-    for (let slot = ledger.oldest(); slot !== undefined && ledger.residentBytes > options.maxBytes;) {
-      const next = ledger.newer(slot)
-      if (slot !== keep) evictSlot(slot, "budget", now, out)
-      slot = next
+    for (let slot: Slot | undefined; ledger.residentBytes > options.maxBytes;) {
+      if ((slot = ledger.victim(keep, true)) === undefined) break
+      evictSlot(slot, "budget", now, out)
     }
   }
 
@@ -326,10 +325,9 @@ export const makeResidentSet = Effect.fnUntraced(function*(
       const before = ledger.residentBytes
       const target = Math.floor(before * keep)
       let sessions = 0
-      for (let slot = ledger.oldest(); slot !== undefined && ledger.residentBytes > target;) {
-        const next = ledger.newer(slot)
+      for (let slot: Slot | undefined; ledger.residentBytes > target;) {
+        if ((slot = ledger.victim(undefined, true)) === undefined) break
         if (evictSlot(slot, "pressure", now, out)) sessions++
-        slot = next
       }
       return Effect.as(settle(out), { sessions, bytes: before - ledger.residentBytes, residentBytes: ledger.residentBytes })
     })

@@ -1,0 +1,355 @@
+/**
+ * The store's eviction order, as a pure policy over slot numbers: which
+ * resident session leaves first when the byte budget, the session capacity
+ * or memory pressure asks for room.
+ *
+ * Plain LRU keeps the sessions used last. On opencode's traffic that loses
+ * in two ways: sessions differ in size by three orders of magnitude (a few
+ * KB to several MB), so one large session that will not be read again
+ * pushes out dozens of small ones that will; and the sessions a user comes
+ * back to after hours are the ones used often, which LRU has dropped by then
+ * behind a stream of sessions used once. So each resident session is worth
+ *
+ *     (how often it is visited + how recently) / its bytes
+ *
+ * and the least worth leaves first, chosen among the `CANDIDATES` least
+ * recently used of each size class (a power of two of bytes):
+ *
+ * - **visits, not operations.** A visit (a turn, a browse) is dozens of
+ *   operations a second apart; counted one by one they would rank sessions by
+ *   how long their turns are. A use counts as a visit when the session was
+ *   idle for at least `VISIT_GAP_MS` (the "correlated reference period" of
+ *   LRU-K), and a load always does.
+ * - **frequency** is a count-min sketch of visits keyed by the session id's
+ *   hash, so it survives eviction (a session read again after hours is
+ *   recognised) in bounded memory; every `period` visits all counts are
+ *   halved, so popularity that has passed fades (TinyLFU's aging).
+ * - **recency** falls with the number of visits (to any session) since the
+ *   session's own last use: a session just used is worth keeping before it
+ *   has any count, the recency guard a frequency filter needs on bursty
+ *   traffic where the hot set drifts. Nothing is refused admission: a
+ *   read-through store holds what is read, and writes allocate.
+ * - **the candidates** are the least recently used of each size class, not
+ *   of all slots: the slot worth least per byte is nearly always among the
+ *   oldest of its class, and a large session that will not be read again is
+ *   found without walking past the many small ones used before it. Of
+ *   equals (same worth), the least recently used leaves: with sessions alike
+ *   in size and visits the order is LRU's.
+ *
+ * Cost: a hit does a subtraction, a comparison and a relink in its class
+ * list (a few typed-array writes, no allocation); a visit (at most one per
+ * session per `VISIT_GAP_MS`) adds four counter increments; an eviction
+ * weighs at most `CANDIDATES` slots per non-empty class. Memory: a few
+ * numbers per slot and the sketch, whose width follows the resident count
+ * up to `MAX_SKETCH_WIDTH`; halving it every `period` visits is amortized
+ * to a few counter writes per visit.
+ *
+ * Deterministic: no randomness, no clock of its own; the same calls give the
+ * same order, so the offline replay of the soak (`hitRate.ts` in the cli)
+ * runs this module and measures what the store does.
+ */
+
+/** No slot: the end of a list, or nothing to evict. */
+export const NO_SLOT = -1
+
+/** A use after this long idle is a new visit (milliseconds). */
+export const VISIT_GAP_MS = 60_000
+
+/** How many of the least recently used slots of each size class an eviction weighs. */
+export const CANDIDATES = 4
+
+// Size classes: powers of two of bytes, 1 B to 2^52 B.
+const CLASSES = 53
+const sizeClass = (bytes: number): number => (bytes < 2 ? 0 : Math.min(CLASSES - 1, Math.floor(Math.log2(bytes))))
+
+/** Widest sketch row (counters); 4 rows of 16-bit counters, 512 KB at most. */
+export const MAX_SKETCH_WIDTH = 1 << 16
+
+const MIN_SKETCH_WIDTH = 256
+const ROWS = 4
+const MAX_COUNT = 0xffff
+// Visits per resident session between two halvings of the counts.
+const PERIOD_PER_RESIDENT = 8
+const MIN_PERIOD = 256
+// The worth of a session: (count + PRIOR) / period + RECENCY × (visits since its own + 1) ^ -RECENCY_EXPONENT.
+const PRIOR = 1
+const RECENCY = 0.2
+const RECENCY_EXPONENT = 1.2
+
+/** The policy's constants, together so a replay can weigh other values. */
+export interface Tuning {
+  /** A use after this long idle is a new visit. */
+  readonly visitGapMs: number
+  readonly candidates: number
+  readonly prior: number
+  readonly recency: number
+  readonly recencyExponent: number
+  readonly periodPerResident: number
+}
+
+/** The values the store runs with. */
+export const defaultTuning: Tuning = {
+  visitGapMs: VISIT_GAP_MS,
+  candidates: CANDIDATES,
+  prior: PRIOR,
+  recency: RECENCY,
+  recencyExponent: RECENCY_EXPONENT,
+  periodPerResident: PERIOD_PER_RESIDENT
+}
+
+const SEEDS = [0x9e3779b1, 0x85ebca77, 0xc2b2ae3d, 0x27d4eb2f] as const
+
+/**
+ * A 32-bit FNV-1a hash of a session id: the sketch's key.
+ *
+ * @example
+ * ```ts
+ * hashId("ses_abc") === hashId("ses_abc") // true
+ * ```
+ */
+export const hashId = (id: string): number => {
+  let h = 0x811c9dc5
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193)
+  return h >>> 0
+}
+
+/**
+ * A count-min sketch of visits: four rows of 16-bit counters, incremented
+ * conservatively (only the rows at the minimum), halved every `period`
+ * increments. An estimate is never below the true (halved) count.
+ *
+ * @example
+ * ```ts
+ * const sketch = new FrequencySketch()
+ * sketch.increment(hashId("ses_a"))
+ * sketch.estimate(hashId("ses_a")) // 1
+ * ```
+ */
+export class FrequencySketch {
+  private table = new Uint16Array(ROWS * MIN_SKETCH_WIDTH)
+  private columns = MIN_SKETCH_WIDTH
+  private shift = 32 - Math.log2(MIN_SKETCH_WIDTH)
+  private additions = 0
+  /** Increments between two halvings. */
+  period = MIN_PERIOD
+  /** Visits per resident session between two halvings. */
+  perResident = PERIOD_PER_RESIDENT
+
+  /** Counters per row. */
+  get width(): number {
+    return this.columns
+  }
+
+  /** The estimated (aged) count of `hash`. */
+  estimate(hash: number): number {
+    let min = MAX_COUNT
+    for (let r = 0; r < ROWS; r++) {
+      const c = this.table[r * this.columns + this.index(hash, r)]!
+      if (c < min) min = c
+    }
+    return min
+  }
+
+  /** Counts one visit of `hash`; every `period` visits, every count is halved. */
+  increment(hash: number): void {
+    const min = this.estimate(hash)
+    if (min < MAX_COUNT) {
+      for (let r = 0; r < ROWS; r++) {
+        const i = r * this.columns + this.index(hash, r)
+        if (this.table[i] === min) this.table[i] = min + 1
+      }
+    }
+    if (++this.additions >= this.period) this.age()
+  }
+
+  /**
+   * Sizes the sketch for `residents` sessions: the width doubles (each
+   * counter copied to the two it splits into, so no estimate drops) up to
+   * `MAX_SKETCH_WIDTH`, and the aging period follows the resident count.
+   */
+  fit(residents: number): void {
+    while (this.columns < MAX_SKETCH_WIDTH && this.columns < 4 * residents) {
+      const table = new Uint16Array(this.table.length * 2)
+      const width = this.columns
+      // An index is the top bits of the mixed hash: one more bit splits counter i into 2i and 2i + 1.
+      for (let i = 0; i < ROWS * width; i++) {
+        const c = this.table[i]!
+        table[2 * i] = c
+        table[2 * i + 1] = c
+      }
+      this.table = table
+      this.columns = width * 2
+      this.shift--
+    }
+    this.period = Math.max(MIN_PERIOD, this.perResident * residents)
+  }
+
+  private index(hash: number, row: number): number {
+    return Math.imul(hash ^ SEEDS[row]!, 0x2c1b3c6d) >>> this.shift
+  }
+
+  private age(): void {
+    this.additions = 0
+    const table = this.table
+    for (let i = 0; i < table.length; i++) table[i] = table[i]! >>> 1
+  }
+}
+
+/**
+ * The policy's state for a host that numbers its resident slots (the
+ * store's ledger, or the offline replay): per slot number its bytes, size
+ * class, the visit clock of its last visit, its id's hash and its links in
+ * its size class's list, plus the sketch and the global visit clock.
+ *
+ * The candidates of an eviction are the `candidates` least recently used
+ * of each size class (a power of two of bytes), not of all slots: the slot
+ * worth least per byte is nearly always among the oldest of its class, and
+ * a large session that will not be read again is found without walking past
+ * the many small ones used before it.
+ *
+ * @example
+ * ```ts
+ * const policy = new EvictionPolicy()
+ * policy.admitted(0, hashId("ses_a"), 2_000, 1)
+ * policy.used(0, 5_000) // same visit: nothing counted
+ * policy.pick(NO_SLOT, true) // 0
+ * ```
+ */
+export class EvictionPolicy {
+  private visitAt = new Float64Array(64)
+  // Per slot, the number of its last use among all uses: the tie-break, so equals leave in LRU order.
+  private usedAt = new Float64Array(64)
+  private uses = 0
+  private bytes = new Float64Array(64)
+  private hashes = new Uint32Array(64)
+  // Per slot: its size class, and the less and more recently used slots of that class.
+  private classOf = new Int32Array(64)
+  private older = new Int32Array(64)
+  private newer = new Int32Array(64)
+  // Per size class: its least and most recently used slot.
+  private readonly oldest = new Int32Array(CLASSES).fill(NO_SLOT)
+  private readonly newest = new Int32Array(CLASSES).fill(NO_SLOT)
+  private clock = 0
+  readonly sketch = new FrequencySketch()
+  private readonly tuning: Tuning
+
+  constructor(tuning: Tuning = defaultTuning) {
+    this.tuning = tuning
+    this.sketch.perResident = tuning.periodPerResident
+  }
+
+  /** Slot `n` now holds a freshly loaded or created session of `bytes` (`residents` resident, it included): a visit. */
+  admitted(n: number, hash: number, bytes: number, residents: number): void {
+    if (n >= this.hashes.length) this.grow(n)
+    this.hashes[n] = hash
+    this.bytes[n] = bytes
+    this.classOf[n] = sizeClass(bytes)
+    this.usedAt[n] = ++this.uses
+    this.link(n)
+    this.sketch.fit(residents)
+    this.visit(n)
+  }
+
+  /**
+   * Slot `n` is used again (a hit, a write) after `idleMs` without use: the
+   * most recently used of its class, and a visit when idle long enough.
+   */
+  used(n: number, idleMs: number): void {
+    if (idleMs >= this.tuning.visitGapMs) this.visit(n)
+    else this.visitAt[n] = this.clock
+    this.usedAt[n] = ++this.uses
+    if (this.newest[this.classOf[n]!] === n) return
+    this.unlink(n)
+    this.link(n)
+  }
+
+  /** Slot `n` now accounts `bytes` (a write changed it); its recency is the caller's to say with `used`. */
+  resized(n: number, bytes: number): void {
+    this.bytes[n] = bytes
+    const c = sizeClass(bytes)
+    if (c === this.classOf[n]) return
+    this.unlink(n)
+    this.classOf[n] = c
+    this.link(n)
+  }
+
+  /** Slot `n` is no longer resident; its number may be reused. The sketch keeps its visits. */
+  removed(n: number): void {
+    this.unlink(n)
+  }
+
+  /** What keeping slot `n` is worth: visits expected, per byte when `bySize` (capacity counts sessions, not bytes). */
+  worth(n: number, bySize: boolean): number {
+    const t = this.tuning
+    const frequency = (this.sketch.estimate(this.hashes[n]!) + t.prior) / this.sketch.period
+    const recency = t.recency * Math.pow(this.clock - this.visitAt[n]! + 1, -t.recencyExponent)
+    return bySize ? (frequency + recency) / Math.max(1, this.bytes[n]!) : frequency + recency
+  }
+
+  /**
+   * The slot to evict, other than `keep`: of the `candidates` least recently
+   * used of each size class, the one worth least (per byte when `bySize`);
+   * of equals, the least recently used. `NO_SLOT` when none is resident but `keep`.
+   */
+  pick(keep: number, bySize: boolean): number {
+    let best = NO_SLOT
+    let least = Number.POSITIVE_INFINITY
+    const limit = this.tuning.candidates
+    for (let c = 0; c < CLASSES; c++) {
+      let seen = 0
+      for (let n = this.oldest[c]!; n !== NO_SLOT && seen < limit; n = this.newer[n]!) {
+        if (n === keep) continue
+        seen++
+        const w = this.worth(n, bySize)
+        if (w < least || (w === least && this.usedAt[n]! < this.usedAt[best]!)) {
+          least = w
+          best = n
+        }
+      }
+    }
+    return best
+  }
+
+  private visit(n: number): void {
+    this.visitAt[n] = ++this.clock
+    this.sketch.increment(this.hashes[n]!)
+  }
+
+  /** Appends `n` at the most recent end of its class. */
+  private link(n: number): void {
+    const c = this.classOf[n]!
+    const last = this.newest[c]!
+    this.older[n] = last
+    this.newer[n] = NO_SLOT
+    if (last === NO_SLOT) this.oldest[c] = n
+    else this.newer[last] = n
+    this.newest[c] = n
+  }
+
+  private unlink(n: number): void {
+    const c = this.classOf[n]!
+    const before = this.older[n]!
+    const after = this.newer[n]!
+    if (before === NO_SLOT) this.oldest[c] = after
+    else this.newer[before] = after
+    if (after === NO_SLOT) this.newest[c] = before
+    else this.older[after] = before
+  }
+
+  private grow(n: number): void {
+    let size = this.hashes.length
+    while (size <= n) size *= 2
+    const widen = <A extends Float64Array | Uint32Array | Int32Array>(from: A, make: (size: number) => A): A => {
+      const to = make(size)
+      to.set(from)
+      return to
+    }
+    this.visitAt = widen(this.visitAt, (k) => new Float64Array(k))
+    this.usedAt = widen(this.usedAt, (k) => new Float64Array(k))
+    this.bytes = widen(this.bytes, (k) => new Float64Array(k))
+    this.hashes = widen(this.hashes, (k) => new Uint32Array(k))
+    this.classOf = widen(this.classOf, (k) => new Int32Array(k))
+    this.older = widen(this.older, (k) => new Int32Array(k))
+    this.newer = widen(this.newer, (k) => new Int32Array(k))
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * The eviction policy alone: pure and deterministic, driven as the ledger
+ * drives it (slot numbers, bytes, idle times), so each spec states an order.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import {
+  defaultTuning,
+  EvictionPolicy,
+  FrequencySketch,
+  hashId,
+  MAX_SKETCH_WIDTH,
+  NO_SLOT,
+  VISIT_GAP_MS
+} from "../src/store/policy.ts"
+
+const KB = 1_000
+
+/** A policy with `sizes.length` slots admitted in order (slot n is session `ses_n`), `residents` counted as they come. */
+const admitted = (sizes: ReadonlyArray<number>) => {
+  const policy = new EvictionPolicy()
+  sizes.forEach((bytes, n) => policy.admitted(n, hashId(`ses_${n}`), bytes, n + 1))
+  return policy
+}
+
+/** The order in which the slots would leave, `keep` never: pick, remove, repeat. */
+const leavingOrder = (policy: EvictionPolicy, keep: number, bySize = true): Array<number> => {
+  const out: Array<number> = []
+  for (let n = policy.pick(keep, bySize); n !== NO_SLOT; n = policy.pick(keep, bySize)) {
+    out.push(n)
+    policy.removed(n)
+  }
+  return out
+}
+
+describe("EvictionPolicy", () => {
+  it("sessions equal in size and visits leave in least-recently-used order; a use refreshes", () => {
+    const policy = admitted([10 * KB, 10 * KB, 10 * KB, 10 * KB])
+    policy.used(0, 1_000) // within the visit: not a new visit, but the most recent use
+    assert.deepStrictEqual(leavingOrder(policy, NO_SLOT), [1, 2, 3, 0])
+  })
+
+  it("never picks `keep`, and says NO_SLOT when only `keep` is left", () => {
+    const policy = admitted([10 * KB, 10 * KB])
+    assert.deepStrictEqual(leavingOrder(policy, 1), [0])
+    assert.strictEqual(policy.pick(1, true), NO_SLOT)
+    assert.strictEqual(new EvictionPolicy().pick(NO_SLOT, true), NO_SLOT)
+  })
+
+  it("for the budget, a large session leaves before smaller ones used earlier (worth is per byte)", () => {
+    // slot 0 and 1 small and older, slot 2 large and used last.
+    const policy = admitted([20 * KB, 20 * KB, 2_000 * KB])
+    assert.strictEqual(policy.pick(NO_SLOT, true), 2)
+    // Capacity counts sessions, not bytes: there the oldest visit leaves first.
+    assert.strictEqual(policy.pick(NO_SLOT, false), 0)
+  })
+
+  it("a session visited often outlasts sessions visited once since, though it was used before them (but not the newest few)", () => {
+    const policy = new EvictionPolicy()
+    const hot = hashId("ses_hot")
+    policy.admitted(0, hot, 50 * KB, 1)
+    for (let visit = 0; visit < 6; visit++) policy.used(0, VISIT_GAP_MS) // six more visits
+    // A stream of once-visited sessions of the same size, each used after the hot one.
+    for (let n = 1; n <= 8; n++) policy.admitted(n, hashId(`ses_${n}`), 50 * KB, n + 1)
+    // Under LRU it would leave first; here the four oldest of the stream go before it, and the
+    // newest, just visited, stay longer (the recency guard).
+    assert.deepStrictEqual(leavingOrder(policy, NO_SLOT), [1, 2, 3, 4, 0, 5, 6, 7, 8])
+  })
+
+  it("uses within the visit gap are one visit: a burst of operations does not make a session frequent", () => {
+    const policy = new EvictionPolicy()
+    const burst = hashId("ses_burst")
+    policy.admitted(0, burst, 10 * KB, 1)
+    for (let op = 0; op < 100; op++) policy.used(0, 800)
+    assert.strictEqual(policy.sketch.estimate(burst), 1)
+    policy.used(0, VISIT_GAP_MS)
+    assert.strictEqual(policy.sketch.estimate(burst), 2)
+  })
+
+  it("the visits of a session survive its eviction: reloaded, it is recognised", () => {
+    const policy = new EvictionPolicy()
+    const id = hashId("ses_back")
+    policy.admitted(0, id, 10 * KB, 1)
+    policy.used(0, VISIT_GAP_MS)
+    policy.removed(0)
+    policy.admitted(3, id, 10 * KB, 1)
+    assert.strictEqual(policy.sketch.estimate(id), 3)
+  })
+
+  it("a resize moves a session between size classes without losing it", () => {
+    const policy = admitted([10 * KB, 10 * KB])
+    policy.resized(0, 5_000 * KB)
+    policy.resized(0, 10 * KB)
+    policy.resized(1, 3_000 * KB)
+    assert.deepStrictEqual(leavingOrder(policy, NO_SLOT), [1, 0])
+  })
+
+  it("is deterministic: the same calls give the same order", () => {
+    const run = () => {
+      const policy = new EvictionPolicy()
+      for (let n = 0; n < 40; n++) policy.admitted(n, hashId(`ses_${n}`), ((n * 7919) % 97 + 1) * KB, n + 1)
+      for (let n = 0; n < 40; n += 3) policy.used(n, (n % 2) * VISIT_GAP_MS)
+      return leavingOrder(policy, 5)
+    }
+    assert.deepStrictEqual(run(), run())
+  })
+
+  it("the visit gap is tunable (the ledger shortens it under a short inactivity limit)", () => {
+    const policy = new EvictionPolicy({ ...defaultTuning, visitGapMs: 5_000 })
+    const id = hashId("ses_a")
+    policy.admitted(0, id, 10 * KB, 1)
+    policy.used(0, 5_000)
+    assert.strictEqual(policy.sketch.estimate(id), 2)
+  })
+})
+
+describe("FrequencySketch", () => {
+  it("never underestimates, and halves every count each period", () => {
+    const sketch = new FrequencySketch()
+    const ids = Array.from({ length: 50 }, (_, i) => hashId(`ses_${i}`))
+    ids.forEach((h, i) => {
+      for (let k = 0; k <= i % 5; k++) sketch.increment(h)
+    })
+    ids.forEach((h, i) => assert.isAtLeast(sketch.estimate(h), (i % 5) + 1))
+
+    const fresh = new FrequencySketch()
+    const hot = hashId("ses_hot")
+    for (let k = 0; k < 10; k++) fresh.increment(hot)
+    assert.strictEqual(fresh.estimate(hot), 10)
+    // The period's last increment halves every count: 10 becomes 5.
+    for (let k = 10; k < fresh.period; k++) fresh.increment(hashId(`other_${k}`))
+    assert.strictEqual(fresh.estimate(hot), 5)
+  })
+
+  it("growing for more residents keeps every estimate, up to MAX_SKETCH_WIDTH", () => {
+    const sketch = new FrequencySketch()
+    const ids = Array.from({ length: 200 }, (_, i) => hashId(`ses_${i}`))
+    for (const h of ids) sketch.increment(h)
+    const before = ids.map((h) => sketch.estimate(h))
+    sketch.fit(10_000)
+    ids.forEach((h, i) => assert.isAtLeast(sketch.estimate(h), before[i]!))
+    // The aging period follows the resident count; the width stops at MAX_SKETCH_WIDTH.
+    sketch.fit(10_000_000)
+    assert.strictEqual(sketch.period, 8 * 10_000_000)
+    assert.strictEqual(sketch.width, MAX_SKETCH_WIDTH)
+  })
+
+  it("hashId is stable and spreads ids", () => {
+    assert.strictEqual(hashId("ses_1"), hashId("ses_1"))
+    const hashes = new Set(Array.from({ length: 1_000 }, (_, i) => hashId(`ses_${i}`)))
+    assert.strictEqual(hashes.size, 1_000)
+  })
+})
