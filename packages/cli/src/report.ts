@@ -18,6 +18,7 @@ import { Effect } from "effect"
 import { Effect, FileSystem, Path } from "effect"
 import { createRequire } from "node:module"
 import { type HitRateRow, renderHitRates } from "./internal/hitRate.ts"
+import { renderZipfHitRates } from "./internal/zipfTrace.ts"
 import { fitLine, type Line, perHundredThousand, secondHalf } from "./internal/slope.ts"
 import type { HeapSample, RunReport, SoakReport } from "./soak.ts"
 
@@ -279,7 +280,8 @@ export const renderTable = (report: SoakReport): string => {
         store.failed + baseline.failed
       }`
   )
-  if (report.hitRates.length > 0) out.push("", renderHitRates(report.hitRates))
+  if (report.hitRates.length > 0) out.push("", renderHitRates(report.hitRates, { budget: report.budget, hits: store.hits, misses: store.misses }))
+  if (report.zipfHitRates !== undefined) out.push("", renderZipfHitRates(report.zipfHitRates.options, report.zipfHitRates.rows))
   return out.join("\n")
 }
 

@@ -36,7 +36,8 @@ import { heapInUse } from "./internal/heap.ts"
 import { type Ledger, makeLedger } from "./internal/ledger.ts"
 import { makeProgress } from "./internal/progress.ts"
 import { type Verification, verify } from "./internal/verify.ts"
-import { hitRateTable, type HitRateRow } from "./internal/hitRate.ts"
+import { HIT_RATE_BUDGETS_MB, hitRateTable, type HitRateRow } from "./internal/hitRate.ts"
+import { zipfDefaults, type ZipfHitRateRow, zipfHitRates, type ZipfOptions } from "./internal/zipfTrace.ts"
 import { makeVirtualClock, type VirtualClock } from "./internal/virtualClock.ts"
 import { editSession, type Operation, OperationTags, workload, type WorkloadOptions } from "./workload.ts"
 
@@ -147,6 +148,8 @@ export interface SoakReport {
   readonly passed: boolean
   /** The same trace replayed offline: the store's eviction order beside LRU and Belady's optimum, per budget. */
   readonly hitRates: ReadonlyArray<HitRateRow>
+  /** The control: the same three on a plain Zipf trace (no drift, no bursts). */
+  readonly zipfHitRates?: { readonly options: ZipfOptions; readonly rows: ReadonlyArray<ZipfHitRateRow> }
 }
 
 const DEFAULT_SAMPLES = 50
@@ -337,6 +340,7 @@ export const soak = Effect.fn("Soak.soak")(function*<E1, R1, E2, R2, E3 = never,
     ...(today === undefined ? {} : { today }),
     store,
     passed: clean(baseline) && clean(store) && (today === undefined || clean(today)),
-    hitRates: hitRateTable(options)
+    hitRates: hitRateTable(options),
+    zipfHitRates: { options: zipfDefaults, rows: zipfHitRates(zipfDefaults, HIT_RATE_BUDGETS_MB) }
   } satisfies SoakReport
 })

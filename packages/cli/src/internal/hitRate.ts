@@ -4,17 +4,20 @@
  * rules swept every `cleanupIntervalMs`), under three eviction orders:
  *
  * - `lru`: least recently used first;
- * - `store`: the order the store's ledger uses (today the same LRU: the
- *   row is there to show the store's policy beside the other two);
+ * - `store`: the store's own eviction policy, run from its module
+ *   (`@session-store/core/EvictionPolicy`, the code the ledger runs): the
+ *   session worth least per byte, by how often and how recently it is
+ *   visited, leaves first (see that module);
  * - `optimum`: Belady's, offline: the resident session whose next read lies
  *   farthest ahead leaves first (with writes allocating, so a written session
  *   is always admitted).
  *
  * With the time rules (`timeRules: true`, the defaults: idle 4 h, loaded
  * 24 h) every policy also loses what the rules drop; without them only the
- * budget decides. The model measures a session's bytes with `JSON.stringify`
+ * budget (and `maxSessions`, as in the store) decides. The model measures a session's bytes with `JSON.stringify`
  * of its info and newest-window messages, as the repositories do.
  */
+import { EvictionPolicy, hashId } from "@session-store/core/EvictionPolicy"
 import { defaults } from "@session-store/core/StoreConfig"
 import { type Operation, workload, type WorkloadOptions } from "../workload.ts"
 
@@ -31,6 +34,8 @@ export interface Trace {
   /** For a position, the position of the next read of the same session (or `length`). */
   readonly nextRead: Int32Array
   readonly length: number
+  /** Per session number, the hash of its id (the store's policy keys its sketch by it). */
+  readonly hashes: Uint32Array
 }
 
 const sizeOf = (value: unknown) => Buffer.byteLength(JSON.stringify(value), "utf8")
@@ -119,7 +124,8 @@ export const traceOf = (options: WorkloadOptions, window: number = defaults.maxM
     kind: Uint8Array.from(kind),
     bytes: Float64Array.from(bytes),
     nextRead,
-    length
+    length,
+    hashes: Uint32Array.from(ids.keys(), hashId)
   }
 }
 
@@ -139,6 +145,8 @@ export interface Rules {
   readonly inactiveTtlMs?: number
   readonly sessionTtlMs?: number
   readonly cleanupIntervalMs?: number
+  /** Sessions resident at most (default the store's, 100). */
+  readonly maxSessions?: number
 }
 
 /** A max-heap of (key, session), for the optimum; stale entries are skipped when popped. */
@@ -188,18 +196,23 @@ class FarthestFirst {
 
 /**
  * Replays `trace` under `policy` and `rules`; the hit rate counts reads only
- * (a write to a session that is not resident loads it, uncounted), as the store does.
+ * (a write to a session that is not resident loads it, uncounted), as the
+ * store does. As in the store, an admission first keeps `maxSessions`, then
+ * any growth keeps the budget, never evicting the session just used.
  */
 export const simulate = (trace: Trace, policy: Policy, rules: Rules) => {
   const inactive = rules.inactiveTtlMs ?? defaults.inactiveTtlMs
   const ttl = rules.sessionTtlMs ?? defaults.sessionTtlMs
   const interval = rules.cleanupIntervalMs ?? defaults.cleanupIntervalMs
+  const capacity = rules.maxSessions ?? defaults.maxSessions
   // Resident sessions in LRU order (a Map keeps insertion order: a use re-inserts).
   const lru = new Map<number, number>()
   const lastUse = new Map<number, number>()
   const loadedAt = new Map<number, number>()
   const nextKey = new Map<number, number>()
   const heap = new FarthestFirst()
+  // The store's policy, slot numbers being session numbers: the same calls the ledger makes.
+  const store = policy === "store" ? new EvictionPolicy() : undefined
   let total = 0
   let hits = 0
   let misses = 0
@@ -214,12 +227,17 @@ export const simulate = (trace: Trace, policy: Policy, rules: Rules) => {
     loadedAt.delete(s)
     nextKey.delete(s)
     priority.delete(s)
+    store?.removed(s)
   }
   const live = (s: number, now: number) => now < loadedAt.get(s)! + ttl && now - lastUse.get(s)! < inactive
   // GreedyDual-Size (a candidate, not the store's): priority L + 1/bytes, the lowest leaves, L rises to it.
   let inflation = 0
   const priority = new Map<number, number>()
-  const victim = (keep: number): number | undefined => {
+  const victim = (keep: number, bySize: boolean): number | undefined => {
+    if (store !== undefined) {
+      const n = store.pick(keep, bySize)
+      return n < 0 ? undefined : n
+    }
     if (policy === "gds") {
       let best: number | undefined
       let low = Infinity
@@ -274,21 +292,32 @@ export const simulate = (trace: Trace, policy: Policy, rules: Rules) => {
       if (resident) hits++
       else misses++
     }
+    const bytes = trace.bytes[i]!
     if (resident) {
-      total += trace.bytes[i]! - lru.get(s)!
+      total += bytes - lru.get(s)!
       lru.delete(s)
+      lru.set(s, bytes)
+      store?.resized(s, bytes)
+      store?.used(s, now - lastUse.get(s)!)
     } else {
-      total += trace.bytes[i]!
+      total += bytes
+      lru.set(s, bytes)
       loadedAt.set(s, now)
+      store?.admitted(s, trace.hashes[s]!, bytes, lru.size)
     }
-    lru.set(s, trace.bytes[i]!)
     lastUse.set(s, now)
     const key = trace.nextRead[i]!
     nextKey.set(s, key)
     if (policy === "optimum") heap.push(key, s)
-    if (policy === "gds") priority.set(s, inflation + 1e6 / Math.max(1, trace.bytes[i]!))
+    if (policy === "gds") priority.set(s, inflation + 1e6 / Math.max(1, bytes))
+    while (!resident && lru.size > capacity) {
+      const v = victim(s, false)
+      if (v === undefined) break
+      remove(v)
+      evictions++
+    }
     while (total > rules.budget) {
-      const v = victim(s)
+      const v = victim(s, true)
       if (v === undefined) break
       remove(v)
       evictions++
@@ -332,15 +361,24 @@ export const hitRateTable = (
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`
 
+/** What the soak's store run measured, to print beside the replay's row at its budget. */
+export interface MeasuredHitRate {
+  readonly budget: number | undefined
+  readonly hits: number
+  readonly misses: number
+}
+
 /**
- * The table as text.
+ * The table as text; with `measured`, a line comparing the soak's own store
+ * run with the replay's "store" row at the soak's budget (default rules):
+ * the two run the same policy code on the same trace, so they agree.
  *
  * @example
  * ```ts
  * console.log(renderHitRates(hitRateTable(options)))
  * ```
  */
-export const renderHitRates = (rows: ReadonlyArray<HitRateRow>): string => {
+export const renderHitRates = (rows: ReadonlyArray<HitRateRow>, measured?: MeasuredHitRate): string => {
   const out = [
     "hit rate against the limit (the trace replayed offline; writes allocate)",
     "             default time rules (idle 4 h, 24 h)     no time rules",
@@ -352,6 +390,16 @@ export const renderHitRates = (rows: ReadonlyArray<HitRateRow>): string => {
     out.push(
       `  ${`${r.budgetMB} MB`.padStart(6)}  ${pct(a.lru).padStart(7)} ${pct(a.store).padStart(7)} ${pct(a.optimum).padStart(8)}` +
         `         ${pct(b.lru).padStart(7)} ${pct(b.store).padStart(7)} ${pct(b.optimum).padStart(8)}`
+    )
+  }
+  const row = measured?.budget === undefined ? undefined : rows.find((r) => r.budgetMB * 1e6 === measured.budget)
+  if (measured !== undefined && row !== undefined) {
+    const reads = measured.hits + measured.misses
+    const exact = (x: number) => `${(x * 100).toFixed(2)}%`
+    out.push(
+      `  the soak's store run measured ${exact(reads === 0 ? 0 : measured.hits / reads)} (${measured.hits.toLocaleString("en-US")} of ${
+        reads.toLocaleString("en-US")
+      } reads) at ${row.budgetMB} MB; the replay's store row there: ${exact(row.withTimeRules.store)}`
     )
   }
   return out.join("\n")
