@@ -41,9 +41,9 @@ const NEWER = 3
  *   end), and every load gets the same time to live, so the front is where
  *   the expired ones are;
  * - a doubly linked list over slot numbers is in least-recently-used order:
- *   the front is where the idle ones are (the sweep's inactivity walk takes
- *   from there);
- * - the eviction order (capacity, budget, pressure) is the policy's
+ *   the front is where the idle ones are (the sweep's inactivity walk and
+ *   memory pressure, which must shed fast, take from there);
+ * - the eviction order for capacity and the budget is the policy's
  *   ({@link EvictionPolicy}, `policy.ts`): the resident session worth least
  *   per byte, by how often and how recently it is visited, leaves first.
  *
@@ -149,13 +149,21 @@ export class Ledger {
 
   /**
    * The slot to evict next, never `keep`: the policy's choice, worth least
-   * per byte for the budget and pressure (`bySize`), per session for the
-   * capacity. Among the least recently used of each size class, so it costs
+   * per byte for the budget (`bySize`), per session for the capacity. Among the least recently used of each size class, so it costs
    * a few dozen reads, not a walk over the resident set.
    */
-  victim(keep: Slot | undefined, bySize: boolean): Slot | undefined {
-    const n = this.policy.pick(keep === undefined ? NONE : keep.n, bySize)
+  victim(keep: Slot, bySize: boolean): Slot | undefined {
+    const n = this.policy.pick(keep.n, bySize)
     return n === NONE ? undefined : this.slots[n]
+  }
+
+  /**
+   * The next more recently used slot after a resident one. Read it before
+   * evicting `slot`: a slot taken out of the ledger is unlinked.
+   */
+  newer(slot: Slot): Slot | undefined {
+    const next = this.rows[ROW * slot.n + NEWER]!
+    return next === NONE ? undefined : this.slots[next]
   }
 
   /** The slot of the oldest load. */

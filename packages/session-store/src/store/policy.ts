@@ -97,6 +97,18 @@ export const defaultTuning: Tuning = {
   periodPerResident: PERIOD_PER_RESIDENT
 }
 
+// The columns of a slot's row: last visit (visit clock), last use (use count), bytes, size
+// class, the id's hash, and the less and more recently visited slots of its class.
+const ROW = 8
+const VISIT = 0
+const USED = 1
+const BYTES = 2
+const CLASS = 3
+const HASH = 4
+const OLDER = 5
+const NEWER = 6
+const RECENCY_TABLE = 4_096
+
 const SEEDS = [0x9e3779b1, 0x85ebca77, 0xc2b2ae3d, 0x27d4eb2f] as const
 
 /**
@@ -216,60 +228,65 @@ export class FrequencySketch {
  * ```
  */
 export class EvictionPolicy {
-  private visitAt = new Float64Array(64)
-  // Per slot, the number of its last use among all uses: the tie-break, so equals leave in LRU order.
-  private usedAt = new Float64Array(64)
+  /** One row of `ROW` numbers per slot (see the column names): what a hit touches of a slot is one cache line. */
+  private rows = new Float64Array(ROW * 64)
   private uses = 0
-  private bytes = new Float64Array(64)
-  private hashes = new Uint32Array(64)
-  // Per slot: its size class, and the less and more recently used slots of that class.
-  private classOf = new Int32Array(64)
-  private older = new Int32Array(64)
-  private newer = new Int32Array(64)
-  // Per size class: its least and most recently used slot.
+  // Per size class: its least and most recently visited slot.
   private readonly oldest = new Int32Array(CLASSES).fill(NO_SLOT)
   private readonly newest = new Int32Array(CLASSES).fill(NO_SLOT)
   private clock = 0
   readonly sketch = new FrequencySketch()
   private readonly tuning: Tuning
+  private readonly recencyOf: Float64Array
 
   constructor(tuning: Tuning = defaultTuning) {
     this.tuning = tuning
     this.sketch.perResident = tuning.periodPerResident
+    // The recency term by visits since, tabulated: an eviction weighs dozens of slots.
+    this.recencyOf = Float64Array.from({ length: RECENCY_TABLE }, (_, d) => tuning.recency * Math.pow(d + 1, -tuning.recencyExponent))
   }
 
   /** Slot `n` now holds a freshly loaded or created session of `bytes` (`residents` resident, it included): a visit. */
   admitted(n: number, hash: number, bytes: number, residents: number): void {
-    if (n >= this.hashes.length) this.grow(n)
-    this.hashes[n] = hash
-    this.bytes[n] = bytes
-    this.classOf[n] = sizeClass(bytes)
-    this.usedAt[n] = ++this.uses
+    if (ROW * (n + 1) > this.rows.length) this.grow(n)
+    const at = ROW * n
+    this.rows[at + HASH] = hash
+    this.rows[at + BYTES] = bytes
+    this.rows[at + CLASS] = sizeClass(bytes)
+    this.rows[at + USED] = ++this.uses
     this.link(n)
     this.sketch.fit(residents)
-    this.visit(n)
+    this.rows[at + VISIT] = ++this.clock
+    this.sketch.increment(hash)
   }
 
   /**
-   * Slot `n` is used again (a hit, a write) after `idleMs` without use: the
-   * most recently used of its class, and a visit when idle long enough.
+   * Slot `n` is used again (a hit, a write) after `idleMs` without use. Within
+   * a visit that is two number writes; a new visit also counts in the sketch
+   * and makes the slot the most recently visited of its class.
    */
   used(n: number, idleMs: number): void {
-    if (idleMs >= this.tuning.visitGapMs) this.visit(n)
-    else this.visitAt[n] = this.clock
-    this.usedAt[n] = ++this.uses
-    if (this.newest[this.classOf[n]!] === n) return
+    const at = ROW * n
+    this.rows[at + USED] = ++this.uses
+    if (idleMs < this.tuning.visitGapMs) {
+      this.rows[at + VISIT] = this.clock
+      return
+    }
+    this.rows[at + VISIT] = ++this.clock
+    this.sketch.increment(this.rows[at + HASH]!)
+    if (this.newest[this.rows[at + CLASS]!] === n) return
     this.unlink(n)
     this.link(n)
   }
 
   /** Slot `n` now accounts `bytes` (a write changed it); its recency is the caller's to say with `used`. */
   resized(n: number, bytes: number): void {
-    this.bytes[n] = bytes
+    const at = ROW * n
+    this.rows[at + BYTES] = bytes
     const c = sizeClass(bytes)
-    if (c === this.classOf[n]) return
+    if (c === this.rows[at + CLASS]) return
     this.unlink(n)
-    this.classOf[n] = c
+    this.rows[at + CLASS] = c
     this.link(n)
   }
 
@@ -280,28 +297,32 @@ export class EvictionPolicy {
 
   /** What keeping slot `n` is worth: visits expected, per byte when `bySize` (capacity counts sessions, not bytes). */
   worth(n: number, bySize: boolean): number {
-    const t = this.tuning
-    const frequency = (this.sketch.estimate(this.hashes[n]!) + t.prior) / this.sketch.period
-    const recency = t.recency * Math.pow(this.clock - this.visitAt[n]! + 1, -t.recencyExponent)
-    return bySize ? (frequency + recency) / Math.max(1, this.bytes[n]!) : frequency + recency
+    const at = ROW * n
+    const frequency = (this.sketch.estimate(this.rows[at + HASH]!) + this.tuning.prior) / this.sketch.period
+    const since = this.clock - this.rows[at + VISIT]!
+    const recency = since < RECENCY_TABLE
+      ? this.recencyOf[since]!
+      : this.tuning.recency * Math.pow(since + 1, -this.tuning.recencyExponent)
+    return bySize ? (frequency + recency) / Math.max(1, this.rows[at + BYTES]!) : frequency + recency
   }
 
   /**
    * The slot to evict, other than `keep`: of the `candidates` least recently
-   * used of each size class, the one worth least (per byte when `bySize`);
+   * visited of each size class, the one worth least (per byte when `bySize`);
    * of equals, the least recently used. `NO_SLOT` when none is resident but `keep`.
    */
   pick(keep: number, bySize: boolean): number {
     let best = NO_SLOT
     let least = Number.POSITIVE_INFINITY
     const limit = this.tuning.candidates
+    const rows = this.rows
     for (let c = 0; c < CLASSES; c++) {
       let seen = 0
-      for (let n = this.oldest[c]!; n !== NO_SLOT && seen < limit; n = this.newer[n]!) {
+      for (let n = this.oldest[c]!; n !== NO_SLOT && seen < limit; n = rows[ROW * n + NEWER]!) {
         if (n === keep) continue
         seen++
         const w = this.worth(n, bySize)
-        if (w < least || (w === least && this.usedAt[n]! < this.usedAt[best]!)) {
+        if (w < least || (w === least && rows[ROW * n + USED]! < rows[ROW * best + USED]!)) {
           least = w
           best = n
         }
@@ -310,46 +331,34 @@ export class EvictionPolicy {
     return best
   }
 
-  private visit(n: number): void {
-    this.visitAt[n] = ++this.clock
-    this.sketch.increment(this.hashes[n]!)
-  }
-
   /** Appends `n` at the most recent end of its class. */
   private link(n: number): void {
-    const c = this.classOf[n]!
+    const rows = this.rows
+    const c = rows[ROW * n + CLASS]!
     const last = this.newest[c]!
-    this.older[n] = last
-    this.newer[n] = NO_SLOT
+    rows[ROW * n + OLDER] = last
+    rows[ROW * n + NEWER] = NO_SLOT
     if (last === NO_SLOT) this.oldest[c] = n
-    else this.newer[last] = n
+    else rows[ROW * last + NEWER] = n
     this.newest[c] = n
   }
 
   private unlink(n: number): void {
-    const c = this.classOf[n]!
-    const before = this.older[n]!
-    const after = this.newer[n]!
+    const rows = this.rows
+    const c = rows[ROW * n + CLASS]!
+    const before = rows[ROW * n + OLDER]!
+    const after = rows[ROW * n + NEWER]!
     if (before === NO_SLOT) this.oldest[c] = after
-    else this.newer[before] = after
+    else rows[ROW * before + NEWER] = after
     if (after === NO_SLOT) this.newest[c] = before
-    else this.older[after] = before
+    else rows[ROW * after + OLDER] = before
   }
 
   private grow(n: number): void {
-    let size = this.hashes.length
-    while (size <= n) size *= 2
-    const widen = <A extends Float64Array | Uint32Array | Int32Array>(from: A, make: (size: number) => A): A => {
-      const to = make(size)
-      to.set(from)
-      return to
-    }
-    this.visitAt = widen(this.visitAt, (k) => new Float64Array(k))
-    this.usedAt = widen(this.usedAt, (k) => new Float64Array(k))
-    this.bytes = widen(this.bytes, (k) => new Float64Array(k))
-    this.hashes = widen(this.hashes, (k) => new Uint32Array(k))
-    this.classOf = widen(this.classOf, (k) => new Int32Array(k))
-    this.older = widen(this.older, (k) => new Int32Array(k))
-    this.newer = widen(this.newer, (k) => new Int32Array(k))
+    let size = this.rows.length
+    while (size < ROW * (n + 1)) size *= 2
+    const rows = new Float64Array(size)
+    rows.set(this.rows)
+    this.rows = rows
   }
 }

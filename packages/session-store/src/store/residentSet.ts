@@ -20,12 +20,13 @@ import * as StoreMetrics from "./StoreMetrics.ts"
  * is not kept; a loaded session lives at most `sessionTtl`. Its capacity is
  * unbounded because it never decides what leaves memory.
  *
- * The ledger decides residency: what stays, in what order (its eviction
- * policy's: the session worth least per byte, by how often and how recently
- * it is visited, leaves first), the byte budget, inactivity, pressure, and
- * why each session left. Every way out of memory goes through `evictSlot`, whose departures
- * are then `settle`d: each leaving session is invalidated in the Cache and
- * its event published. So the Cache holds nothing the ledger let go, and a
+ * The ledger decides residency: what stays, in what order (for capacity
+ * and the budget its policy's, the session worth least per byte by how often
+ * and how recently it is visited; for pressure least recently used), the
+ * byte budget, inactivity, pressure, and why each session left. Every way
+ * out of memory goes through `evictSlot`, whose departures are then
+ * `settle`d: each leaving session is invalidated in the Cache and its event
+ * published. So the Cache holds nothing the ledger let go, and a
  * hit is the ledger's alone (one `Map` lookup, the time checks, a move to
  * the most recent end), without touching the Cache.
  *
@@ -87,7 +88,7 @@ export interface ResidentSet {
   /** Drops the session from memory, if resident, with `cause`. */
   readonly evict: (sessionId: SessionId, cause: EvictionCause) => Effect.Effect<void>
   /**
-   * Memory pressure: drops the ledger's victims, cause `pressure`,
+   * Memory pressure: drops least recently used sessions, cause `pressure`,
    * until at most `keep` (a fraction) of the resident bytes remain. Says what it freed.
    */
   readonly shed: (keep: number) => Effect.Effect<{ readonly sessions: number; readonly bytes: number; readonly residentBytes: number }>
@@ -325,9 +326,10 @@ export const makeResidentSet = Effect.fnUntraced(function*(
       const before = ledger.residentBytes
       const target = Math.floor(before * keep)
       let sessions = 0
-      for (let slot: Slot | undefined; ledger.residentBytes > target;) {
-        if ((slot = ledger.victim(undefined, true)) === undefined) break
+      for (let slot = ledger.oldest(); slot !== undefined && ledger.residentBytes > target;) {
+        const next = ledger.newer(slot)
         if (evictSlot(slot, "pressure", now, out)) sessions++
+        slot = next
       }
       return Effect.as(settle(out), { sessions, bytes: before - ledger.residentBytes, residentBytes: ledger.residentBytes })
     })
