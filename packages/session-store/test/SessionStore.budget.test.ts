@@ -36,7 +36,7 @@ describe("SessionStore: byte budget", () => {
   // What each of ses_1…ses_4 weighs: same id length, same text.
   const weight = bytesOf(sessionInfo("ses_1")) + bytesOf(message("ses_1", messageId(1), text))
 
-  it.effect("over maxBytes, the least recently used sessions leave first, cause budget", () =>
+  it.effect("over maxBytes, of sessions alike in size and visits the least recently used leave first, cause budget", () =>
     Effect.gen(function*() {
       const store = yield* SessionStore
       for (const id of ["ses_1", "ses_2", "ses_3", "ses_4"]) assert.strictEqual(yield* sessionOf(id, text), weight)

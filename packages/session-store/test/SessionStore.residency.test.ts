@@ -14,7 +14,9 @@ const residentIds = Effect.map(
   (residents) => residents.map((r) => r.id as string)
 )
 
-describe("SessionStore: least recently used", () => {
+// Sessions alike in size and visits (one visit each, read within the visit gap) leave in LRU
+// order; where they differ the policy decides (SessionStore.policy.test.ts).
+describe("SessionStore: least recently used, among sessions alike", () => {
   it.effect("past maxSessions the least recently read session leaves; a read refreshes it", () =>
     Effect.gen(function*() {
       const store = yield* SessionStore
