@@ -19,6 +19,7 @@
  */
 import { EvictionPolicy, hashId } from "@session-store/core/EvictionPolicy"
 import { defaults } from "@session-store/core/StoreConfig"
+import { FarthestFirst } from "./farthestFirst.ts"
 import { type Operation, workload, type WorkloadOptions } from "../workload.ts"
 
 const READ = 0
@@ -147,51 +148,6 @@ export interface Rules {
   readonly cleanupIntervalMs?: number
   /** Sessions resident at most (default the store's, 100). */
   readonly maxSessions?: number
-}
-
-/** A max-heap of (key, session), for the optimum; stale entries are skipped when popped. */
-class FarthestFirst {
-  private keys: Array<number> = []
-  private sessions: Array<number> = []
-  push(key: number, s: number) {
-    const keys = this.keys
-    const sessions = this.sessions
-    let i = keys.length
-    keys.push(key)
-    sessions.push(s)
-    while (i > 0) {
-      const p = (i - 1) >> 1
-      if (keys[p]! >= key) break
-      keys[i] = keys[p]!
-      sessions[i] = sessions[p]!
-      i = p
-    }
-    keys[i] = key
-    sessions[i] = s
-  }
-  pop(): [number, number] | undefined {
-    const keys = this.keys
-    const sessions = this.sessions
-    if (keys.length === 0) return undefined
-    const top: [number, number] = [keys[0]!, sessions[0]!]
-    const key = keys.pop()!
-    const s = sessions.pop()!
-    if (keys.length > 0) {
-      let i = 0
-      for (;;) {
-        const l = 2 * i + 1
-        if (l >= keys.length) break
-        const c = l + 1 < keys.length && keys[l + 1]! > keys[l]! ? l + 1 : l
-        if (keys[c]! <= key) break
-        keys[i] = keys[c]!
-        sessions[i] = sessions[c]!
-        i = c
-      }
-      keys[i] = key
-      sessions[i] = s
-    }
-    return top
-  }
 }
 
 /**

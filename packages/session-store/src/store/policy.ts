@@ -65,25 +65,20 @@ const sizeClass = (bytes: number): number => (bytes < 2 ? 0 : Math.min(CLASSES -
 /** Widest sketch row (counters); 4 rows of 16-bit counters, 512 KB at most. */
 export const MAX_SKETCH_WIDTH = 1 << 16
 
-const MIN_SKETCH_WIDTH = 256
-const ROWS = 4
-const MAX_COUNT = 0xffff
-// Visits per resident session between two halvings of the counts.
-const PERIOD_PER_RESIDENT = 8
-const MIN_PERIOD = 256
-// The worth of a session: (count + PRIOR) / period + RECENCY × (visits since its own + 1) ^ -RECENCY_EXPONENT.
-const PRIOR = 1
-const RECENCY = 0.2
-const RECENCY_EXPONENT = 1.2
-
 /** The policy's constants, together so a replay can weigh other values. */
 export interface Tuning {
   /** A use after this long idle is a new visit. */
   readonly visitGapMs: number
+  /** How many of the least recently visited of each size class an eviction weighs. */
   readonly candidates: number
+  /**
+   * The worth of a session is `(count + prior) / period + recency × (visits
+   * since its own + 1) ^ -recencyExponent`, per byte for the budget.
+   */
   readonly prior: number
   readonly recency: number
   readonly recencyExponent: number
+  /** Visits per resident session between two halvings of the counts. */
   readonly periodPerResident: number
 }
 
@@ -91,22 +86,22 @@ export interface Tuning {
 export const defaultTuning: Tuning = {
   visitGapMs: VISIT_GAP_MS,
   candidates: CANDIDATES,
-  prior: PRIOR,
-  recency: RECENCY,
-  recencyExponent: RECENCY_EXPONENT,
-  periodPerResident: PERIOD_PER_RESIDENT
+  prior: 1,
+  recency: 0.2,
+  recencyExponent: 1.2,
+  periodPerResident: 8
 }
+
+const MIN_SKETCH_WIDTH = 256
+const ROWS = 4
+const MAX_COUNT = 0xffff
+// Fewest visits between two halvings of the counts, however few are resident.
+const MIN_PERIOD = 256
 
 // The columns of a slot's row: last visit (visit clock), last use (use count), bytes, size
 // class, the id's hash, and the less and more recently visited slots of its class.
 const ROW = 8
-const VISIT = 0
-const USED = 1
-const BYTES = 2
-const CLASS = 3
-const HASH = 4
-const OLDER = 5
-const NEWER = 6
+const [VISIT, USED, BYTES, CLASS, HASH, OLDER, NEWER] = [0, 1, 2, 3, 4, 5, 6] as const
 const RECENCY_TABLE = 4_096
 
 const SEEDS = [0x9e3779b1, 0x85ebca77, 0xc2b2ae3d, 0x27d4eb2f] as const
@@ -145,7 +140,7 @@ export class FrequencySketch {
   /** Increments between two halvings. */
   period = MIN_PERIOD
   /** Visits per resident session between two halvings. */
-  perResident = PERIOD_PER_RESIDENT
+  perResident = defaultTuning.periodPerResident
 
   /** Counters per row. */
   get width(): number {

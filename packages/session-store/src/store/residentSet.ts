@@ -20,13 +20,12 @@ import * as StoreMetrics from "./StoreMetrics.ts"
  * is not kept; a loaded session lives at most `sessionTtl`. Its capacity is
  * unbounded because it never decides what leaves memory.
  *
- * The ledger decides residency: what stays, in what order (for capacity
- * and the budget its policy's, the session worth least per byte by how often
- * and how recently it is visited; for pressure least recently used), the
- * byte budget, inactivity, pressure, and why each session left. Every way
- * out of memory goes through `evictSlot`, whose departures are then
- * `settle`d: each leaving session is invalidated in the Cache and its event
- * published. So the Cache holds nothing the ledger let go, and a
+ * The ledger decides residency: what stays, in what order (its policy's for
+ * capacity and budget, least recently used first under pressure), the byte
+ * budget, inactivity, pressure, and why each session left. Every way out of
+ * memory goes through `evictSlot`, whose departures are then `settle`d: each
+ * leaving session is invalidated in the Cache and its event published. So
+ * the Cache holds nothing the ledger let go, and a
  * hit is the ledger's alone (one `Map` lookup, the time checks, a move to
  * the most recent end), without touching the Cache.
  *
