@@ -104,7 +104,12 @@ const ROW = 8
 const [VISIT, USED, BYTES, CLASS, HASH, OLDER, NEWER] = [0, 1, 2, 3, 4, 5, 6] as const
 const RECENCY_TABLE = 4_096
 
-const SEEDS = [0x9e3779b1, 0x85ebca77, 0xc2b2ae3d, 0x27d4eb2f] as const
+// The sketch: ROWS counters per key, one in each GROUP-sized group of one BLOCK.
+const GROUP = 4
+const BLOCK = ROWS * GROUP
+const SEED = 0x9e3779b1
+/** Which counter of each group a key uses: two bits per row, from a second mix of the hash. */
+const select = (hash: number): number => Math.imul(hash ^ 0x85ebca77, 0xc2b2ae3d) >>> 24
 
 /**
  * A 32-bit FNV-1a hash of a session id: the sketch's key.
@@ -133,9 +138,11 @@ export const hashId = (id: string): number => {
  * ```
  */
 export class FrequencySketch {
-  private table = new Uint16Array(ROWS * MIN_SKETCH_WIDTH)
-  private columns = MIN_SKETCH_WIDTH
-  private shift = 32 - Math.log2(MIN_SKETCH_WIDTH)
+  // Blocks of BLOCK counters, ROWS groups of BLOCK / ROWS each: a key's four counters share one
+  // block, so a visit costs one cache miss on the table, not four.
+  private table = new Uint16Array(BLOCK * (MIN_SKETCH_WIDTH / GROUP))
+  private blocks = MIN_SKETCH_WIDTH / GROUP
+  private shift = 32 - Math.log2(MIN_SKETCH_WIDTH / GROUP)
   private additions = 0
   /** Increments between two halvings. */
   period = MIN_PERIOD
@@ -144,14 +151,16 @@ export class FrequencySketch {
 
   /** Counters per row. */
   get width(): number {
-    return this.columns
+    return this.blocks * GROUP
   }
 
   /** The estimated (aged) count of `hash`. */
   estimate(hash: number): number {
+    const base = this.base(hash)
+    const pick = select(hash)
     let min = MAX_COUNT
     for (let r = 0; r < ROWS; r++) {
-      const c = this.table[r * this.columns + this.index(hash, r)]!
+      const c = this.table[base + r * GROUP + ((pick >>> (2 * r)) & (GROUP - 1))]!
       if (c < min) min = c
     }
     return min
@@ -161,8 +170,10 @@ export class FrequencySketch {
   increment(hash: number): void {
     const min = this.estimate(hash)
     if (min < MAX_COUNT) {
+      const base = this.base(hash)
+      const pick = select(hash)
       for (let r = 0; r < ROWS; r++) {
-        const i = r * this.columns + this.index(hash, r)
+        const i = base + r * GROUP + ((pick >>> (2 * r)) & (GROUP - 1))
         if (this.table[i] === min) this.table[i] = min + 1
       }
     }
@@ -171,28 +182,27 @@ export class FrequencySketch {
 
   /**
    * Sizes the sketch for `residents` sessions: the width doubles (each
-   * counter copied to the two it splits into, so no estimate drops) up to
+   * block copied to the two it splits into, so no estimate drops) up to
    * `MAX_SKETCH_WIDTH`, and the aging period follows the resident count.
    */
   fit(residents: number): void {
-    while (this.columns < MAX_SKETCH_WIDTH && this.columns < 4 * residents) {
+    while (this.width < MAX_SKETCH_WIDTH && this.width < 4 * residents) {
       const table = new Uint16Array(this.table.length * 2)
-      const width = this.columns
-      // An index is the top bits of the mixed hash: one more bit splits counter i into 2i and 2i + 1.
-      for (let i = 0; i < ROWS * width; i++) {
-        const c = this.table[i]!
-        table[2 * i] = c
-        table[2 * i + 1] = c
+      // A block is the top bits of the mixed hash: one more bit splits block i into 2i and 2i + 1.
+      for (let b = 0; b < this.blocks; b++) {
+        const block = this.table.subarray(b * BLOCK, (b + 1) * BLOCK)
+        table.set(block, 2 * b * BLOCK)
+        table.set(block, (2 * b + 1) * BLOCK)
       }
       this.table = table
-      this.columns = width * 2
+      this.blocks *= 2
       this.shift--
     }
     this.period = Math.max(MIN_PERIOD, this.perResident * residents)
   }
 
-  private index(hash: number, row: number): number {
-    return Math.imul(hash ^ SEEDS[row]!, 0x2c1b3c6d) >>> this.shift
+  private base(hash: number): number {
+    return (Math.imul(hash ^ SEED, 0x2c1b3c6d) >>> this.shift) * BLOCK
   }
 
   private age(): void {
