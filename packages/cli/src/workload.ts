@@ -52,6 +52,7 @@ import {
   type WireSession
 } from "./internal/content.ts"
 import { makeRng, type Rng, streamKey } from "./internal/random.ts"
+import { makeWeights, zipfRank, zipfTable } from "./internal/sampling.ts"
 
 export { type MessageRef, messageIdOf, sessionIdOf, type WireMessage, type WireSession }
 
@@ -177,61 +178,6 @@ interface SessionState {
   active: boolean
   /** Created, not deleted, not finished: may be visited. */
   live: boolean
-}
-
-// Cumulative Zipf weights by rank, so a rank draw is one binary search.
-const zipfTable = (size: number, s: number): Float64Array => {
-  const table = new Float64Array(Math.max(1, size))
-  let total = 0
-  for (let rank = 0; rank < table.length; rank++) {
-    total += 1 / Math.pow(rank + 1, s)
-    table[rank] = total
-  }
-  return table
-}
-
-const zipfRank = (rng: Rng, table: Float64Array, n: number): number => {
-  const target = rng.next() * table[n - 1]!
-  let low = 0
-  let high = n - 1
-  while (low < high) {
-    const mid = (low + high) >>> 1
-    if (table[mid]! > target) high = mid
-    else low = mid + 1
-  }
-  return low
-}
-
-// A Fenwick tree of weights: set a weight, draw an index in proportion to them.
-const makeWeights = (size: number) => {
-  const tree = new Float64Array(size + 1)
-  const weights = new Float64Array(size + 1)
-  let total = 0
-  let top = 1
-  while (top * 2 <= size) top *= 2
-  return {
-    get total() {
-      return total
-    },
-    set: (index: number, weight: number) => {
-      const delta = weight - weights[index]!
-      weights[index] = weight
-      total += delta
-      for (let i = index; i <= size; i += i & -i) tree[i]! += delta
-    },
-    draw: (rng: Rng): number => {
-      let target = rng.next() * total
-      let position = 0
-      for (let step = top; step > 0; step >>= 1) {
-        const next = position + step
-        if (next <= size && tree[next]! <= target) {
-          position = next
-          target -= tree[next]!
-        }
-      }
-      return Math.min(size, position + 1)
-    }
-  }
 }
 
 // Idle time between visits: mostly seconds, often minutes, sometimes hours.

@@ -4,7 +4,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, FileSystem } from "effect"
 import { Command } from "effect/cli"
 import { TestConsole } from "effect/testing"
-import { command, invocationDirectory, parseByteSize, runCli, version, withoutLeadingSeparator } from "../src/main.ts"
+import { invocationDirectory, parseByteSize } from "../src/command/arguments.ts"
+import { command, runCli, version, withoutLeadingSeparator } from "../src/main.ts"
 
 /** Runs the command line with `TestConsole` as the console: what it prints is kept, not written. */
 const run = (args: ReadonlyArray<string>) =>

@@ -2,7 +2,10 @@ import { NodeServices } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, FileSystem } from "effect"
 import { layerBaseline } from "../src/baseline.ts"
-import { renderHtml, renderTable, summarize, writeReport } from "../src/report.ts"
+import { writeReport } from "../src/report/files.ts"
+import { renderHtml } from "../src/report/html.ts"
+import { summarize } from "../src/report/summary.ts"
+import { renderTable } from "../src/report/table.ts"
 import { soak } from "../src/soak.ts"
 
 const run = soak({ seed: 2, sessions: 10, operations: 800, samples: 4, progress: false, budget: 8_000_000 }, {

@@ -9,6 +9,7 @@
 import { hashId } from "@session-store/core/EvictionPolicy"
 import { type Policy, simulate, type Trace } from "./hitRate.ts"
 import { makeRng } from "./random.ts"
+import { zipfRank, zipfTable } from "./sampling.ts"
 
 /** What to generate. */
 export interface ZipfOptions {
@@ -38,9 +39,7 @@ export const zipfTrace = (options: ZipfOptions): Trace => {
   const rng = makeRng(options.seed)
   const n = Math.max(1, options.sessions)
   const exponent = options.exponent ?? 0.9
-  const cumulative = new Float64Array(n)
-  let total = 0
-  for (let rank = 0; rank < n; rank++) cumulative[rank] = total += 1 / Math.pow(rank + 1, exponent)
+  const ranks = zipfTable(n, exponent)
   const sizes = Float64Array.from({ length: n }, () => Math.max(1_000, Math.round(rng.logNormal(options.medianBytes ?? 200_000, 1))))
   const length = options.reads
   const at = new Float64Array(length)
@@ -48,10 +47,7 @@ export const zipfTrace = (options: ZipfOptions): Trace => {
   const bytes = new Float64Array(length)
   let now = 0
   for (let i = 0; i < length; i++) {
-    // A linear search: a thousand sessions, fifty thousand reads, a few tens of milliseconds.
-    const target = rng.next() * total
-    const found = cumulative.findIndex((c) => c > target)
-    const drawn = found < 0 ? n - 1 : found
+    const drawn = zipfRank(rng, ranks, n)
     now += rng.exponential(options.meanGapMs ?? 60_000)
     at[i] = now
     session[i] = drawn

@@ -29,6 +29,11 @@ export interface ServeProcess {
 
 const bin = fileURLToPath(new URL("../bin.ts", import.meta.url))
 
+// Run from the sources (in the workspace), the child must resolve
+// `@session-store/core` to its sources too, as every script here does;
+// without the condition it would run whatever dist/ a build left behind.
+const sourceConditions = bin.endsWith(".ts") ? ["--conditions=@session-store/source"] : []
+
 /**
  * Spawns `serve --database <database> --port 0` plus `args`.
  *
@@ -54,7 +59,7 @@ export const spawnServe = (options: {
     }
     const child = spawn(
       process.execPath,
-      [...(options.execArgv ?? []), bin, "serve", "--database", options.database, "--port", "0", ...(options.args ?? [])],
+      [...sourceConditions, ...(options.execArgv ?? []), bin, "serve", "--database", options.database, "--port", "0", ...(options.args ?? [])],
       { env, stdio: ["ignore", "pipe", "pipe"] }
     )
     let stdout = ""
