@@ -24,10 +24,9 @@
  *   retryable RepositoryError.
  */
 import { Clock, Effect, Scope } from "effect"
-import { BeginTransaction, SqlClient } from "effect/sql/SqlClient"
+import { SqlClient } from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import {
-  CorruptRecord,
   type IncompatibleSchema,
   InvalidInput,
   MessageNotFound,
@@ -38,26 +37,19 @@ import {
 import type { MessageId, SessionId } from "../../domain/Ids.ts"
 import type { MessageWithParts } from "../../domain/Message.ts"
 import type { SessionInfo, SessionSummary } from "../../domain/Session.ts"
-import type { SessionRepositoryShape, StoredMessage } from "../port.ts"
+import type { SessionRepositoryShape } from "../port.ts"
 import { encodeRecord } from "../../domain/records.ts"
-import {
-  infoBytes,
-  jsonStringBytes,
-  type Json,
-  messageBytes,
-  messageToData,
-  parseObject,
-  partBytes,
-  type SessionExtra,
-  sessionFromRow,
-  sessionToRow
-} from "./rows.ts"
+import { type WatchConnection, watchChanges } from "./changeWatch.ts"
+import { decodeSession, makeReads, type MessageRow } from "./reads.ts"
+import { jsonStringBytes, type Json, messageToData, type SessionExtra, sessionToRow } from "./rows.ts"
 import { prepareSchema } from "./schema.ts"
 import { orRepositoryError } from "./sqlErrors.ts"
-import { type WatchConnection, watchChanges } from "./changeWatch.ts"
+import { makeStoredBytes } from "./storedBytes.ts"
+import { makeTransactions } from "./transactions.ts"
 
 // For the PostgreSQL package, which maps its driver's errors the same way.
 export { toRepositoryError } from "./sqlErrors.ts"
+export { changePayload, PG_CHANGE_CHANNEL } from "./transactions.ts"
 
 /**
  * Options of the SQL repository.
@@ -91,37 +83,6 @@ export interface SqlRepositoryOptions {
   readonly watch?: WatchConnection | undefined
 }
 
-/**
- * PostgreSQL: the channel every write notifies (`pg_notify`, inside the write's
- * transaction, so it is delivered only once the write committed). The payload
- * is {@link changePayload}.
- */
-export const PG_CHANGE_CHANNEL = "session_store_change"
-
-/** The payload of a change notification: the writer id, a tab, the session id. */
-export const changePayload = (writer: string, sessionId: string): string => `${writer}\t${sessionId}`
-
-// PostgreSQL: the first key of the advisory locks that serialize writes to a session (the second is
-// hashtext(session id)); a constant of ours, so the two-key locks of other software do not meet them.
-const PG_LOCK_SPACE = 0x53_53_54_52
-
-/** How long change rows are kept: a reader that stalls longer than this is told "all". */
-const CHANGE_RETENTION_MS = 60_000
-
-/** Ids per `IN (…)` list, well under SQLite's and PostgreSQL's parameter limits. */
-const CHUNK = 500
-
-interface MessageRow {
-  readonly id: string
-  readonly data: string
-}
-
-interface PartRow {
-  readonly message_id: string
-  readonly id: string
-  readonly data: string
-}
-
 const die = (what: string, reason: string) => Effect.die(new InvalidInput({ what, reason }))
 
 const isUniqueViolation = (error: SqlError) => error.reason._tag === "UniqueViolation"
@@ -148,92 +109,16 @@ export const makeSqlRepository = (
     const sessionColumns = yield* prepareSchema
     const writer = options.writerId ?? `${process.pid}-${Math.random().toString(36).slice(2, 10)}`
 
-    // JSON sizes from stored lengths (rows.ts has the formula): per table, sums SQL can take from the
-    // row headers without reading the JSON, combined in JS with what is the same for every row.
-    const dataLength = sql.onDialectOrElse({
-      pg: () => "octet_length(data::text)",
-      orElse: () => "octet_length(data)"
-    })
-    const idSums = (column: string) =>
-      `coalesce(sum(octet_length(${column})), 0) AS ${column}_bytes,
-       coalesce(sum(CASE WHEN ${column} LIKE '%"%' THEN length(${column}) - length(replace(${column}, '"', '')) ELSE 0 END), 0)
-         AS ${column}_quotes`
-    const dataSums = `coalesce(sum(${dataLength}), 0) AS data_bytes,
-       coalesce(sum(CASE WHEN ${dataLength} <= 2 THEN 1 ELSE 0 END), 0) AS empty_count,
-       coalesce(sum(CASE WHEN ${dataLength} <= 2 THEN ${dataLength} ELSE 0 END), 0) AS empty_bytes`
-    const messageSums = sql.literal(`count(*) AS n, ${idSums("id")}, ${dataSums}`)
-    const partSums = sql.literal(
-      `count(*) AS n, count(DISTINCT message_id) AS owners, ${idSums("id")}, ${idSums("message_id")}, ${dataSums}`
-    )
-    const num = (row: Json, key: string) => Number(row[key] ?? 0)
-    /** Σ over rows of (the JSON string length of `column`). */
-    const jsonIds = (row: Json, column: string) => num(row, `${column}_bytes`) + 2 * num(row, "n") + num(row, `${column}_quotes`)
-    /** Σ over rows of what `data` adds to its object (rows.ts: dataMembers). */
-    const dataMembersSum = (row: Json) =>
-      num(row, "data_bytes") - num(row, "empty_bytes") - (num(row, "n") - num(row, "empty_count"))
-    /** Bytes of every message row of one session: Σ (20 + infoBytes). */
-    const messageRowsBytes = (row: Json, sessionJson: number) =>
-      40 * num(row, "n") + jsonIds(row, "id") + sessionJson * num(row, "n") + dataMembersSum(row)
-    /** Bytes the part rows of one session add to their messages: Σ (partBytes + 1) − messages with parts. */
-    const partRowsBytes = (row: Json, sessionJson: number) =>
-      34 * num(row, "n") + jsonIds(row, "id") + jsonIds(row, "message_id") + sessionJson * num(row, "n") +
-      dataMembersSum(row) - num(row, "owners")
-
-    // Reads that span several statements see one snapshot.
-    const readTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      sql.onDialectOrElse({
-        sqlite: () => sql.withTransaction(effect).pipe(Effect.provideService(BeginTransaction, "BEGIN DEFERRED")),
-        pg: () =>
-          sql.withTransaction(effect).pipe(
-            Effect.provideService(BeginTransaction, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-          ),
-        orElse: () => sql.withTransaction(effect)
-      })
-
-    const corrupt = (table: string, id: string, error: unknown) =>
-      new CorruptRecord({
-        file: `${table} ${id}`,
-        problem: error instanceof Error ? error.message : String(error)
-      })
+    const { messageRowsBytes, messageSums, num, partRowsBytes, partSums } = makeStoredBytes(sql)
+    const { read, readTransaction, write } = makeTransactions(sql, writer)
+    const { readSession, withParts } = makeReads(sql)
+    const now = Clock.currentTimeMillis
 
     const sessionExists = (sessionId: SessionId) =>
       Effect.flatMap(
         sql<{ id: string }>`SELECT id FROM session WHERE id = ${sessionId}`,
         (rows) => rows.length === 0 ? Effect.fail(new SessionNotFound({ sessionId })) : Effect.void
       )
-
-    const now = Clock.currentTimeMillis
-
-    let lastPrune = 0
-    const recordChange = (sessionId: SessionId) =>
-      Effect.gen(function*() {
-        const time = yield* now
-        yield* sql`INSERT INTO session_store_change (session_id, writer, time_created) VALUES (${sessionId}, ${writer}, ${time})`
-        if (time - lastPrune >= 1_000) {
-          lastPrune = time
-          yield* sql`DELETE FROM session_store_change WHERE time_created < ${time - CHANGE_RETENTION_MS}`
-        }
-      })
-
-    const readSession = (sessionId: SessionId) =>
-      Effect.gen(function*() {
-        const rows = yield* sql<Json>`SELECT * FROM session WHERE id = ${sessionId}`
-        if (rows.length === 0) return yield* new SessionNotFound({ sessionId })
-        const extraRows = yield* sql<{ extra: unknown }>`SELECT extra FROM session_store_session WHERE session_id = ${sessionId}`
-        return yield* decodeSession(rows[0]!, extraRows[0]?.extra)
-      })
-
-    const decodeSession = (row: Json, extraText: unknown) =>
-      Effect.try({
-        try: () => {
-          const extra = extraText === undefined || extraText === null
-            ? undefined
-            : (parseObject(extraText) as unknown as SessionExtra)
-          const info = sessionFromRow(row, extra)
-          return { info, bytes: encodeRecord(info).bytes }
-        },
-        catch: (error) => corrupt("session", String(row["id"]), error)
-      })
 
     const writeExtra = (sessionId: SessionId, extra: SessionExtra) =>
       sql`INSERT INTO session_store_session (session_id, extra) VALUES (${sessionId}, ${JSON.stringify(extra)})
@@ -245,47 +130,24 @@ export const makeSqlRepository = (
           VALUES (${info.projectID}, ${info.directory}, '[]', ${time}, ${time})
           ON CONFLICT (id) DO NOTHING`)
 
-    /** The messages of `rows` with their parts, in the order of `rows`. */
-    const withParts = (sessionId: SessionId, rows: ReadonlyArray<MessageRow>) =>
-      Effect.gen(function*() {
-        const parts = new Map<string, Array<PartRow>>()
-        for (let i = 0; i < rows.length; i += CHUNK) {
-          const ids = rows.slice(i, i + CHUNK).map((row) => row.id)
-          const found = yield* sql<PartRow>`SELECT message_id, id, data FROM part
-            WHERE ${sql.in("message_id", ids)} ORDER BY message_id, time_created, id`
-          for (const part of found) {
-            const list = parts.get(part.message_id)
-            if (list === undefined) parts.set(part.message_id, [part])
-            else list.push(part)
-          }
-        }
-        // One synchronous pass: decoding is plain work, an effect per message would cost more than it.
-        let current = ""
-        return yield* Effect.try({
-          try: () => {
-            const out: Array<StoredMessage> = []
-            for (const row of rows) {
-              current = row.id
-              out.push(decodeMessage(sessionId, row, parts.get(row.id) ?? []))
-            }
-            return out
-          },
-          catch: (error) => corrupt("message", current, error)
+    /** A create or an update: `check` first, then the project, `store` of the row, the extra. */
+    const writeSession = <E>(
+      operation: "createSession" | "updateSession",
+      info: SessionInfo,
+      check: Effect.Effect<void, E | SqlError>,
+      store: (row: Json) => Effect.Effect<unknown, SqlError>
+    ) => {
+      const { extra, row } = sessionToRow(info, sessionColumns)
+      return write(
+        operation,
+        info.id,
+        Effect.gen(function*() {
+          yield* check
+          yield* ensureProject(info)
+          yield* store(row)
+          yield* writeExtra(info.id, extra)
         })
-      })
-
-    /** Throws when a row's data is not a JSON object. */
-    const decodeMessage = (sessionId: SessionId, row: MessageRow, parts: ReadonlyArray<PartRow>): StoredMessage => {
-      const info = { id: row.id, sessionID: sessionId, ...parseObject(row.data) }
-      const partSizes: Array<number> = []
-      const decoded = parts.map((part) => {
-        partSizes.push(partBytes(part.id, sessionId, row.id, Buffer.byteLength(part.data, "utf8")))
-        return { id: part.id, sessionID: sessionId, messageID: row.id, ...parseObject(part.data) }
-      })
-      return {
-        message: { info, parts: decoded } as unknown as MessageWithParts,
-        bytes: messageBytes(infoBytes(row.id, sessionId, Buffer.byteLength(row.data, "utf8")), partSizes)
-      }
+      ).pipe(Effect.as({ bytes: encodeRecord(info).bytes }))
     }
 
     const totals = (sessionId: SessionId) =>
@@ -314,67 +176,25 @@ export const makeSqlRepository = (
       return Effect.void
     }
 
-    // PostgreSQL, several nodes: every write transaction first takes a transaction-scoped advisory lock on
-    // its session id, so writes to one session are serialized across nodes (READ COMMITTED: each
-    // statement after the lock sees every write committed before it, so the `max(time_created) + 1` of an
-    // append and the existence checks are never stale, and no update is lost). An advisory lock rather
-    // than `SELECT … FOR UPDATE` on the session row because it also serializes what has no row yet (two
-    // nodes creating one id: the second gets SessionAlreadyExists, not a unique violation) and a removal
-    // against a write; it is released by COMMIT or ROLLBACK, so a crashed node holds nothing. Then the
-    // write notifies its session id instead of a change row: NOTIFY inside the transaction is delivered on
-    // commit only. (SQLite needs neither: BEGIN IMMEDIATE serializes writers, and watchers poll.) A lock
-    // rather than versioned writes (optimistic, retried on conflict): appends to a hot session from several
-    // nodes would conflict all the time and each retry redo the transaction; waiting on the lock costs
-    // one transaction's time and never fails.
-    const pgWrite = <A, E>(sessionId: SessionId, effect: Effect.Effect<A, E | SqlError, SqlClient>) =>
-      Effect.andThen(
-        sql`SELECT pg_advisory_xact_lock(${PG_LOCK_SPACE}, hashtext(${sessionId}))`,
-        Effect.andThen(effect, (a) =>
-          Effect.as(sql`SELECT pg_notify(${PG_CHANGE_CHANNEL}, ${changePayload(writer, sessionId)})`, a))
-      )
-    const write = <A, E>(operation: string, sessionId: SessionId, effect: Effect.Effect<A, E | SqlError, SqlClient>) =>
-      sql.withTransaction(sql.onDialectOrElse({
-        pg: () => pgWrite(sessionId, effect),
-        orElse: () => Effect.andThen(effect, (a) => Effect.as(recordChange(sessionId), a))
-      })).pipe(
-        Effect.provideService(SqlClient, sql),
-        orRepositoryError(operation, sessionId)
-      )
-
-    const read = <A, E>(operation: string, sessionId: SessionId, effect: Effect.Effect<A, E | SqlError, SqlClient>) =>
-      readTransaction(effect).pipe(Effect.provideService(SqlClient, sql), orRepositoryError(operation, sessionId))
-
     const repository: SessionRepositoryShape = {
-      createSession: Effect.fnUntraced(function*(info: SessionInfo) {
-        const { extra, row } = sessionToRow(info, sessionColumns)
-        yield* write(
+      createSession: (info: SessionInfo) =>
+        writeSession(
           "createSession",
-          info.id,
-          Effect.gen(function*() {
-            const existing = yield* sql`SELECT id FROM session WHERE id = ${info.id}`
-            if (existing.length > 0) return yield* new SessionAlreadyExists({ sessionId: info.id })
-            yield* ensureProject(info)
-            yield* sql`INSERT INTO session ${sql.insert(row)}`
-            yield* writeExtra(info.id, extra)
-          })
-        )
-        return { bytes: encodeRecord(info).bytes }
-      }),
+          info,
+          Effect.flatMap(
+            sql`SELECT id FROM session WHERE id = ${info.id}`,
+            (existing) => existing.length > 0 ? Effect.fail(new SessionAlreadyExists({ sessionId: info.id })) : Effect.void
+          ),
+          (row) => sql`INSERT INTO session ${sql.insert(row)}`
+        ),
 
-      updateSession: Effect.fnUntraced(function*(info: SessionInfo) {
-        const { extra, row } = sessionToRow(info, sessionColumns)
-        yield* write(
+      updateSession: (info: SessionInfo) =>
+        writeSession(
           "updateSession",
-          info.id,
-          Effect.gen(function*() {
-            yield* sessionExists(info.id)
-            yield* ensureProject(info)
-            yield* sql`UPDATE session SET ${sql.update(row, ["id"])} WHERE id = ${info.id}`
-            yield* writeExtra(info.id, extra)
-          })
-        )
-        return { bytes: encodeRecord(info).bytes }
-      }),
+          info,
+          sessionExists(info.id),
+          (row) => sql`UPDATE session SET ${sql.update(row, ["id"])} WHERE id = ${info.id}`
+        ),
 
       loadSession: Effect.fnUntraced(function*(sessionId: SessionId, { newest }) {
         return yield* read(
