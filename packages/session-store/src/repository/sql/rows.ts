@@ -19,7 +19,7 @@
  * Sizes: the store accounts a message as the UTF-8 length of
  * `JSON.stringify({ info, parts })`. The stored rows hold that JSON in pieces,
  * so its length follows from theirs without building it: see
- * {@link messageBytes} and the SQL sums in sqlRepository.ts, which compute the
+ * {@link messageBytes} and the SQL sums in storedBytes.ts, which compute the
  * same number.
  */
 import type { MessageWithParts } from "../../domain/Message.ts"
@@ -131,22 +131,32 @@ export const sessionToRow = (
   info: SessionInfo,
   columns: ReadonlySet<string>
 ): { readonly row: Json; readonly extra: SessionExtra } => {
-  const row: Json = {}
   const rest: Json = {}
   const absent: Array<"slug" | "cost" | "tokens"> = []
   const { directory, id, parentID, projectID, time, title, version, ...others } = info as SessionInfo & Json
   const { archived, compacting, created, updated, ...timeRest } = time as SessionInfo["time"] & Json
 
-  row["id"] = id
-  row["project_id"] = projectID
-  row["parent_id"] = parentID ?? null
-  row["directory"] = directory
-  row["title"] = title
-  row["version"] = version
-  row["time_created"] = created
-  row["time_updated"] = updated
-  row["time_compacting"] = null
-  row["time_archived"] = null
+  // Every column this store writes, at opencode's empty value until a field fills it.
+  const row: Json = {
+    id,
+    project_id: projectID,
+    parent_id: parentID ?? null,
+    directory,
+    title,
+    version,
+    time_created: created,
+    time_updated: updated,
+    time_compacting: null,
+    time_archived: null,
+    slug: "",
+    share_url: null,
+    summary_additions: null,
+    summary_deletions: null,
+    summary_files: null,
+    summary_diffs: null,
+    revert: null,
+    permission: null
+  }
   if (compacting !== undefined) {
     if (isFiniteNumber(compacting)) row["time_compacting"] = compacting
     else timeRest["compacting"] = compacting
@@ -157,14 +167,6 @@ export const sessionToRow = (
   }
   if (Object.keys(timeRest).length > 0) rest["time"] = timeRest
 
-  row["slug"] = ""
-  row["share_url"] = null
-  row["summary_additions"] = null
-  row["summary_deletions"] = null
-  row["summary_files"] = null
-  row["summary_diffs"] = null
-  row["revert"] = null
-  row["permission"] = null
   for (const column of ["workspace_id", "path", "metadata", "agent", "model"]) {
     if (columns.has(column)) row[column] = null
   }
