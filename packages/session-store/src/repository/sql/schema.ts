@@ -179,6 +179,31 @@ const ownTables = Effect.gen(function*() {
 })
 
 /**
+ * Migration 3 (SQLite): the change record without what every write paid for and nothing needed:
+ * AUTOINCREMENT (a write of `sqlite_sequence` per commit) and the index on `time_created` (a page per
+ * commit, for a prune once a second, which now walks from the oldest row instead). `seq` still only
+ * grows: each write inserts its row before it prunes, and a prune deletes only rows before the first
+ * recent one, so the row with the highest `seq` is never deleted and no `seq` (highest + 1) is given
+ * twice. The rows are copied with their `seq`, so a watcher's place in the record survives the change.
+ */
+const leanChangeRecord = Effect.gen(function*() {
+  const sql = yield* SqlClient
+  yield* sql.onDialectOrElse({
+    pg: () => Effect.void,
+    orElse: () =>
+      Effect.gen(function*() {
+        yield* sql`CREATE TABLE session_store_change_lean (
+          seq integer PRIMARY KEY, session_id text NOT NULL, writer text NOT NULL, time_created integer NOT NULL
+        )`
+        yield* sql`INSERT INTO session_store_change_lean (seq, session_id, writer, time_created)
+          SELECT seq, session_id, writer, time_created FROM session_store_change`
+        yield* sql`DROP TABLE session_store_change`
+        yield* sql`ALTER TABLE session_store_change_lean RENAME TO session_store_change`
+      })
+  })
+})
+
+/**
  * Fails with IncompatibleSchema when a table the store uses lacks a column it
  * needs (with `onlyExisting`, tables that do not exist yet are skipped);
  * returns the columns of `session` (newer columns are used when there).
@@ -237,7 +262,8 @@ export const prepareSchema: Effect.Effect<ReadonlySet<string>, RepositoryError |
       table: MIGRATIONS_TABLE,
       loader: Migrator.fromRecord({
         "1_opencode_tables": opencodeTables,
-        "2_session_store_tables": ownTables
+        "2_session_store_tables": ownTables,
+        "3_lean_change_record": leanChangeRecord
       })
     }).pipe(
       Effect.mapError((error) => error._tag === "MigrationError" ? toRepositoryError(error, "migrate") : error),

@@ -66,7 +66,9 @@ export const makeTransactions = (sql: SqlClient, writer: string): Transactions =
       yield* sql`INSERT INTO session_store_change (session_id, writer, time_created) VALUES (${sessionId}, ${writer}, ${time})`
       if (time - lastPrune >= 1_000) {
         lastPrune = time
-        yield* sql`DELETE FROM session_store_change WHERE time_created < ${time - CHANGE_RETENTION_MS}`
+        // Walks from the oldest row to the first recent one (schema.ts, migration 3: no index on the time).
+        yield* sql`DELETE FROM session_store_change WHERE seq < (SELECT seq FROM session_store_change
+          WHERE time_created >= ${time - CHANGE_RETENTION_MS} ORDER BY seq LIMIT 1)`
       }
     })
 
