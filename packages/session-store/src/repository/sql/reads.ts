@@ -5,23 +5,26 @@
  */
 import { Effect } from "effect"
 import type { SqlClient } from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
+import type { Fragment } from "effect/sql/Statement"
 import { CorruptRecord, SessionNotFound } from "../../domain/Errors.ts"
 import type { SessionId } from "../../domain/Ids.ts"
 import type { MessageWithParts } from "../../domain/Message.ts"
 import { encodeRecord } from "../../domain/records.ts"
+import type { SessionInfo } from "../../domain/Session.ts"
 import type { StoredMessage } from "../port.ts"
-import { infoBytes, type Json, messageBytes, parseObject, partBytes, type SessionExtra, sessionFromRow } from "./rows.ts"
+import { infoBytes, jsonStringBytes, type Json, parseObject, partBytes, type SessionExtra, sessionFromRow } from "./rows.ts"
 
-/** A `message` row as the repository selects it. */
+/** A `message` row as the repository selects it ({@link Reads.messageColumns}). */
 export interface MessageRow {
   readonly id: string
   readonly data: string
+  /** The UTF-8 length of `data`, from SQL: it has it at hand, where JS would scan the string. */
+  readonly data_bytes: number
 }
 
-interface PartRow {
+interface PartRow extends MessageRow {
   readonly message_id: string
-  readonly id: string
-  readonly data: string
 }
 
 /** Ids per `IN (…)` list, well under SQLite's and PostgreSQL's parameter limits. */
@@ -46,24 +49,56 @@ export const decodeSession = (row: Json, extraText: unknown) =>
     catch: (error) => corrupt("session", String(row["id"]), error)
   })
 
-/** Throws when a row's data is not a JSON object. */
-const decodeMessage = (sessionId: SessionId, row: MessageRow, parts: ReadonlyArray<PartRow>): StoredMessage => {
-  const info = { id: row.id, sessionID: sessionId, ...parseObject(row.data) }
-  const partSizes: Array<number> = []
-  const decoded = parts.map((part) => {
-    partSizes.push(partBytes(part.id, sessionId, row.id, Buffer.byteLength(part.data, "utf8")))
-    return { id: part.id, sessionID: sessionId, messageID: row.id, ...parseObject(part.data) }
-  })
-  return {
-    message: { info, parts: decoded } as unknown as MessageWithParts,
-    bytes: messageBytes(infoBytes(row.id, sessionId, Buffer.byteLength(row.data, "utf8")), partSizes)
+/**
+ * The message of a row and its parts' rows, with its size. As opencode reads them, the ids from
+ * the columns are set on the parsed data (its `{ ...row.data, id: row.id, … }`, without the copy).
+ * Throws when a row's data is not a JSON object.
+ */
+const decodeMessage = (
+  sessionId: SessionId,
+  sessionJson: number,
+  row: MessageRow,
+  parts: ReadonlyArray<PartRow>
+): StoredMessage => {
+  const info = parseObject(row.data)
+  info["id"] = row.id
+  info["sessionID"] = sessionId
+  const idJson = jsonStringBytes(row.id)
+  const decoded: Array<Json> = []
+  // messageBytes over the parts, summed here: {"info":…,"parts":[…]} with a comma between parts.
+  let bytes = 20 + infoBytes(idJson, sessionJson, Number(row.data_bytes))
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!
+    const value = parseObject(part.data)
+    value["id"] = part.id
+    value["sessionID"] = sessionId
+    value["messageID"] = row.id
+    decoded.push(value)
+    bytes += partBytes(jsonStringBytes(part.id), sessionJson, idJson, Number(part.data_bytes)) + (i === 0 ? 0 : 1)
   }
+  return { message: { info, parts: decoded } as unknown as MessageWithParts, bytes }
 }
 
 /** The readers on `sql`; each runs inside the caller's transaction. */
-export const makeReads = (sql: SqlClient) => ({
+export interface Reads {
+  /** The `SELECT` list of a {@link MessageRow}. */
+  readonly messageColumns: Fragment
   /** The session's info and size, or SessionNotFound. */
-  readSession: (sessionId: SessionId) =>
+  readonly readSession: (
+    sessionId: SessionId
+  ) => Effect.Effect<{ readonly info: SessionInfo; readonly bytes: number }, SessionNotFound | CorruptRecord | SqlError>
+  /** The messages of `rows` with their parts, in the order of `rows`. */
+  readonly withParts: (
+    sessionId: SessionId,
+    rows: ReadonlyArray<MessageRow>
+  ) => Effect.Effect<Array<StoredMessage>, CorruptRecord | SqlError>
+}
+
+/** The readers on `sql`, measuring `data` with `dataLength` (storedBytes.ts). */
+export const makeReads = (sql: SqlClient, dataLength: string): Reads => ({
+  messageColumns: sql.literal(`id, data, ${dataLength} AS data_bytes`),
+
+  readSession: (sessionId) =>
     Effect.gen(function*() {
       const rows = yield* sql<Json>`SELECT * FROM session WHERE id = ${sessionId}`
       if (rows.length === 0) return yield* new SessionNotFound({ sessionId })
@@ -71,13 +106,12 @@ export const makeReads = (sql: SqlClient) => ({
       return yield* decodeSession(rows[0]!, extraRows[0]?.extra)
     }),
 
-  /** The messages of `rows` with their parts, in the order of `rows`. */
-  withParts: (sessionId: SessionId, rows: ReadonlyArray<MessageRow>) =>
+  withParts: (sessionId, rows) =>
     Effect.gen(function*() {
       const parts = new Map<string, Array<PartRow>>()
       for (let i = 0; i < rows.length; i += CHUNK) {
         const ids = rows.slice(i, i + CHUNK).map((row) => row.id)
-        const found = yield* sql<PartRow>`SELECT message_id, id, data FROM part
+        const found = yield* sql<PartRow>`SELECT message_id, id, data, ${sql.literal(dataLength)} AS data_bytes FROM part
           WHERE ${sql.in("message_id", ids)} ORDER BY message_id, time_created, id`
         for (const part of found) {
           const list = parts.get(part.message_id)
@@ -87,12 +121,13 @@ export const makeReads = (sql: SqlClient) => ({
       }
       // One synchronous pass: decoding is plain work, an effect per message would cost more than it.
       let current = ""
+      const sessionJson = jsonStringBytes(sessionId)
       return yield* Effect.try({
         try: () => {
           const out: Array<StoredMessage> = []
           for (const row of rows) {
             current = row.id
-            out.push(decodeMessage(sessionId, row, parts.get(row.id) ?? []))
+            out.push(decodeMessage(sessionId, sessionJson, row, parts.get(row.id) ?? []))
           }
           return out
         },

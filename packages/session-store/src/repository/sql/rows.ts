@@ -334,17 +334,39 @@ export const jsonStringBytes = (value: string): number => {
 /** What `data` adds to its object once the id columns are put back in front: `,` + its members, or nothing. */
 const dataMembers = (dataBytes: number) => (dataBytes > 2 ? dataBytes - 1 : 0)
 
-/** UTF-8 length of `JSON.stringify({ id, sessionID, ...data })`: `{"id":…,"sessionID":…}` plus data's members. */
-export const infoBytes = (id: string, sessionId: string, dataBytes: number) =>
-  20 + jsonStringBytes(id) + jsonStringBytes(sessionId) + dataMembers(dataBytes)
+/**
+ * UTF-8 length of `JSON.stringify({ id, sessionID, ...data })`: `{"id":…,"sessionID":…}` plus data's
+ * members, from the {@link jsonStringBytes} of the ids (computed once for all the rows that share one).
+ */
+export const infoBytes = (idJson: number, sessionJson: number, dataBytes: number) =>
+  20 + idJson + sessionJson + dataMembers(dataBytes)
 
-/** UTF-8 length of `JSON.stringify({ id, sessionID, messageID, ...data })`. */
-export const partBytes = (id: string, sessionId: string, messageId: string, dataBytes: number) =>
-  33 + jsonStringBytes(id) + jsonStringBytes(sessionId) + jsonStringBytes(messageId) + dataMembers(dataBytes)
+/** UTF-8 length of `JSON.stringify({ id, sessionID, messageID, ...data })`, from the ids' {@link jsonStringBytes}. */
+export const partBytes = (idJson: number, sessionJson: number, messageJson: number, dataBytes: number) =>
+  33 + idJson + sessionJson + messageJson + dataMembers(dataBytes)
 
 /** UTF-8 length of `JSON.stringify({ info, parts })` from the sizes of its pieces: `{"info":…,"parts":[…]}`. */
 export const messageBytes = (info: number, parts: ReadonlyArray<number>) => {
   let total = 20 + info
   for (let i = 0; i < parts.length; i++) total += parts[i]! + (i === 0 ? 0 : 1)
   return total
+}
+
+/**
+ * UTF-8 length of `JSON.stringify({ info, parts })` of a message, from the pieces it is stored as
+ * (see {@link messageToData}): the same figure a load computes from the rows, without encoding the
+ * message again.
+ */
+export const storedMessageBytes = (
+  sessionId: string,
+  messageId: string,
+  data: string,
+  parts: ReadonlyArray<{ readonly id: string; readonly data: string }>
+): number => {
+  const sessionJson = jsonStringBytes(sessionId)
+  const messageJson = jsonStringBytes(messageId)
+  return messageBytes(
+    infoBytes(messageJson, sessionJson, Buffer.byteLength(data, "utf8")),
+    parts.map((part) => partBytes(jsonStringBytes(part.id), sessionJson, messageJson, Buffer.byteLength(part.data, "utf8")))
+  )
 }

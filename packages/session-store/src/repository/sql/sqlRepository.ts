@@ -41,10 +41,11 @@ import type { SessionRepositoryShape } from "../port.ts"
 import { encodeRecord } from "../../domain/records.ts"
 import { type WatchConnection, watchChanges } from "./changeWatch.ts"
 import { decodeSession, makeReads, type MessageRow } from "./reads.ts"
-import { jsonStringBytes, type Json, messageToData, type SessionExtra, sessionToRow } from "./rows.ts"
+import { jsonStringBytes, type Json, messageToData, type SessionExtra, sessionToRow, storedMessageBytes } from "./rows.ts"
 import { prepareSchema } from "./schema.ts"
 import { orRepositoryError } from "./sqlErrors.ts"
 import { makeStoredBytes } from "./storedBytes.ts"
+import { makeTotalsCache } from "./totalsCache.ts"
 import { makeTransactions } from "./transactions.ts"
 
 // For the PostgreSQL package, which maps its driver's errors the same way.
@@ -87,6 +88,14 @@ const die = (what: string, reason: string) => Effect.die(new InvalidInput({ what
 
 const isUniqueViolation = (error: SqlError) => error.reason._tag === "UniqueViolation"
 
+/** A message row refused for its session_id: NULL (NOT NULL) or not a session's (a foreign key). */
+const isMissingSession = (error: SqlError) => {
+  if (error.reason._tag !== "ConstraintError") return false
+  const cause = error.reason.cause
+  const message = cause instanceof Error ? cause.message : String(cause)
+  return /session_id|foreign key/i.test(message)
+}
+
 /**
  * Builds the repository on the `SqlClient` in context: migrates and checks
  * the schema, then (on SQLite, with a positive interval) forks the change
@@ -109,9 +118,9 @@ export const makeSqlRepository = (
     const sessionColumns = yield* prepareSchema
     const writer = options.writerId ?? `${process.pid}-${Math.random().toString(36).slice(2, 10)}`
 
-    const { messageRowsBytes, messageSums, num, partRowsBytes, partSums } = makeStoredBytes(sql)
+    const { dataLength, messageRowsBytes, messageSums, num, partRowsBytes, partSums } = makeStoredBytes(sql)
     const { read, readTransaction, write } = makeTransactions(sql, writer)
-    const { readSession, withParts } = makeReads(sql)
+    const { messageColumns, readSession, withParts } = makeReads(sql, dataLength)
     const now = Clock.currentTimeMillis
 
     const sessionExists = (sessionId: SessionId) =>
@@ -150,15 +159,25 @@ export const makeSqlRepository = (
       ).pipe(Effect.as({ bytes: encodeRecord(info).bytes }))
     }
 
+    // SQLite: the totals kept in memory while no one else writes (totalsCache.ts); PostgreSQL sums each time.
+    const cache = sql.onDialectOrElse({ sqlite: () => makeTotalsCache(sql), orElse: () => undefined })
+
     const totals = (sessionId: SessionId) =>
       Effect.gen(function*() {
+        if (cache !== undefined) {
+          yield* cache.check
+          const known = cache.get(sessionId)
+          if (known !== undefined) return known
+        }
         const sessionJson = jsonStringBytes(sessionId)
         const [messages] = yield* sql<Json>`SELECT ${messageSums} FROM message WHERE session_id = ${sessionId}`
         const [parts] = yield* sql<Json>`SELECT ${partSums} FROM part WHERE session_id = ${sessionId}`
-        return {
+        const summed = {
           count: num(messages!, "n"),
           bytes: messageRowsBytes(messages!, sessionJson) + partRowsBytes(parts!, sessionJson)
         }
+        cache?.set(sessionId, summed)
+        return summed
       })
 
     const checkMessage = (sessionId: SessionId, message: MessageWithParts) => {
@@ -202,7 +221,7 @@ export const makeSqlRepository = (
           sessionId,
           Effect.gen(function*() {
             const session = yield* readSession(sessionId)
-            const rows = newest <= 0 ? [] : yield* sql<MessageRow>`SELECT id, data FROM message
+            const rows = newest <= 0 ? [] : yield* sql<MessageRow>`SELECT ${messageColumns} FROM message
               WHERE session_id = ${sessionId} ORDER BY time_created DESC, id DESC LIMIT ${Math.floor(newest)}`
             const messages = yield* withParts(sessionId, [...rows].reverse())
             const sums = yield* totals(sessionId)
@@ -221,25 +240,42 @@ export const makeSqlRepository = (
         yield* checkMessage(sessionId, message)
         const messageId = message.info.id
         const { data, parts } = messageToData(message)
+        const bytes = storedMessageBytes(sessionId, messageId, data, parts)
+        let token: object | undefined
         yield* write(
           "putMessage",
           sessionId,
           Effect.gen(function*() {
-            yield* sessionExists(sessionId)
             const time = yield* now
-            const existing = yield* sql<{ session_id: string }>`SELECT session_id FROM message WHERE id = ${messageId}`
-            if (existing.length > 0) {
-              if (existing[0]!.session_id !== sessionId) {
+            // The common case, an append, in one statement: its time_created is max(now, newest of the session
+            // + 1) (the max alone in its subquery, so it is one index lookup, not a walk of the session); an id that exists inserts nothing (then the checks below); a session that does not exist
+            // leaves session_id NULL, which opencode's NOT NULL refuses (on PostgreSQL a failed statement ends
+            // the transaction, so the statement must not be left to fail on anything the write goes on after).
+            const inserted = yield* sql<{ id: string }>`INSERT INTO message (id, session_id, time_created, time_updated, data)
+              VALUES (
+                ${messageId},
+                (SELECT id FROM session WHERE id = ${sessionId}),
+                (SELECT CASE WHEN newest.t >= ${time} THEN newest.t + 1 ELSE ${time} END
+                  FROM (SELECT max(time_created) AS t FROM message WHERE session_id = ${sessionId}) AS newest),
+                ${time},
+                ${data}
+              )
+              ON CONFLICT (id) DO NOTHING RETURNING id`.pipe(
+                Effect.catchIf(isMissingSession, () => Effect.fail(new SessionNotFound({ sessionId })))
+              )
+            const appended = inserted.length > 0
+            if (!appended) {
+              const [found] = yield* sql<{ session: unknown; owner: string | null }>`SELECT
+                (SELECT 1 FROM session WHERE id = ${sessionId}) AS session,
+                (SELECT session_id FROM message WHERE id = ${messageId}) AS owner`
+              if (found?.session === null || found?.session === undefined) return yield* new SessionNotFound({ sessionId })
+              if (found.owner !== sessionId) {
                 return yield* die("message", `message id ${messageId} belongs to another session`)
               }
+              // The replaced message's size is not at hand: its session's totals are summed again.
+              cache?.drop(sessionId)
               yield* sql`UPDATE message SET data = ${data}, time_updated = ${time} WHERE id = ${messageId}`
               yield* sql`DELETE FROM part WHERE message_id = ${messageId}`
-            } else {
-              const [newest] = yield* sql<{ t: number | null }>`SELECT max(time_created) AS t FROM message
-                WHERE session_id = ${sessionId}`
-              const created = Math.max(time, Number(newest?.t ?? 0) + 1)
-              yield* sql`INSERT INTO message (id, session_id, time_created, time_updated, data)
-                VALUES (${messageId}, ${sessionId}, ${created}, ${time}, ${data})`
             }
             if (parts.length > 0) {
               yield* sql`INSERT INTO part ${
@@ -255,9 +291,16 @@ export const makeSqlRepository = (
                 Effect.catchIf(isUniqueViolation, () => die("message", "a part id belongs to another message"))
               )
             }
+            // Only a session whose totals are kept needs the check (and the adjustment).
+            if (appended && cache?.has(sessionId) === true) {
+              yield* cache.check
+              token = cache.adjust(sessionId, 1, bytes)
+            }
           })
-        )
-        return { bytes: encodeRecord(message).bytes }
+        ).pipe(Effect.onExit((exit) =>
+          Effect.sync(() => exit._tag === "Success" ? cache?.settle(sessionId, token) : cache?.drop(sessionId))
+        ))
+        return { bytes }
       }),
 
       getMessage: Effect.fnUntraced(function*(sessionId: SessionId, messageId: MessageId) {
@@ -266,7 +309,7 @@ export const makeSqlRepository = (
           sessionId,
           Effect.gen(function*() {
             yield* sessionExists(sessionId)
-            const rows = yield* sql<MessageRow>`SELECT id, data FROM message
+            const rows = yield* sql<MessageRow>`SELECT ${messageColumns} FROM message
               WHERE id = ${messageId} AND session_id = ${sessionId}`
             if (rows.length === 0) return yield* new MessageNotFound({ sessionId, messageId })
             const [stored] = yield* withParts(sessionId, rows)
@@ -284,7 +327,7 @@ export const makeSqlRepository = (
             let rows: ReadonlyArray<MessageRow>
             if (before === undefined) {
               if (limit <= 0) return []
-              rows = yield* sql<MessageRow>`SELECT id, data FROM message WHERE session_id = ${sessionId}
+              rows = yield* sql<MessageRow>`SELECT ${messageColumns} FROM message WHERE session_id = ${sessionId}
                 ORDER BY time_created DESC, id DESC LIMIT ${Math.floor(limit)}`
             } else {
               const anchor = yield* sql<{ time_created: number }>`SELECT time_created FROM message
@@ -292,7 +335,7 @@ export const makeSqlRepository = (
               if (anchor.length === 0) return yield* new MessageNotFound({ sessionId, messageId: before })
               if (limit <= 0) return []
               const t = anchor[0]!.time_created
-              rows = yield* sql<MessageRow>`SELECT id, data FROM message WHERE session_id = ${sessionId}
+              rows = yield* sql<MessageRow>`SELECT ${messageColumns} FROM message WHERE session_id = ${sessionId}
                 AND (time_created < ${t} OR (time_created = ${t} AND id < ${before}))
                 ORDER BY time_created DESC, id DESC LIMIT ${Math.floor(limit)}`
             }
@@ -309,6 +352,7 @@ export const makeSqlRepository = (
             yield* sessionExists(sessionId)
             const owned = yield* sql`SELECT id FROM message WHERE id = ${messageId} AND session_id = ${sessionId}`
             if (owned.length === 0) return yield* new MessageNotFound({ sessionId, messageId })
+            cache?.drop(sessionId)
             yield* sql`DELETE FROM part WHERE message_id = ${messageId}`
             yield* sql`DELETE FROM message WHERE id = ${messageId}`
           })
@@ -321,6 +365,7 @@ export const makeSqlRepository = (
           sessionId,
           Effect.gen(function*() {
             yield* sessionExists(sessionId)
+            cache?.drop(sessionId)
             yield* sql`DELETE FROM part WHERE session_id = ${sessionId}`
             yield* sql`DELETE FROM message WHERE session_id = ${sessionId}`
             yield* sql`DELETE FROM session_store_session WHERE session_id = ${sessionId}`

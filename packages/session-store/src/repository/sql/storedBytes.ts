@@ -12,6 +12,8 @@ import type { Json } from "./rows.ts"
 
 /** The sums of one table's rows (a `SELECT` list) and what they add up to. */
 export interface StoredBytes {
+  /** The UTF-8 length of a row's `data`, as SQL. */
+  readonly dataLength: string
   /** `SELECT` list over `message` rows: `n`, the id sums, the data sums. */
   readonly messageSums: Fragment
   /** `SELECT` list over `part` rows: `n`, `owners` (messages with parts), the id sums, the data sums. */
@@ -44,6 +46,7 @@ export const makeStoredBytes = (sql: SqlClient): StoredBytes => {
   const dataMembersSum = (row: Json) =>
     num(row, "data_bytes") - num(row, "empty_bytes") - (num(row, "n") - num(row, "empty_count"))
   return {
+    dataLength,
     messageSums: sql.literal(`count(*) AS n, ${idSums("id")}, ${dataSums}`),
     partSums: sql.literal(
       `count(*) AS n, count(DISTINCT message_id) AS owners, ${idSums("id")}, ${idSums("message_id")}, ${dataSums}`
