@@ -49,34 +49,54 @@ export const decodeSession = (row: Json, extraText: unknown) =>
     catch: (error) => corrupt("session", String(row["id"]), error)
   })
 
+/** A message's parts decoded, and what they add to its size: Σ partBytes plus a comma between two. */
+interface DecodedParts {
+  readonly parts: Array<Json>
+  bytes: number
+}
+
 /**
- * The message of a row and its parts' rows, with its size. As opencode reads them, the ids from
- * the columns are set on the parsed data (its `{ ...row.data, id: row.id, … }`, without the copy).
- * Throws when a row's data is not a JSON object.
+ * Decodes part rows into `into`, by message. As opencode reads them, the ids from the columns are set
+ * on the parsed data (its `{ ...row.data, id: row.id, … }`, without the copy). Throws when a row's data
+ * is not a JSON object.
  */
-const decodeMessage = (
+const decodeParts = (
   sessionId: SessionId,
   sessionJson: number,
-  row: MessageRow,
-  parts: ReadonlyArray<PartRow>
-): StoredMessage => {
+  rows: ReadonlyArray<PartRow>,
+  into: Map<string, DecodedParts>,
+  cursor: { id: string }
+) => {
+  let owner = ""
+  let ownerJson = 0
+  for (const row of rows) {
+    cursor.id = row.message_id
+    const value = parseObject(row.data)
+    value["id"] = row.id
+    value["sessionID"] = sessionId
+    value["messageID"] = row.message_id
+    // Rows come ordered by message: its id's JSON length is measured once per message.
+    if (row.message_id !== owner) {
+      owner = row.message_id
+      ownerJson = jsonStringBytes(owner)
+    }
+    const bytes = partBytes(jsonStringBytes(row.id), sessionJson, ownerJson, Number(row.data_bytes))
+    const decoded = into.get(owner)
+    if (decoded === undefined) into.set(owner, { parts: [value], bytes })
+    else {
+      decoded.parts.push(value)
+      decoded.bytes += bytes + 1
+    }
+  }
+}
+
+/** The message of a row with its decoded parts, and its size (`{"info":…,"parts":[…]}`). Throws as decodeParts. */
+const decodeMessage = (sessionId: SessionId, sessionJson: number, row: MessageRow, parts: DecodedParts | undefined) => {
   const info = parseObject(row.data)
   info["id"] = row.id
   info["sessionID"] = sessionId
-  const idJson = jsonStringBytes(row.id)
-  const decoded: Array<Json> = []
-  // messageBytes over the parts, summed here: {"info":…,"parts":[…]} with a comma between parts.
-  let bytes = 20 + infoBytes(idJson, sessionJson, Number(row.data_bytes))
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i]!
-    const value = parseObject(part.data)
-    value["id"] = part.id
-    value["sessionID"] = sessionId
-    value["messageID"] = row.id
-    decoded.push(value)
-    bytes += partBytes(jsonStringBytes(part.id), sessionJson, idJson, Number(part.data_bytes)) + (i === 0 ? 0 : 1)
-  }
-  return { message: { info, parts: decoded } as unknown as MessageWithParts, bytes }
+  const bytes = 20 + infoBytes(jsonStringBytes(row.id), sessionJson, Number(row.data_bytes)) + (parts?.bytes ?? 0)
+  return { message: { info, parts: parts?.parts ?? [] } as unknown as MessageWithParts, bytes }
 }
 
 /** The readers on `sql`; each runs inside the caller's transaction. */
@@ -108,30 +128,31 @@ export const makeReads = (sql: SqlClient, dataLength: string): Reads => ({
 
   withParts: (sessionId, rows) =>
     Effect.gen(function*() {
-      const parts = new Map<string, Array<PartRow>>()
+      const sessionJson = jsonStringBytes(sessionId)
+      const parts = new Map<string, DecodedParts>()
+      // The message being decoded, for the CorruptRecord of a row that does not decode.
+      const cursor = { id: "" }
+      // Each chunk's rows decoded as they come, so their text is garbage before the next chunk is read.
+      // Decoding is plain work in one synchronous pass: an effect per row would cost more than it.
       for (let i = 0; i < rows.length; i += CHUNK) {
         const ids = rows.slice(i, i + CHUNK).map((row) => row.id)
         const found = yield* sql<PartRow>`SELECT message_id, id, data, ${sql.literal(dataLength)} AS data_bytes FROM part
           WHERE ${sql.in("message_id", ids)} ORDER BY message_id, time_created, id`
-        for (const part of found) {
-          const list = parts.get(part.message_id)
-          if (list === undefined) parts.set(part.message_id, [part])
-          else list.push(part)
-        }
+        yield* Effect.try({
+          try: () => decodeParts(sessionId, sessionJson, found, parts, cursor),
+          catch: (error) => corrupt("message", cursor.id, error)
+        })
       }
-      // One synchronous pass: decoding is plain work, an effect per message would cost more than it.
-      let current = ""
-      const sessionJson = jsonStringBytes(sessionId)
       return yield* Effect.try({
         try: () => {
           const out: Array<StoredMessage> = []
           for (const row of rows) {
-            current = row.id
-            out.push(decodeMessage(sessionId, sessionJson, row, parts.get(row.id) ?? []))
+            cursor.id = row.id
+            out.push(decodeMessage(sessionId, sessionJson, row, parts.get(row.id)))
           }
           return out
         },
-        catch: (error) => corrupt("message", current, error)
+        catch: (error) => corrupt("message", cursor.id, error)
       })
     })
 })
