@@ -56,9 +56,8 @@ interface DecodedParts {
 }
 
 /**
- * Decodes part rows into `into`, by message. As opencode reads them, the ids from the columns are set
- * on the parsed data (its `{ ...row.data, id: row.id, … }`, without the copy). Throws when a row's data
- * is not a JSON object.
+ * Decodes part rows into `into`, by message: the ids from the columns first, then the data (the key
+ * order every load has had). Throws when a row's data is not a JSON object.
  */
 const decodeParts = (
   sessionId: SessionId,
@@ -71,10 +70,7 @@ const decodeParts = (
   let ownerJson = 0
   for (const row of rows) {
     cursor.id = row.message_id
-    const value = parseObject(row.data)
-    value["id"] = row.id
-    value["sessionID"] = sessionId
-    value["messageID"] = row.message_id
+    const value: Json = { id: row.id, sessionID: sessionId, messageID: row.message_id, ...parseObject(row.data) }
     // Rows come ordered by message: its id's JSON length is measured once per message.
     if (row.message_id !== owner) {
       owner = row.message_id
@@ -92,9 +88,7 @@ const decodeParts = (
 
 /** The message of a row with its decoded parts, and its size (`{"info":…,"parts":[…]}`). Throws as decodeParts. */
 const decodeMessage = (sessionId: SessionId, sessionJson: number, row: MessageRow, parts: DecodedParts | undefined) => {
-  const info = parseObject(row.data)
-  info["id"] = row.id
-  info["sessionID"] = sessionId
+  const info = { id: row.id, sessionID: sessionId, ...parseObject(row.data) }
   const bytes = 20 + infoBytes(jsonStringBytes(row.id), sessionJson, Number(row.data_bytes)) + (parts?.bytes ?? 0)
   return { message: { info, parts: parts?.parts ?? [] } as unknown as MessageWithParts, bytes }
 }
