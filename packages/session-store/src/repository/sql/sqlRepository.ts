@@ -12,9 +12,10 @@
  *   their index).
  * - A load reads the session row, the newest `newest` messages
  *   (`ORDER BY time_created DESC, id DESC LIMIT n` on the index
- *   `(session_id, time_created, id)`), their parts, and two aggregates for
- *   the totals (count and bytes, from the stored lengths: no JSON is read for
- *   them), in one read transaction.
+ *   `(session_id, time_created, id)`), their parts, and the totals (count and
+ *   bytes), in one read transaction. The totals are two aggregates over the
+ *   stored lengths (storedBytes.ts: no JSON is read for them); on SQLite they
+ *   are kept in memory until another connection commits (totalsCache.ts).
  * - Every write is one transaction (`BEGIN IMMEDIATE` on SQLite) and records
  *   the session it changed in `session_store_change`.
  * - Message and part ids are primary keys in opencode's schema, so unique
@@ -28,7 +29,6 @@ import { SqlClient } from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import {
   type IncompatibleSchema,
-  InvalidInput,
   MessageNotFound,
   type RepositoryError,
   SessionAlreadyExists,
@@ -47,6 +47,7 @@ import { orRepositoryError } from "./sqlErrors.ts"
 import { makeStoredBytes } from "./storedBytes.ts"
 import { makeTotalsCache } from "./totalsCache.ts"
 import { makeTransactions } from "./transactions.ts"
+import { checkMessage, die, isMissingSession, isUniqueViolation } from "./writeChecks.ts"
 
 // For the PostgreSQL package, which maps its driver's errors the same way.
 export { toRepositoryError } from "./sqlErrors.ts"
@@ -82,18 +83,6 @@ export interface SqlRepositoryOptions {
    * waits for a write of this process.
    */
   readonly watch?: WatchConnection | undefined
-}
-
-const die = (what: string, reason: string) => Effect.die(new InvalidInput({ what, reason }))
-
-const isUniqueViolation = (error: SqlError) => error.reason._tag === "UniqueViolation"
-
-/** A message row refused for its session_id: NULL (NOT NULL) or not a session's (a foreign key). */
-const isMissingSession = (error: SqlError) => {
-  if (error.reason._tag !== "ConstraintError") return false
-  const cause = error.reason.cause
-  const message = cause instanceof Error ? cause.message : String(cause)
-  return /session_id|foreign key/i.test(message)
 }
 
 /**
@@ -179,21 +168,6 @@ export const makeSqlRepository = (
         cache?.set(sessionId, summed)
         return summed
       })
-
-    const checkMessage = (sessionId: SessionId, message: MessageWithParts) => {
-      if (message.info.sessionID !== sessionId) {
-        return die("message", `info.sessionID ${message.info.sessionID} is not the session ${sessionId}`)
-      }
-      const seen = new Set<string>()
-      for (const part of message.parts) {
-        if (part.sessionID !== sessionId || part.messageID !== message.info.id) {
-          return die("message", `part ${part.id} names another message or session`)
-        }
-        if (seen.has(part.id)) return die("message", `part id ${part.id} appears twice`)
-        seen.add(part.id)
-      }
-      return Effect.void
-    }
 
     const repository: SessionRepositoryShape = {
       createSession: (info: SessionInfo) =>
