@@ -4,7 +4,7 @@
  * PostgreSQL types) on the `PgClient` in context, plus cross-node coherence.
  *
  * - Writes to one session are serialized across nodes by a transaction-scoped
- *   advisory lock on the session id (see core's sqlRepository.ts for why a lock
+ *   advisory lock on the session id (see core's sql/transactions.ts for why a lock
  *   and not versioned writes), so concurrent appends from several nodes all
  *   land, in one order every node reads.
  * - Every write notifies its session id on {@link PG_CHANGE_CHANNEL} inside

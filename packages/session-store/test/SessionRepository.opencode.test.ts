@@ -244,7 +244,6 @@ describe("SQL repository on opencode's database", () => {
       const own = Object.keys(schemaOf(ours)).filter((name) => name.startsWith("session_store"))
       expect(own.sort()).toStrictEqual([
         "session_store_change",
-        "session_store_change_time_idx",
         "session_store_migrations",
         "session_store_session"
       ])

@@ -36,7 +36,7 @@ import * as fs from "node:fs"
 import { DatabaseSync } from "node:sqlite"
 import { Effect, Schema } from "effect"
 import { messageProblem, sessionInfoProblem } from "../../domain/validation.ts"
-import { infoBytes, messageBytes, parseObject, partBytes, type SessionExtra, sessionFromRow } from "./rows.ts"
+import { infoBytes, jsonStringBytes, messageBytes, parseObject, partBytes, type SessionExtra, sessionFromRow } from "./rows.ts"
 
 /**
  * One problem found: the table (`session`, `message`, `part`, or `sqlite`
@@ -240,9 +240,12 @@ const inspect = (db: DatabaseSync, hasExtra: boolean, verify: boolean, filename:
     session.messageCount++
     const data = String(row["data"])
     const parts = partsOf.get(id) ?? []
+    const [idJson, sessionJson] = [jsonStringBytes(id), jsonStringBytes(sessionId)]
     session.bytes += messageBytes(
-      infoBytes(id, sessionId, Buffer.byteLength(data, "utf8")),
-      parts.map((p) => partBytes(String(p["id"]), sessionId, id, Buffer.byteLength(String(p["data"]), "utf8")))
+      infoBytes(idJson, sessionJson, Buffer.byteLength(data, "utf8")),
+      parts.map((p) =>
+        partBytes(jsonStringBytes(String(p["id"])), sessionJson, idJson, Buffer.byteLength(String(p["data"]), "utf8"))
+      )
     )
     if (!verify) continue
     let info: Row

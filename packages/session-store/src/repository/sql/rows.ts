@@ -19,7 +19,7 @@
  * Sizes: the store accounts a message as the UTF-8 length of
  * `JSON.stringify({ info, parts })`. The stored rows hold that JSON in pieces,
  * so its length follows from theirs without building it: see
- * {@link messageBytes} and the SQL sums in sqlRepository.ts, which compute the
+ * {@link messageBytes} and the SQL sums in storedBytes.ts, which compute the
  * same number.
  */
 import type { MessageWithParts } from "../../domain/Message.ts"
@@ -131,22 +131,32 @@ export const sessionToRow = (
   info: SessionInfo,
   columns: ReadonlySet<string>
 ): { readonly row: Json; readonly extra: SessionExtra } => {
-  const row: Json = {}
   const rest: Json = {}
   const absent: Array<"slug" | "cost" | "tokens"> = []
   const { directory, id, parentID, projectID, time, title, version, ...others } = info as SessionInfo & Json
   const { archived, compacting, created, updated, ...timeRest } = time as SessionInfo["time"] & Json
 
-  row["id"] = id
-  row["project_id"] = projectID
-  row["parent_id"] = parentID ?? null
-  row["directory"] = directory
-  row["title"] = title
-  row["version"] = version
-  row["time_created"] = created
-  row["time_updated"] = updated
-  row["time_compacting"] = null
-  row["time_archived"] = null
+  // Every column this store writes, at opencode's empty value until a field fills it.
+  const row: Json = {
+    id,
+    project_id: projectID,
+    parent_id: parentID ?? null,
+    directory,
+    title,
+    version,
+    time_created: created,
+    time_updated: updated,
+    time_compacting: null,
+    time_archived: null,
+    slug: "",
+    share_url: null,
+    summary_additions: null,
+    summary_deletions: null,
+    summary_files: null,
+    summary_diffs: null,
+    revert: null,
+    permission: null
+  }
   if (compacting !== undefined) {
     if (isFiniteNumber(compacting)) row["time_compacting"] = compacting
     else timeRest["compacting"] = compacting
@@ -157,14 +167,6 @@ export const sessionToRow = (
   }
   if (Object.keys(timeRest).length > 0) rest["time"] = timeRest
 
-  row["slug"] = ""
-  row["share_url"] = null
-  row["summary_additions"] = null
-  row["summary_deletions"] = null
-  row["summary_files"] = null
-  row["summary_diffs"] = null
-  row["revert"] = null
-  row["permission"] = null
   for (const column of ["workspace_id", "path", "metadata", "agent", "model"]) {
     if (columns.has(column)) row[column] = null
   }
@@ -332,17 +334,39 @@ export const jsonStringBytes = (value: string): number => {
 /** What `data` adds to its object once the id columns are put back in front: `,` + its members, or nothing. */
 const dataMembers = (dataBytes: number) => (dataBytes > 2 ? dataBytes - 1 : 0)
 
-/** UTF-8 length of `JSON.stringify({ id, sessionID, ...data })`: `{"id":…,"sessionID":…}` plus data's members. */
-export const infoBytes = (id: string, sessionId: string, dataBytes: number) =>
-  20 + jsonStringBytes(id) + jsonStringBytes(sessionId) + dataMembers(dataBytes)
+/**
+ * UTF-8 length of `JSON.stringify({ id, sessionID, ...data })`: `{"id":…,"sessionID":…}` plus data's
+ * members, from the {@link jsonStringBytes} of the ids (computed once for all the rows that share one).
+ */
+export const infoBytes = (idJson: number, sessionJson: number, dataBytes: number) =>
+  20 + idJson + sessionJson + dataMembers(dataBytes)
 
-/** UTF-8 length of `JSON.stringify({ id, sessionID, messageID, ...data })`. */
-export const partBytes = (id: string, sessionId: string, messageId: string, dataBytes: number) =>
-  33 + jsonStringBytes(id) + jsonStringBytes(sessionId) + jsonStringBytes(messageId) + dataMembers(dataBytes)
+/** UTF-8 length of `JSON.stringify({ id, sessionID, messageID, ...data })`, from the ids' {@link jsonStringBytes}. */
+export const partBytes = (idJson: number, sessionJson: number, messageJson: number, dataBytes: number) =>
+  33 + idJson + sessionJson + messageJson + dataMembers(dataBytes)
 
 /** UTF-8 length of `JSON.stringify({ info, parts })` from the sizes of its pieces: `{"info":…,"parts":[…]}`. */
 export const messageBytes = (info: number, parts: ReadonlyArray<number>) => {
   let total = 20 + info
   for (let i = 0; i < parts.length; i++) total += parts[i]! + (i === 0 ? 0 : 1)
   return total
+}
+
+/**
+ * UTF-8 length of `JSON.stringify({ info, parts })` of a message, from the pieces it is stored as
+ * (see {@link messageToData}): the same figure a load computes from the rows, without encoding the
+ * message again.
+ */
+export const storedMessageBytes = (
+  sessionId: string,
+  messageId: string,
+  data: string,
+  parts: ReadonlyArray<{ readonly id: string; readonly data: string }>
+): number => {
+  const sessionJson = jsonStringBytes(sessionId)
+  const messageJson = jsonStringBytes(messageId)
+  return messageBytes(
+    infoBytes(messageJson, sessionJson, Buffer.byteLength(data, "utf8")),
+    parts.map((part) => partBytes(jsonStringBytes(part.id), sessionJson, messageJson, Buffer.byteLength(part.data, "utf8")))
+  )
 }

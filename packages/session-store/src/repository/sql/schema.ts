@@ -22,159 +22,100 @@ import { orRepositoryError, toRepositoryError } from "./sqlErrors.ts"
 /** The Migrator's record of what ran, a table of ours. */
 export const MIGRATIONS_TABLE = "session_store_migrations"
 
-// opencode's DDL for its four tables, as its migrator leaves them (sqlite_master of an opencode.db
-// from the @opencode-ai/sdk 1.19 era); statement by statement, with IF NOT EXISTS added so that a
-// table opencode created already is left alone.
-const SQLITE_TABLES: ReadonlyArray<readonly [table: string, ddl: string, indexes: ReadonlyArray<string>]> = [
-  [
-    "project",
-    `CREATE TABLE IF NOT EXISTS \`project\` (
-	\`id\` text PRIMARY KEY,
-	\`worktree\` text NOT NULL,
-	\`vcs\` text,
-	\`name\` text,
-	\`icon_url\` text,
-	\`icon_url_override\` text,
-	\`icon_color\` text,
-	\`time_created\` integer NOT NULL,
-	\`time_updated\` integer NOT NULL,
-	\`time_initialized\` integer,
-	\`sandboxes\` text NOT NULL,
-	\`commands\` text
-)`,
-    []
-  ],
-  [
-    "session",
-    `CREATE TABLE IF NOT EXISTS \`session\` (
-	\`id\` text PRIMARY KEY,
-	\`project_id\` text NOT NULL,
-	\`workspace_id\` text,
-	\`parent_id\` text,
-	\`slug\` text NOT NULL,
-	\`directory\` text NOT NULL,
-	\`path\` text,
-	\`title\` text NOT NULL,
-	\`version\` text NOT NULL,
-	\`share_url\` text,
-	\`summary_additions\` integer,
-	\`summary_deletions\` integer,
-	\`summary_files\` integer,
-	\`summary_diffs\` text,
-	\`metadata\` text,
-	\`cost\` real DEFAULT 0 NOT NULL,
-	\`tokens_input\` integer DEFAULT 0 NOT NULL,
-	\`tokens_output\` integer DEFAULT 0 NOT NULL,
-	\`tokens_reasoning\` integer DEFAULT 0 NOT NULL,
-	\`tokens_cache_read\` integer DEFAULT 0 NOT NULL,
-	\`tokens_cache_write\` integer DEFAULT 0 NOT NULL,
-	\`revert\` text,
-	\`permission\` text,
-	\`agent\` text,
-	\`model\` text,
-	\`time_created\` integer NOT NULL,
-	\`time_updated\` integer NOT NULL,
-	\`time_compacting\` integer,
-	\`time_archived\` integer,
-	CONSTRAINT \`fk_session_project_id_project_id_fk\` FOREIGN KEY (\`project_id\`) REFERENCES \`project\`(\`id\`) ON DELETE CASCADE
-)`,
-    [
-      "CREATE INDEX IF NOT EXISTS `session_project_idx` ON `session` (`project_id`)",
-      "CREATE INDEX IF NOT EXISTS `session_workspace_idx` ON `session` (`workspace_id`)",
-      "CREATE INDEX IF NOT EXISTS `session_parent_idx` ON `session` (`parent_id`)"
+/** A column: its name, its kind (each dialect spells it in its type, {@link TYPES}) and the rest as SQL. */
+type Column = readonly [name: string, kind: keyof typeof TYPES["sqlite"], rest: string]
+
+/** One of opencode's tables: its columns, the column that references another table's `id`, its indexes. */
+interface Table {
+  readonly name: string
+  readonly columns: ReadonlyArray<Column>
+  readonly references?: { readonly column: string; readonly table: string }
+  readonly indexes: ReadonlyArray<readonly [name: string, columns: ReadonlyArray<string>]>
+}
+
+// SQLite's are opencode's own types. On PostgreSQL, `data` and the JSON columns are `json`, not `jsonb`:
+// `json` keeps the text as written (key order, no added spaces), so what is read back is what was
+// written and the byte sizes the store accounts are the stored ones; jsonb would reorder keys and
+// reformat. Times and token counts outgrow PostgreSQL's 32-bit `integer`.
+const TYPES = {
+  sqlite: { text: "text", json: "text", integer: "integer", bigint: "integer", real: "real" },
+  pg: { text: "text", json: "json", integer: "integer", bigint: "bigint", real: "double precision" }
+} as const
+
+/** Columns written `name kind rest…`, separated by commas. */
+const columns = (list: string): ReadonlyArray<Column> =>
+  list.split(",").map((column) => {
+    const [name, kind, ...rest] = column.trim().split(/\s+/)
+    return [name!, kind as Column[1], rest.join(" ")]
+  })
+
+const TIMES = "time_created bigint NOT NULL, time_updated bigint NOT NULL"
+
+// opencode's four tables as its migrator leaves them (sqlite_master of an opencode.db from the
+// @opencode-ai/sdk 1.19 era), column for column and index for index.
+const OPENCODE_TABLES: ReadonlyArray<Table> = [
+  {
+    name: "project",
+    columns: columns(`id text PRIMARY KEY, worktree text NOT NULL, vcs text, name text, icon_url text,
+      icon_url_override text, icon_color text, ${TIMES}, time_initialized bigint, sandboxes json NOT NULL,
+      commands json`),
+    indexes: []
+  },
+  {
+    name: "session",
+    columns: columns(`id text PRIMARY KEY, project_id text NOT NULL, workspace_id text, parent_id text,
+      slug text NOT NULL, directory text NOT NULL, path text, title text NOT NULL, version text NOT NULL,
+      share_url text, summary_additions integer, summary_deletions integer, summary_files integer,
+      summary_diffs json, metadata json, cost real DEFAULT 0 NOT NULL, tokens_input bigint DEFAULT 0 NOT NULL,
+      tokens_output bigint DEFAULT 0 NOT NULL, tokens_reasoning bigint DEFAULT 0 NOT NULL,
+      tokens_cache_read bigint DEFAULT 0 NOT NULL, tokens_cache_write bigint DEFAULT 0 NOT NULL, revert json,
+      permission json, agent text, model json, ${TIMES}, time_compacting bigint, time_archived bigint`),
+    references: { column: "project_id", table: "project" },
+    indexes: [
+      ["session_project_idx", ["project_id"]],
+      ["session_workspace_idx", ["workspace_id"]],
+      ["session_parent_idx", ["parent_id"]]
     ]
-  ],
-  [
-    "message",
-    `CREATE TABLE IF NOT EXISTS \`message\` (
-	\`id\` text PRIMARY KEY,
-	\`session_id\` text NOT NULL,
-	\`time_created\` integer NOT NULL,
-	\`time_updated\` integer NOT NULL,
-	\`data\` text NOT NULL,
-	CONSTRAINT \`fk_message_session_id_session_id_fk\` FOREIGN KEY (\`session_id\`) REFERENCES \`session\`(\`id\`) ON DELETE CASCADE
-)`,
-    [
-      "CREATE INDEX IF NOT EXISTS `message_session_time_created_id_idx` ON `message` (`session_id`,`time_created`,`id`)"
-    ]
-  ],
-  [
-    "part",
-    `CREATE TABLE IF NOT EXISTS \`part\` (
-	\`id\` text PRIMARY KEY,
-	\`message_id\` text NOT NULL,
-	\`session_id\` text NOT NULL,
-	\`time_created\` integer NOT NULL,
-	\`time_updated\` integer NOT NULL,
-	\`data\` text NOT NULL,
-	CONSTRAINT \`fk_part_message_id_message_id_fk\` FOREIGN KEY (\`message_id\`) REFERENCES \`message\`(\`id\`) ON DELETE CASCADE
-)`,
-    [
-      "CREATE INDEX IF NOT EXISTS `part_message_id_id_idx` ON `part` (`message_id`,`id`)",
-      "CREATE INDEX IF NOT EXISTS `part_session_idx` ON `part` (`session_id`)"
-    ]
-  ]
+  },
+  {
+    name: "message",
+    columns: columns(`id text PRIMARY KEY, session_id text NOT NULL, ${TIMES}, data json NOT NULL`),
+    references: { column: "session_id", table: "session" },
+    indexes: [["message_session_time_created_id_idx", ["session_id", "time_created", "id"]]]
+  },
+  {
+    name: "part",
+    columns: columns(`id text PRIMARY KEY, message_id text NOT NULL, session_id text NOT NULL, ${TIMES},
+      data json NOT NULL`),
+    references: { column: "message_id", table: "message" },
+    indexes: [["part_message_id_id_idx", ["message_id", "id"]], ["part_session_idx", ["session_id"]]]
+  }
 ]
 
-// The same tables on PostgreSQL. `data` and the JSON columns are `json`, not `jsonb`: `json` keeps the
-// text as written (key order, no added spaces), so what is read back is what was written and the byte
-// sizes the store accounts are the stored ones; jsonb would reorder keys and reformat.
-const PG_TABLES: ReadonlyArray<readonly [table: string, ddl: string, indexes: ReadonlyArray<string>]> = [
-  [
-    "project",
-    `CREATE TABLE IF NOT EXISTS "project" (
-	"id" text PRIMARY KEY, "worktree" text NOT NULL, "vcs" text, "name" text, "icon_url" text,
-	"icon_url_override" text, "icon_color" text, "time_created" bigint NOT NULL, "time_updated" bigint NOT NULL,
-	"time_initialized" bigint, "sandboxes" json NOT NULL, "commands" json
-)`,
-    []
-  ],
-  [
-    "session",
-    `CREATE TABLE IF NOT EXISTS "session" (
-	"id" text PRIMARY KEY,
-	"project_id" text NOT NULL REFERENCES "project"("id") ON DELETE CASCADE,
-	"workspace_id" text, "parent_id" text, "slug" text NOT NULL, "directory" text NOT NULL, "path" text,
-	"title" text NOT NULL, "version" text NOT NULL, "share_url" text,
-	"summary_additions" integer, "summary_deletions" integer, "summary_files" integer, "summary_diffs" json,
-	"metadata" json, "cost" double precision DEFAULT 0 NOT NULL,
-	"tokens_input" bigint DEFAULT 0 NOT NULL, "tokens_output" bigint DEFAULT 0 NOT NULL,
-	"tokens_reasoning" bigint DEFAULT 0 NOT NULL, "tokens_cache_read" bigint DEFAULT 0 NOT NULL,
-	"tokens_cache_write" bigint DEFAULT 0 NOT NULL,
-	"revert" json, "permission" json, "agent" text, "model" json,
-	"time_created" bigint NOT NULL, "time_updated" bigint NOT NULL, "time_compacting" bigint, "time_archived" bigint
-)`,
-    [
-      `CREATE INDEX IF NOT EXISTS "session_project_idx" ON "session" ("project_id")`,
-      `CREATE INDEX IF NOT EXISTS "session_workspace_idx" ON "session" ("workspace_id")`,
-      `CREATE INDEX IF NOT EXISTS "session_parent_idx" ON "session" ("parent_id")`
-    ]
-  ],
-  [
-    "message",
-    `CREATE TABLE IF NOT EXISTS "message" (
-	"id" text PRIMARY KEY,
-	"session_id" text NOT NULL REFERENCES "session"("id") ON DELETE CASCADE,
-	"time_created" bigint NOT NULL, "time_updated" bigint NOT NULL, "data" json NOT NULL
-)`,
-    [
-      `CREATE INDEX IF NOT EXISTS "message_session_time_created_id_idx" ON "message" ("session_id","time_created","id")`
-    ]
-  ],
-  [
-    "part",
-    `CREATE TABLE IF NOT EXISTS "part" (
-	"id" text PRIMARY KEY,
-	"message_id" text NOT NULL REFERENCES "message"("id") ON DELETE CASCADE,
-	"session_id" text NOT NULL,
-	"time_created" bigint NOT NULL, "time_updated" bigint NOT NULL, "data" json NOT NULL
-)`,
-    [
-      `CREATE INDEX IF NOT EXISTS "part_message_id_id_idx" ON "part" ("message_id","id")`,
-      `CREATE INDEX IF NOT EXISTS "part_session_idx" ON "part" ("session_id")`
-    ]
+/**
+ * The DDL of `table` in `dialect`: `CREATE TABLE IF NOT EXISTS` (so that a table opencode created
+ * already is left alone) and its indexes. On SQLite it is opencode's text, quotes and layout included.
+ */
+const ddl = (table: Table, dialect: keyof typeof TYPES): readonly [create: string, indexes: ReadonlyArray<string>] => {
+  const q = dialect === "sqlite" ? "`" : "\""
+  const name = (identifier: string) => `${q}${identifier}${q}`
+  const lines = table.columns.map(([column, kind, rest]) =>
+    `${name(column)} ${TYPES[dialect][kind]}${rest === "" ? "" : ` ${rest}`}`
+  )
+  const ref = table.references
+  if (ref !== undefined) {
+    lines.push(
+      `CONSTRAINT ${name(`fk_${table.name}_${ref.column}_${ref.table}_id_fk`)} FOREIGN KEY (${name(ref.column)}) ` +
+        `REFERENCES ${name(ref.table)}(${name("id")}) ON DELETE CASCADE`
+    )
+  }
+  return [
+    `CREATE TABLE IF NOT EXISTS ${name(table.name)} (\n\t${lines.join(",\n\t")}\n)`,
+    table.indexes.map(([index, columns]) =>
+      `CREATE INDEX IF NOT EXISTS ${name(index)} ON ${name(table.name)} (${columns.map(name).join(",")})`
+    )
   ]
-]
+}
 
 /** The columns `table` has, or `undefined` when there is no such table. */
 export const tableColumns = (table: string): Effect.Effect<ReadonlySet<string> | undefined, SqlError, SqlClient> =>
@@ -192,10 +133,11 @@ export const tableColumns = (table: string): Effect.Effect<ReadonlySet<string> |
 /** Migration 1: opencode's tables, each created only where it does not exist (with its indexes). */
 const opencodeTables = Effect.gen(function*() {
   const sql = yield* SqlClient
-  const tables = sql.onDialectOrElse({ pg: () => PG_TABLES, orElse: () => SQLITE_TABLES })
-  for (const [table, ddl, indexes] of tables) {
-    if ((yield* tableColumns(table)) !== undefined) continue
-    yield* sql.unsafe(ddl).unprepared
+  const dialect = sql.onDialectOrElse({ pg: () => "pg" as const, orElse: () => "sqlite" as const })
+  for (const table of OPENCODE_TABLES) {
+    if ((yield* tableColumns(table.name)) !== undefined) continue
+    const [create, indexes] = ddl(table, dialect)
+    yield* sql.unsafe(create).unprepared
     for (const index of indexes) yield* sql.unsafe(index).unprepared
   }
 })
@@ -234,6 +176,31 @@ const ownTables = Effect.gen(function*() {
       )
   })
   yield* sql`CREATE INDEX IF NOT EXISTS session_store_change_time_idx ON session_store_change (time_created)`
+})
+
+/**
+ * Migration 3 (SQLite): the change record without what every write paid for and nothing needed:
+ * AUTOINCREMENT (a write of `sqlite_sequence` per commit) and the index on `time_created` (a page per
+ * commit, for a prune once a second, which now walks from the oldest row instead). `seq` still only
+ * grows: each write inserts its row before it prunes, and a prune deletes only rows before the first
+ * recent one, so the row with the highest `seq` is never deleted and no `seq` (highest + 1) is given
+ * twice. The rows are copied with their `seq`, so a watcher's place in the record survives the change.
+ */
+const leanChangeRecord = Effect.gen(function*() {
+  const sql = yield* SqlClient
+  yield* sql.onDialectOrElse({
+    pg: () => Effect.void,
+    orElse: () =>
+      Effect.gen(function*() {
+        yield* sql`CREATE TABLE session_store_change_lean (
+          seq integer PRIMARY KEY, session_id text NOT NULL, writer text NOT NULL, time_created integer NOT NULL
+        )`
+        yield* sql`INSERT INTO session_store_change_lean (seq, session_id, writer, time_created)
+          SELECT seq, session_id, writer, time_created FROM session_store_change`
+        yield* sql`DROP TABLE session_store_change`
+        yield* sql`ALTER TABLE session_store_change_lean RENAME TO session_store_change`
+      })
+  })
 })
 
 /**
@@ -295,7 +262,8 @@ export const prepareSchema: Effect.Effect<ReadonlySet<string>, RepositoryError |
       table: MIGRATIONS_TABLE,
       loader: Migrator.fromRecord({
         "1_opencode_tables": opencodeTables,
-        "2_session_store_tables": ownTables
+        "2_session_store_tables": ownTables,
+        "3_lean_change_record": leanChangeRecord
       })
     }).pipe(
       Effect.mapError((error) => error._tag === "MigrationError" ? toRepositoryError(error, "migrate") : error),

@@ -12,9 +12,10 @@
  *   their index).
  * - A load reads the session row, the newest `newest` messages
  *   (`ORDER BY time_created DESC, id DESC LIMIT n` on the index
- *   `(session_id, time_created, id)`), their parts, and two aggregates for
- *   the totals (count and bytes, from the stored lengths: no JSON is read for
- *   them), in one read transaction.
+ *   `(session_id, time_created, id)`), their parts, and the totals (count and
+ *   bytes), in one read transaction. The totals are two aggregates over the
+ *   stored lengths (storedBytes.ts: no JSON is read for them); on SQLite they
+ *   are kept in memory until another connection commits (totalsCache.ts).
  * - Every write is one transaction (`BEGIN IMMEDIATE` on SQLite) and records
  *   the session it changed in `session_store_change`.
  * - Message and part ids are primary keys in opencode's schema, so unique
@@ -24,12 +25,10 @@
  *   retryable RepositoryError.
  */
 import { Clock, Effect, Scope } from "effect"
-import { BeginTransaction, SqlClient } from "effect/sql/SqlClient"
+import { SqlClient } from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import {
-  CorruptRecord,
   type IncompatibleSchema,
-  InvalidInput,
   MessageNotFound,
   type RepositoryError,
   SessionAlreadyExists,
@@ -38,26 +37,21 @@ import {
 import type { MessageId, SessionId } from "../../domain/Ids.ts"
 import type { MessageWithParts } from "../../domain/Message.ts"
 import type { SessionInfo, SessionSummary } from "../../domain/Session.ts"
-import type { SessionRepositoryShape, StoredMessage } from "../port.ts"
+import type { SessionRepositoryShape } from "../port.ts"
 import { encodeRecord } from "../../domain/records.ts"
-import {
-  infoBytes,
-  jsonStringBytes,
-  type Json,
-  messageBytes,
-  messageToData,
-  parseObject,
-  partBytes,
-  type SessionExtra,
-  sessionFromRow,
-  sessionToRow
-} from "./rows.ts"
+import { type WatchConnection, watchChanges } from "./changeWatch.ts"
+import { decodeSession, makeReads, type MessageRow } from "./reads.ts"
+import { jsonStringBytes, type Json, messageToData, type SessionExtra, sessionToRow, storedMessageBytes } from "./rows.ts"
 import { prepareSchema } from "./schema.ts"
 import { orRepositoryError } from "./sqlErrors.ts"
-import { type WatchConnection, watchChanges } from "./changeWatch.ts"
+import { makeStoredBytes } from "./storedBytes.ts"
+import { makeTotalsCache } from "./totalsCache.ts"
+import { makeTransactions } from "./transactions.ts"
+import { checkMessage, die, isMissingSession, isUniqueViolation } from "./writeChecks.ts"
 
 // For the PostgreSQL package, which maps its driver's errors the same way.
 export { toRepositoryError } from "./sqlErrors.ts"
+export { changePayload, PG_CHANGE_CHANNEL } from "./transactions.ts"
 
 /**
  * Options of the SQL repository.
@@ -92,41 +86,6 @@ export interface SqlRepositoryOptions {
 }
 
 /**
- * PostgreSQL: the channel every write notifies (`pg_notify`, inside the write's
- * transaction, so it is delivered only once the write committed). The payload
- * is {@link changePayload}.
- */
-export const PG_CHANGE_CHANNEL = "session_store_change"
-
-/** The payload of a change notification: the writer id, a tab, the session id. */
-export const changePayload = (writer: string, sessionId: string): string => `${writer}\t${sessionId}`
-
-// PostgreSQL: the first key of the advisory locks that serialize writes to a session (the second is
-// hashtext(session id)); a constant of ours, so the two-key locks of other software do not meet them.
-const PG_LOCK_SPACE = 0x53_53_54_52
-
-/** How long change rows are kept: a reader that stalls longer than this is told "all". */
-const CHANGE_RETENTION_MS = 60_000
-
-/** Ids per `IN (…)` list, well under SQLite's and PostgreSQL's parameter limits. */
-const CHUNK = 500
-
-interface MessageRow {
-  readonly id: string
-  readonly data: string
-}
-
-interface PartRow {
-  readonly message_id: string
-  readonly id: string
-  readonly data: string
-}
-
-const die = (what: string, reason: string) => Effect.die(new InvalidInput({ what, reason }))
-
-const isUniqueViolation = (error: SqlError) => error.reason._tag === "UniqueViolation"
-
-/**
  * Builds the repository on the `SqlClient` in context: migrates and checks
  * the schema, then (on SQLite, with a positive interval) forks the change
  * watch into the current scope. `SessionRepository.layerSql` is this as a
@@ -148,92 +107,16 @@ export const makeSqlRepository = (
     const sessionColumns = yield* prepareSchema
     const writer = options.writerId ?? `${process.pid}-${Math.random().toString(36).slice(2, 10)}`
 
-    // JSON sizes from stored lengths (rows.ts has the formula): per table, sums SQL can take from the
-    // row headers without reading the JSON, combined in JS with what is the same for every row.
-    const dataLength = sql.onDialectOrElse({
-      pg: () => "octet_length(data::text)",
-      orElse: () => "octet_length(data)"
-    })
-    const idSums = (column: string) =>
-      `coalesce(sum(octet_length(${column})), 0) AS ${column}_bytes,
-       coalesce(sum(CASE WHEN ${column} LIKE '%"%' THEN length(${column}) - length(replace(${column}, '"', '')) ELSE 0 END), 0)
-         AS ${column}_quotes`
-    const dataSums = `coalesce(sum(${dataLength}), 0) AS data_bytes,
-       coalesce(sum(CASE WHEN ${dataLength} <= 2 THEN 1 ELSE 0 END), 0) AS empty_count,
-       coalesce(sum(CASE WHEN ${dataLength} <= 2 THEN ${dataLength} ELSE 0 END), 0) AS empty_bytes`
-    const messageSums = sql.literal(`count(*) AS n, ${idSums("id")}, ${dataSums}`)
-    const partSums = sql.literal(
-      `count(*) AS n, count(DISTINCT message_id) AS owners, ${idSums("id")}, ${idSums("message_id")}, ${dataSums}`
-    )
-    const num = (row: Json, key: string) => Number(row[key] ?? 0)
-    /** Σ over rows of (the JSON string length of `column`). */
-    const jsonIds = (row: Json, column: string) => num(row, `${column}_bytes`) + 2 * num(row, "n") + num(row, `${column}_quotes`)
-    /** Σ over rows of what `data` adds to its object (rows.ts: dataMembers). */
-    const dataMembersSum = (row: Json) =>
-      num(row, "data_bytes") - num(row, "empty_bytes") - (num(row, "n") - num(row, "empty_count"))
-    /** Bytes of every message row of one session: Σ (20 + infoBytes). */
-    const messageRowsBytes = (row: Json, sessionJson: number) =>
-      40 * num(row, "n") + jsonIds(row, "id") + sessionJson * num(row, "n") + dataMembersSum(row)
-    /** Bytes the part rows of one session add to their messages: Σ (partBytes + 1) − messages with parts. */
-    const partRowsBytes = (row: Json, sessionJson: number) =>
-      34 * num(row, "n") + jsonIds(row, "id") + jsonIds(row, "message_id") + sessionJson * num(row, "n") +
-      dataMembersSum(row) - num(row, "owners")
-
-    // Reads that span several statements see one snapshot.
-    const readTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      sql.onDialectOrElse({
-        sqlite: () => sql.withTransaction(effect).pipe(Effect.provideService(BeginTransaction, "BEGIN DEFERRED")),
-        pg: () =>
-          sql.withTransaction(effect).pipe(
-            Effect.provideService(BeginTransaction, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-          ),
-        orElse: () => sql.withTransaction(effect)
-      })
-
-    const corrupt = (table: string, id: string, error: unknown) =>
-      new CorruptRecord({
-        file: `${table} ${id}`,
-        problem: error instanceof Error ? error.message : String(error)
-      })
+    const { dataLength, messageRowsBytes, messageSums, num, partRowsBytes, partSums } = makeStoredBytes(sql)
+    const { read, readTransaction, write } = makeTransactions(sql, writer)
+    const { messageColumns, readSession, withParts } = makeReads(sql, dataLength)
+    const now = Clock.currentTimeMillis
 
     const sessionExists = (sessionId: SessionId) =>
       Effect.flatMap(
         sql<{ id: string }>`SELECT id FROM session WHERE id = ${sessionId}`,
         (rows) => rows.length === 0 ? Effect.fail(new SessionNotFound({ sessionId })) : Effect.void
       )
-
-    const now = Clock.currentTimeMillis
-
-    let lastPrune = 0
-    const recordChange = (sessionId: SessionId) =>
-      Effect.gen(function*() {
-        const time = yield* now
-        yield* sql`INSERT INTO session_store_change (session_id, writer, time_created) VALUES (${sessionId}, ${writer}, ${time})`
-        if (time - lastPrune >= 1_000) {
-          lastPrune = time
-          yield* sql`DELETE FROM session_store_change WHERE time_created < ${time - CHANGE_RETENTION_MS}`
-        }
-      })
-
-    const readSession = (sessionId: SessionId) =>
-      Effect.gen(function*() {
-        const rows = yield* sql<Json>`SELECT * FROM session WHERE id = ${sessionId}`
-        if (rows.length === 0) return yield* new SessionNotFound({ sessionId })
-        const extraRows = yield* sql<{ extra: unknown }>`SELECT extra FROM session_store_session WHERE session_id = ${sessionId}`
-        return yield* decodeSession(rows[0]!, extraRows[0]?.extra)
-      })
-
-    const decodeSession = (row: Json, extraText: unknown) =>
-      Effect.try({
-        try: () => {
-          const extra = extraText === undefined || extraText === null
-            ? undefined
-            : (parseObject(extraText) as unknown as SessionExtra)
-          const info = sessionFromRow(row, extra)
-          return { info, bytes: encodeRecord(info).bytes }
-        },
-        catch: (error) => corrupt("session", String(row["id"]), error)
-      })
 
     const writeExtra = (sessionId: SessionId, extra: SessionExtra) =>
       sql`INSERT INTO session_store_session (session_id, extra) VALUES (${sessionId}, ${JSON.stringify(extra)})
@@ -245,136 +128,66 @@ export const makeSqlRepository = (
           VALUES (${info.projectID}, ${info.directory}, '[]', ${time}, ${time})
           ON CONFLICT (id) DO NOTHING`)
 
-    /** The messages of `rows` with their parts, in the order of `rows`. */
-    const withParts = (sessionId: SessionId, rows: ReadonlyArray<MessageRow>) =>
-      Effect.gen(function*() {
-        const parts = new Map<string, Array<PartRow>>()
-        for (let i = 0; i < rows.length; i += CHUNK) {
-          const ids = rows.slice(i, i + CHUNK).map((row) => row.id)
-          const found = yield* sql<PartRow>`SELECT message_id, id, data FROM part
-            WHERE ${sql.in("message_id", ids)} ORDER BY message_id, time_created, id`
-          for (const part of found) {
-            const list = parts.get(part.message_id)
-            if (list === undefined) parts.set(part.message_id, [part])
-            else list.push(part)
-          }
-        }
-        // One synchronous pass: decoding is plain work, an effect per message would cost more than it.
-        let current = ""
-        return yield* Effect.try({
-          try: () => {
-            const out: Array<StoredMessage> = []
-            for (const row of rows) {
-              current = row.id
-              out.push(decodeMessage(sessionId, row, parts.get(row.id) ?? []))
-            }
-            return out
-          },
-          catch: (error) => corrupt("message", current, error)
+    /** A create or an update: `check` first, then the project, `store` of the row, the extra. */
+    const writeSession = <E>(
+      operation: "createSession" | "updateSession",
+      info: SessionInfo,
+      check: Effect.Effect<void, E | SqlError>,
+      store: (row: Json) => Effect.Effect<unknown, SqlError>
+    ) => {
+      const { extra, row } = sessionToRow(info, sessionColumns)
+      return write(
+        operation,
+        info.id,
+        Effect.gen(function*() {
+          yield* check
+          yield* ensureProject(info)
+          yield* store(row)
+          yield* writeExtra(info.id, extra)
         })
-      })
-
-    /** Throws when a row's data is not a JSON object. */
-    const decodeMessage = (sessionId: SessionId, row: MessageRow, parts: ReadonlyArray<PartRow>): StoredMessage => {
-      const info = { id: row.id, sessionID: sessionId, ...parseObject(row.data) }
-      const partSizes: Array<number> = []
-      const decoded = parts.map((part) => {
-        partSizes.push(partBytes(part.id, sessionId, row.id, Buffer.byteLength(part.data, "utf8")))
-        return { id: part.id, sessionID: sessionId, messageID: row.id, ...parseObject(part.data) }
-      })
-      return {
-        message: { info, parts: decoded } as unknown as MessageWithParts,
-        bytes: messageBytes(infoBytes(row.id, sessionId, Buffer.byteLength(row.data, "utf8")), partSizes)
-      }
+      ).pipe(Effect.as({ bytes: encodeRecord(info).bytes }))
     }
+
+    // SQLite: the totals kept in memory while no one else writes (totalsCache.ts); PostgreSQL sums each time.
+    const cache = sql.onDialectOrElse({ sqlite: () => makeTotalsCache(sql), orElse: () => undefined })
 
     const totals = (sessionId: SessionId) =>
       Effect.gen(function*() {
+        if (cache !== undefined) {
+          yield* cache.check
+          const known = cache.get(sessionId)
+          if (known !== undefined) return known
+        }
         const sessionJson = jsonStringBytes(sessionId)
         const [messages] = yield* sql<Json>`SELECT ${messageSums} FROM message WHERE session_id = ${sessionId}`
         const [parts] = yield* sql<Json>`SELECT ${partSums} FROM part WHERE session_id = ${sessionId}`
-        return {
+        const summed = {
           count: num(messages!, "n"),
           bytes: messageRowsBytes(messages!, sessionJson) + partRowsBytes(parts!, sessionJson)
         }
+        cache?.set(sessionId, summed)
+        return summed
       })
 
-    const checkMessage = (sessionId: SessionId, message: MessageWithParts) => {
-      if (message.info.sessionID !== sessionId) {
-        return die("message", `info.sessionID ${message.info.sessionID} is not the session ${sessionId}`)
-      }
-      const seen = new Set<string>()
-      for (const part of message.parts) {
-        if (part.sessionID !== sessionId || part.messageID !== message.info.id) {
-          return die("message", `part ${part.id} names another message or session`)
-        }
-        if (seen.has(part.id)) return die("message", `part id ${part.id} appears twice`)
-        seen.add(part.id)
-      }
-      return Effect.void
-    }
-
-    // PostgreSQL, several nodes: every write transaction first takes a transaction-scoped advisory lock on
-    // its session id, so writes to one session are serialized across nodes (READ COMMITTED: each
-    // statement after the lock sees every write committed before it, so the `max(time_created) + 1` of an
-    // append and the existence checks are never stale, and no update is lost). An advisory lock rather
-    // than `SELECT … FOR UPDATE` on the session row because it also serializes what has no row yet (two
-    // nodes creating one id: the second gets SessionAlreadyExists, not a unique violation) and a removal
-    // against a write; it is released by COMMIT or ROLLBACK, so a crashed node holds nothing. Then the
-    // write notifies its session id instead of a change row: NOTIFY inside the transaction is delivered on
-    // commit only. (SQLite needs neither: BEGIN IMMEDIATE serializes writers, and watchers poll.) A lock
-    // rather than versioned writes (optimistic, retried on conflict): appends to a hot session from several
-    // nodes would conflict all the time and each retry redo the transaction; waiting on the lock costs
-    // one transaction's time and never fails.
-    const pgWrite = <A, E>(sessionId: SessionId, effect: Effect.Effect<A, E | SqlError, SqlClient>) =>
-      Effect.andThen(
-        sql`SELECT pg_advisory_xact_lock(${PG_LOCK_SPACE}, hashtext(${sessionId}))`,
-        Effect.andThen(effect, (a) =>
-          Effect.as(sql`SELECT pg_notify(${PG_CHANGE_CHANNEL}, ${changePayload(writer, sessionId)})`, a))
-      )
-    const write = <A, E>(operation: string, sessionId: SessionId, effect: Effect.Effect<A, E | SqlError, SqlClient>) =>
-      sql.withTransaction(sql.onDialectOrElse({
-        pg: () => pgWrite(sessionId, effect),
-        orElse: () => Effect.andThen(effect, (a) => Effect.as(recordChange(sessionId), a))
-      })).pipe(
-        Effect.provideService(SqlClient, sql),
-        orRepositoryError(operation, sessionId)
-      )
-
-    const read = <A, E>(operation: string, sessionId: SessionId, effect: Effect.Effect<A, E | SqlError, SqlClient>) =>
-      readTransaction(effect).pipe(Effect.provideService(SqlClient, sql), orRepositoryError(operation, sessionId))
-
     const repository: SessionRepositoryShape = {
-      createSession: Effect.fnUntraced(function*(info: SessionInfo) {
-        const { extra, row } = sessionToRow(info, sessionColumns)
-        yield* write(
+      createSession: (info: SessionInfo) =>
+        writeSession(
           "createSession",
-          info.id,
-          Effect.gen(function*() {
-            const existing = yield* sql`SELECT id FROM session WHERE id = ${info.id}`
-            if (existing.length > 0) return yield* new SessionAlreadyExists({ sessionId: info.id })
-            yield* ensureProject(info)
-            yield* sql`INSERT INTO session ${sql.insert(row)}`
-            yield* writeExtra(info.id, extra)
-          })
-        )
-        return { bytes: encodeRecord(info).bytes }
-      }),
+          info,
+          Effect.flatMap(
+            sql`SELECT id FROM session WHERE id = ${info.id}`,
+            (existing) => existing.length > 0 ? Effect.fail(new SessionAlreadyExists({ sessionId: info.id })) : Effect.void
+          ),
+          (row) => sql`INSERT INTO session ${sql.insert(row)}`
+        ),
 
-      updateSession: Effect.fnUntraced(function*(info: SessionInfo) {
-        const { extra, row } = sessionToRow(info, sessionColumns)
-        yield* write(
+      updateSession: (info: SessionInfo) =>
+        writeSession(
           "updateSession",
-          info.id,
-          Effect.gen(function*() {
-            yield* sessionExists(info.id)
-            yield* ensureProject(info)
-            yield* sql`UPDATE session SET ${sql.update(row, ["id"])} WHERE id = ${info.id}`
-            yield* writeExtra(info.id, extra)
-          })
-        )
-        return { bytes: encodeRecord(info).bytes }
-      }),
+          info,
+          sessionExists(info.id),
+          (row) => sql`UPDATE session SET ${sql.update(row, ["id"])} WHERE id = ${info.id}`
+        ),
 
       loadSession: Effect.fnUntraced(function*(sessionId: SessionId, { newest }) {
         return yield* read(
@@ -382,7 +195,7 @@ export const makeSqlRepository = (
           sessionId,
           Effect.gen(function*() {
             const session = yield* readSession(sessionId)
-            const rows = newest <= 0 ? [] : yield* sql<MessageRow>`SELECT id, data FROM message
+            const rows = newest <= 0 ? [] : yield* sql<MessageRow>`SELECT ${messageColumns} FROM message
               WHERE session_id = ${sessionId} ORDER BY time_created DESC, id DESC LIMIT ${Math.floor(newest)}`
             const messages = yield* withParts(sessionId, [...rows].reverse())
             const sums = yield* totals(sessionId)
@@ -401,25 +214,42 @@ export const makeSqlRepository = (
         yield* checkMessage(sessionId, message)
         const messageId = message.info.id
         const { data, parts } = messageToData(message)
+        const bytes = storedMessageBytes(sessionId, messageId, data, parts)
+        let token: object | undefined
         yield* write(
           "putMessage",
           sessionId,
           Effect.gen(function*() {
-            yield* sessionExists(sessionId)
             const time = yield* now
-            const existing = yield* sql<{ session_id: string }>`SELECT session_id FROM message WHERE id = ${messageId}`
-            if (existing.length > 0) {
-              if (existing[0]!.session_id !== sessionId) {
+            // The common case, an append, in one statement: its time_created is max(now, newest of the session
+            // + 1) (the max alone in its subquery, so it is one index lookup, not a walk of the session); an id that exists inserts nothing (then the checks below); a session that does not exist
+            // leaves session_id NULL, which opencode's NOT NULL refuses (on PostgreSQL a failed statement ends
+            // the transaction, so the statement must not be left to fail on anything the write goes on after).
+            const inserted = yield* sql<{ id: string }>`INSERT INTO message (id, session_id, time_created, time_updated, data)
+              VALUES (
+                ${messageId},
+                (SELECT id FROM session WHERE id = ${sessionId}),
+                (SELECT CASE WHEN newest.t >= ${time} THEN newest.t + 1 ELSE ${time} END
+                  FROM (SELECT max(time_created) AS t FROM message WHERE session_id = ${sessionId}) AS newest),
+                ${time},
+                ${data}
+              )
+              ON CONFLICT (id) DO NOTHING RETURNING id`.pipe(
+                Effect.catchIf(isMissingSession, () => Effect.fail(new SessionNotFound({ sessionId })))
+              )
+            const appended = inserted.length > 0
+            if (!appended) {
+              const [found] = yield* sql<{ session: unknown; owner: string | null }>`SELECT
+                (SELECT 1 FROM session WHERE id = ${sessionId}) AS session,
+                (SELECT session_id FROM message WHERE id = ${messageId}) AS owner`
+              if (found?.session === null || found?.session === undefined) return yield* new SessionNotFound({ sessionId })
+              if (found.owner !== sessionId) {
                 return yield* die("message", `message id ${messageId} belongs to another session`)
               }
+              // The replaced message's size is not at hand: its session's totals are summed again.
+              cache?.drop(sessionId)
               yield* sql`UPDATE message SET data = ${data}, time_updated = ${time} WHERE id = ${messageId}`
               yield* sql`DELETE FROM part WHERE message_id = ${messageId}`
-            } else {
-              const [newest] = yield* sql<{ t: number | null }>`SELECT max(time_created) AS t FROM message
-                WHERE session_id = ${sessionId}`
-              const created = Math.max(time, Number(newest?.t ?? 0) + 1)
-              yield* sql`INSERT INTO message (id, session_id, time_created, time_updated, data)
-                VALUES (${messageId}, ${sessionId}, ${created}, ${time}, ${data})`
             }
             if (parts.length > 0) {
               yield* sql`INSERT INTO part ${
@@ -435,9 +265,16 @@ export const makeSqlRepository = (
                 Effect.catchIf(isUniqueViolation, () => die("message", "a part id belongs to another message"))
               )
             }
+            // Only a session whose totals are kept needs the check (and the adjustment).
+            if (appended && cache?.has(sessionId) === true) {
+              yield* cache.check
+              token = cache.adjust(sessionId, 1, bytes)
+            }
           })
-        )
-        return { bytes: encodeRecord(message).bytes }
+        ).pipe(Effect.onExit((exit) =>
+          Effect.sync(() => exit._tag === "Success" ? cache?.settle(sessionId, token) : cache?.drop(sessionId))
+        ))
+        return { bytes }
       }),
 
       getMessage: Effect.fnUntraced(function*(sessionId: SessionId, messageId: MessageId) {
@@ -446,7 +283,7 @@ export const makeSqlRepository = (
           sessionId,
           Effect.gen(function*() {
             yield* sessionExists(sessionId)
-            const rows = yield* sql<MessageRow>`SELECT id, data FROM message
+            const rows = yield* sql<MessageRow>`SELECT ${messageColumns} FROM message
               WHERE id = ${messageId} AND session_id = ${sessionId}`
             if (rows.length === 0) return yield* new MessageNotFound({ sessionId, messageId })
             const [stored] = yield* withParts(sessionId, rows)
@@ -464,7 +301,7 @@ export const makeSqlRepository = (
             let rows: ReadonlyArray<MessageRow>
             if (before === undefined) {
               if (limit <= 0) return []
-              rows = yield* sql<MessageRow>`SELECT id, data FROM message WHERE session_id = ${sessionId}
+              rows = yield* sql<MessageRow>`SELECT ${messageColumns} FROM message WHERE session_id = ${sessionId}
                 ORDER BY time_created DESC, id DESC LIMIT ${Math.floor(limit)}`
             } else {
               const anchor = yield* sql<{ time_created: number }>`SELECT time_created FROM message
@@ -472,7 +309,7 @@ export const makeSqlRepository = (
               if (anchor.length === 0) return yield* new MessageNotFound({ sessionId, messageId: before })
               if (limit <= 0) return []
               const t = anchor[0]!.time_created
-              rows = yield* sql<MessageRow>`SELECT id, data FROM message WHERE session_id = ${sessionId}
+              rows = yield* sql<MessageRow>`SELECT ${messageColumns} FROM message WHERE session_id = ${sessionId}
                 AND (time_created < ${t} OR (time_created = ${t} AND id < ${before}))
                 ORDER BY time_created DESC, id DESC LIMIT ${Math.floor(limit)}`
             }
@@ -489,6 +326,7 @@ export const makeSqlRepository = (
             yield* sessionExists(sessionId)
             const owned = yield* sql`SELECT id FROM message WHERE id = ${messageId} AND session_id = ${sessionId}`
             if (owned.length === 0) return yield* new MessageNotFound({ sessionId, messageId })
+            cache?.drop(sessionId)
             yield* sql`DELETE FROM part WHERE message_id = ${messageId}`
             yield* sql`DELETE FROM message WHERE id = ${messageId}`
           })
@@ -501,6 +339,7 @@ export const makeSqlRepository = (
           sessionId,
           Effect.gen(function*() {
             yield* sessionExists(sessionId)
+            cache?.drop(sessionId)
             yield* sql`DELETE FROM part WHERE session_id = ${sessionId}`
             yield* sql`DELETE FROM message WHERE session_id = ${sessionId}`
             yield* sql`DELETE FROM session_store_session WHERE session_id = ${sessionId}`

@@ -1,0 +1,152 @@
+/**
+ * Rows read back into domain values: a session row (and what of it our own
+ * table keeps), and messages with their parts, each with the size the store
+ * accounts for it. A row that does not decode is a CorruptRecord naming it.
+ */
+import { Effect } from "effect"
+import type { SqlClient } from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
+import type { Fragment } from "effect/sql/Statement"
+import { CorruptRecord, SessionNotFound } from "../../domain/Errors.ts"
+import type { SessionId } from "../../domain/Ids.ts"
+import type { MessageWithParts } from "../../domain/Message.ts"
+import { encodeRecord } from "../../domain/records.ts"
+import type { SessionInfo } from "../../domain/Session.ts"
+import type { StoredMessage } from "../port.ts"
+import { infoBytes, jsonStringBytes, type Json, parseObject, partBytes, type SessionExtra, sessionFromRow } from "./rows.ts"
+
+/** A `message` row as the repository selects it ({@link Reads.messageColumns}). */
+export interface MessageRow {
+  readonly id: string
+  readonly data: string
+  /** The UTF-8 length of `data`, from SQL: it has it at hand, where JS would scan the string. */
+  readonly data_bytes: number
+}
+
+interface PartRow extends MessageRow {
+  readonly message_id: string
+}
+
+/** Ids per `IN (…)` list, well under SQLite's and PostgreSQL's parameter limits. */
+const CHUNK = 500
+
+const corrupt = (table: string, id: string, error: unknown) =>
+  new CorruptRecord({
+    file: `${table} ${id}`,
+    problem: error instanceof Error ? error.message : String(error)
+  })
+
+/** The SessionInfo of a `session` row and the `extra` kept for it, with its size. */
+export const decodeSession = (row: Json, extraText: unknown) =>
+  Effect.try({
+    try: () => {
+      const extra = extraText === undefined || extraText === null
+        ? undefined
+        : (parseObject(extraText) as unknown as SessionExtra)
+      const info = sessionFromRow(row, extra)
+      return { info, bytes: encodeRecord(info).bytes }
+    },
+    catch: (error) => corrupt("session", String(row["id"]), error)
+  })
+
+/** A message's parts decoded, and what they add to its size: Σ partBytes plus a comma between two. */
+interface DecodedParts {
+  readonly parts: Array<Json>
+  bytes: number
+}
+
+/**
+ * Decodes part rows into `into`, by message: the ids from the columns first, then the data (the key
+ * order every load has had). Throws when a row's data is not a JSON object.
+ */
+const decodeParts = (
+  sessionId: SessionId,
+  sessionJson: number,
+  rows: ReadonlyArray<PartRow>,
+  into: Map<string, DecodedParts>,
+  cursor: { id: string }
+) => {
+  let owner = ""
+  let ownerJson = 0
+  for (const row of rows) {
+    cursor.id = row.message_id
+    const value: Json = { id: row.id, sessionID: sessionId, messageID: row.message_id, ...parseObject(row.data) }
+    // Rows come ordered by message: its id's JSON length is measured once per message.
+    if (row.message_id !== owner) {
+      owner = row.message_id
+      ownerJson = jsonStringBytes(owner)
+    }
+    const bytes = partBytes(jsonStringBytes(row.id), sessionJson, ownerJson, Number(row.data_bytes))
+    const decoded = into.get(owner)
+    if (decoded === undefined) into.set(owner, { parts: [value], bytes })
+    else {
+      decoded.parts.push(value)
+      decoded.bytes += bytes + 1
+    }
+  }
+}
+
+/** The message of a row with its decoded parts, and its size (`{"info":…,"parts":[…]}`). Throws as decodeParts. */
+const decodeMessage = (sessionId: SessionId, sessionJson: number, row: MessageRow, parts: DecodedParts | undefined) => {
+  const info = { id: row.id, sessionID: sessionId, ...parseObject(row.data) }
+  const bytes = 20 + infoBytes(jsonStringBytes(row.id), sessionJson, Number(row.data_bytes)) + (parts?.bytes ?? 0)
+  return { message: { info, parts: parts?.parts ?? [] } as unknown as MessageWithParts, bytes }
+}
+
+/** The readers on `sql`; each runs inside the caller's transaction. */
+export interface Reads {
+  /** The `SELECT` list of a {@link MessageRow}. */
+  readonly messageColumns: Fragment
+  /** The session's info and size, or SessionNotFound. */
+  readonly readSession: (
+    sessionId: SessionId
+  ) => Effect.Effect<{ readonly info: SessionInfo; readonly bytes: number }, SessionNotFound | CorruptRecord | SqlError>
+  /** The messages of `rows` with their parts, in the order of `rows`. */
+  readonly withParts: (
+    sessionId: SessionId,
+    rows: ReadonlyArray<MessageRow>
+  ) => Effect.Effect<Array<StoredMessage>, CorruptRecord | SqlError>
+}
+
+/** The readers on `sql`, measuring `data` with `dataLength` (storedBytes.ts). */
+export const makeReads = (sql: SqlClient, dataLength: string): Reads => ({
+  messageColumns: sql.literal(`id, data, ${dataLength} AS data_bytes`),
+
+  readSession: (sessionId) =>
+    Effect.gen(function*() {
+      const rows = yield* sql<Json>`SELECT * FROM session WHERE id = ${sessionId}`
+      if (rows.length === 0) return yield* new SessionNotFound({ sessionId })
+      const extraRows = yield* sql<{ extra: unknown }>`SELECT extra FROM session_store_session WHERE session_id = ${sessionId}`
+      return yield* decodeSession(rows[0]!, extraRows[0]?.extra)
+    }),
+
+  withParts: (sessionId, rows) =>
+    Effect.gen(function*() {
+      const sessionJson = jsonStringBytes(sessionId)
+      const parts = new Map<string, DecodedParts>()
+      // The message being decoded, for the CorruptRecord of a row that does not decode.
+      const cursor = { id: "" }
+      // Each chunk's rows decoded as they come, so their text is garbage before the next chunk is read.
+      // Decoding is plain work in one synchronous pass: an effect per row would cost more than it.
+      for (let i = 0; i < rows.length; i += CHUNK) {
+        const ids = rows.slice(i, i + CHUNK).map((row) => row.id)
+        const found = yield* sql<PartRow>`SELECT message_id, id, data, ${sql.literal(dataLength)} AS data_bytes FROM part
+          WHERE ${sql.in("message_id", ids)} ORDER BY message_id, time_created, id`
+        yield* Effect.try({
+          try: () => decodeParts(sessionId, sessionJson, found, parts, cursor),
+          catch: (error) => corrupt("message", cursor.id, error)
+        })
+      }
+      return yield* Effect.try({
+        try: () => {
+          const out: Array<StoredMessage> = []
+          for (const row of rows) {
+            cursor.id = row.id
+            out.push(decodeMessage(sessionId, sessionJson, row, parts.get(row.id)))
+          }
+          return out
+        },
+        catch: (error) => corrupt("message", cursor.id, error)
+      })
+    })
+})
