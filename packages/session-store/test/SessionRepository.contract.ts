@@ -4,7 +4,7 @@
  * accounts the same sizes whatever the storage.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, type Layer } from "effect"
+import { Effect, type Layer } from "effect"
 import type { MessageId, SessionId } from "../src/domain/Ids.ts"
 import type { MessageWithParts } from "../src/domain/Message.ts"
 import type { SessionInfo } from "../src/domain/Session.ts"
@@ -206,8 +206,9 @@ export const repositoryContract = (name: string, layer: Layer.Layer<SessionRepos
           repo.removeSession(s)
         ]
         for (const operation of operations) {
-          const exit = yield* Effect.exit(operation)
-          expect(exit).toStrictEqual(Exit.fail(expect.objectContaining({ _tag: "SessionNotFound", sessionId: "ses_missing" })))
+          // A typed failure: a success or a defect fails the flip itself.
+          const error = yield* Effect.flip(operation)
+          expect(error).toMatchObject({ _tag: "SessionNotFound", sessionId: "ses_missing" })
         }
       })))
 

@@ -9,7 +9,7 @@
 import { NodeServices } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import type { Message, Part, Session } from "@opencode-ai/sdk/v2"
-import { Effect, Exit, FileSystem } from "effect"
+import { Effect, FileSystem } from "effect"
 import { DatabaseSync } from "node:sqlite"
 import type { MessageId, SessionId } from "../src/domain/Ids.ts"
 import type { MessageWithParts } from "../src/domain/Message.ts"
@@ -27,6 +27,7 @@ import {
   rootSession,
   schemaOf
 } from "./fixtures/opencode/database.ts"
+import { expectFail } from "./support/exits.ts"
 
 const sid = (id: string) => id as SessionId
 const mid = (id: string) => id as MessageId
@@ -222,8 +223,9 @@ describe("SQL repository on opencode's database", () => {
           const root = yield* repo.loadSession(sid(rootSession.id), { newest: 10 })
           expect(root.info).toStrictEqual(renamed)
           expect(root.messages.map((m) => m.message)).toStrictEqual([...rootMessages, reply])
-          expect((yield* Effect.exit(repo.loadSession(sid(childSession.id), { newest: 1 })))).toStrictEqual(
-            Exit.fail(expect.objectContaining({ _tag: "SessionNotFound" }))
+          expectFail(
+            yield* Effect.exit(repo.loadSession(sid(childSession.id), { newest: 1 })),
+            expect.objectContaining({ _tag: "SessionNotFound" })
           )
         }))
     }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
@@ -304,9 +306,7 @@ describe("SQL repository on opencode's database", () => {
       db.close()
       const before = schemaOf(filename)
       const exit = yield* Effect.exit(withRepository(filename, () => Effect.void))
-      expect(exit).toStrictEqual(
-        Exit.fail(expect.objectContaining({ _tag: "IncompatibleSchema", table: "session", missingColumns: ["slug", "version"] }))
-      )
+      expectFail(exit, expect.objectContaining({ _tag: "IncompatibleSchema", table: "session", missingColumns: ["slug", "version"] }))
       expect(schemaOf(filename)).toStrictEqual(before)
     }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
 })

@@ -17,6 +17,7 @@ import { encodeRecord } from "../src/domain/records.ts"
 import { SessionRepository, type SessionRepositoryShape } from "../src/repository/SessionRepository.ts"
 import { queryFile } from "./fixtures/opencode/database.ts"
 import { makeSessionInfo, realisticConversation, userMessage } from "./fixtures/messages.ts"
+import { expectFail } from "./support/exits.ts"
 
 const sessionId = "ses_totals" as SessionId
 
@@ -90,8 +91,6 @@ it.effect("totals stay those of the rows through the repository's own writes and
       const listed = (yield* repo.listSessions()).find((s) => s.id === sessionId)!
       const loaded = yield* repo.loadSession(sessionId, { newest: 0 })
       expect({ count: loaded.messageCount, bytes: loaded.totalBytes }).toStrictEqual({ count: listed.messageCount, bytes: listed.bytes })
-      expect(yield* Effect.exit(repo.getMessage(sessionId, conversation[2]!.info.id as MessageId))).toStrictEqual(
-        Exit.fail(expect.objectContaining({ _tag: "MessageNotFound" }))
-      )
+      expectFail(yield* Effect.exit(repo.getMessage(sessionId, conversation[2]!.info.id as MessageId)), expect.objectContaining({ _tag: "MessageNotFound" }))
     }).pipe(Effect.provide(SessionRepository.layerSqlite({ filename, changePollIntervalMs: 0, synchronous: "NORMAL" })))
   }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))

@@ -17,6 +17,7 @@ import type { SessionId } from "../src/domain/Ids.ts"
 import { SessionRepository } from "../src/repository/SessionRepository.ts"
 import * as SqliteClient from "../src/repository/sql/SqliteClient.ts"
 import { makeSessionInfo, userMessage } from "./fixtures/messages.ts"
+import { expectDie, expectFail } from "./support/exits.ts"
 
 const tempFile = Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
@@ -36,7 +37,7 @@ const withSql = <A, E>(options: SqliteClient.SqliteClientOptions, body: (sql: Sq
   }).pipe(Effect.provide(SqliteClient.layer(options)))
 
 const expectRepositoryError = (exit: Exit.Exit<unknown, unknown>, fields: Partial<RepositoryError>) => {
-  expect(exit).toStrictEqual(Exit.fail(expect.objectContaining({ _tag: "RepositoryError", ...fields })))
+  expectFail(exit, expect.objectContaining({ _tag: "RepositoryError", ...fields }))
 }
 
 describe("SqliteClient (node:sqlite)", () => {
@@ -111,7 +112,7 @@ describe("SqliteClient (node:sqlite)", () => {
         Effect.gen(function*() {
           expect((yield* sql`SELECT id FROM session`).map((row) => ({ ...row }))).toStrictEqual([{ id: "ses_1" }])
           const exit = yield* Effect.exit(sql`DELETE FROM session`)
-          expect(exit).toStrictEqual(Exit.fail(expect.objectContaining({ _tag: "SqlError" })))
+          expectFail(exit, expect.objectContaining({ _tag: "SqlError" }))
         }))
       yield* Effect.gen(function*() {
         const repo = yield* SessionRepository
@@ -187,7 +188,7 @@ describe("SqliteClient (node:sqlite)", () => {
         ]
         for (const input of inputs) {
           const exit = yield* Effect.exit(input)
-          expect(exit).toStrictEqual(Exit.die(expect.objectContaining({ _tag: "InvalidInput" })))
+          expectDie(exit, expect.objectContaining({ _tag: "InvalidInput" }))
         }
         expect((yield* repo.loadSession(sid("ses_2"), { newest: 5 })).messageCount).toBe(0)
       }).pipe(Effect.provide(repositoryOn({ filename })))

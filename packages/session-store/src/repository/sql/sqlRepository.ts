@@ -145,7 +145,7 @@ export const makeSqlRepository = (
           yield* store(row)
           yield* writeExtra(info.id, extra)
         })
-      ).pipe(Effect.as({ bytes: encodeRecord(info).bytes }))
+      ).pipe(Effect.as({ bytes: encodeRecord(info).bytes }), Effect.withSpan(`SessionRepository.${operation}`))
     }
 
     // SQLite: the totals kept in memory while no one else writes (totalsCache.ts); PostgreSQL sums each time.
@@ -189,7 +189,7 @@ export const makeSqlRepository = (
           (row) => sql`UPDATE session SET ${sql.update(row, ["id"])} WHERE id = ${info.id}`
         ),
 
-      loadSession: Effect.fnUntraced(function*(sessionId: SessionId, { newest }) {
+      loadSession: Effect.fn("SessionRepository.loadSession")(function*(sessionId: SessionId, { newest }) {
         return yield* read(
           "loadSession",
           sessionId,
@@ -210,7 +210,7 @@ export const makeSqlRepository = (
         )
       }),
 
-      putMessage: Effect.fnUntraced(function*(sessionId: SessionId, message: MessageWithParts) {
+      putMessage: Effect.fn("SessionRepository.putMessage")(function*(sessionId: SessionId, message: MessageWithParts) {
         yield* checkMessage(sessionId, message)
         const messageId = message.info.id
         const { data, parts } = messageToData(message)
@@ -277,7 +277,7 @@ export const makeSqlRepository = (
         return { bytes }
       }),
 
-      getMessage: Effect.fnUntraced(function*(sessionId: SessionId, messageId: MessageId) {
+      getMessage: Effect.fn("SessionRepository.getMessage")(function*(sessionId: SessionId, messageId: MessageId) {
         return yield* read(
           "getMessage",
           sessionId,
@@ -292,7 +292,7 @@ export const makeSqlRepository = (
         )
       }),
 
-      pageMessages: Effect.fnUntraced(function*(sessionId: SessionId, { before, limit }) {
+      pageMessages: Effect.fn("SessionRepository.pageMessages")(function*(sessionId: SessionId, { before, limit }) {
         return yield* read(
           "pageMessages",
           sessionId,
@@ -318,7 +318,7 @@ export const makeSqlRepository = (
         )
       }),
 
-      removeMessage: Effect.fnUntraced(function*(sessionId: SessionId, messageId: MessageId) {
+      removeMessage: Effect.fn("SessionRepository.removeMessage")(function*(sessionId: SessionId, messageId: MessageId) {
         yield* write(
           "removeMessage",
           sessionId,
@@ -333,7 +333,7 @@ export const makeSqlRepository = (
         )
       }),
 
-      removeSession: Effect.fnUntraced(function*(sessionId: SessionId) {
+      removeSession: Effect.fn("SessionRepository.removeSession")(function*(sessionId: SessionId) {
         yield* write(
           "removeSession",
           sessionId,
@@ -348,7 +348,7 @@ export const makeSqlRepository = (
         )
       }),
 
-      listSessions: Effect.fnUntraced(function*() {
+      listSessions: Effect.fn("SessionRepository.listSessions")(function*() {
         return yield* readTransaction(Effect.gen(function*() {
           const rows = yield* sql<Json>`SELECT * FROM session`
           const extras = new Map<string, unknown>()
