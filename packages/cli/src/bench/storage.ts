@@ -46,7 +46,7 @@ export const sessionInfo = (i: number, now: number) => ({
 export const storeLayer = (repository: Layer.Layer<SessionRepository, unknown>, options: Partial<StoreOptions> = {}) =>
   SessionStore.layerWith(options).pipe(Layer.provide(Layer.mergeAll(repository, MemoryMonitor.layer)))
 
-/** A seeded permutation of 1..n: every resident session, in an order with no locality. */
+/** The records of an opencode session of `count` messages (final revisions, as stored). */
 export const conversation = (session: number, count: number): Array<WireMessage> => {
   const content = makeContent(7)
   const messages: Array<WireMessage> = []
