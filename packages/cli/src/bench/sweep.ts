@@ -18,6 +18,24 @@ const processCpuNs = (): number => {
   return (usage.user + usage.system) * 1e3
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Waits until the process is idle: after a full collection of a heap of
+ * 100,000 sessions, V8 goes on sweeping and releasing its pages for a while
+ * (measured: a sweep started 20 ms after `gc()` took 3–4× as long, in
+ * stretches of 5–20 ms, as one started a second later). A sweep in
+ * production runs on a timer, not on the heels of a forced full collection.
+ */
+const quiesce = async () => {
+  for (let waited = 0; waited < 3_000; waited += 50) {
+    const before = processCpuNs()
+    await sleep(50)
+    // Under 1 ms of CPU in 50 ms: nothing of ours is running.
+    if (processCpuNs() - before < 1e6) return
+  }
+}
+
 /**
  * Runs `run` and measures the work it did and the longest stretch between
  * two turns of the event loop meanwhile, each stretch counted as the lesser
@@ -100,10 +118,9 @@ export const sweeps = async (n: number, fractions: ReadonlyArray<number>, progre
         clock.set(t + INACTIVE_MS / 2)
         for (let i = evict; i < n; i++) await use(ids[i]!)
         clock.set(t + INACTIVE_MS + 1)
-        // The setup's garbage is collected before the sweep, not during it,
-        // and the collector's helper threads get time to finish.
+        // The setup's garbage is collected before the sweep, not during it.
         ;(globalThis as { gc?: () => void }).gc?.()
-        await new Promise((resolve) => setTimeout(resolve, 20))
+        await quiesce()
       }
       const works: Array<number> = []
       const holds: Array<number> = []
