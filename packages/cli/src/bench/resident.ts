@@ -43,7 +43,13 @@ export const hitPath = async (n: number, time: number, progress: boolean): Promi
     const cache = await Effect.runPromise(
       Cache.make({ capacity: n, lookup: (id: string) => Effect.succeed(map.get(id)!) })
     )
-    for (const id of keys) {
+    // Filled in the order the store and the facade were (creation order) and
+    // walked in the shuffled one: filled in the walk's order, the Map's and
+    // lru-cache's entries sat in memory in the order they were read, a
+    // locality the store's did not get (lru-cache read 2.4x faster than the
+    // store's hit at 100,000, and faster than the Map's own get).
+    for (let i = 1; i <= n; i++) {
+      const id = sessionIdOf(i)
       const info = store.getSessionIfResident(id)
       if (info === undefined) throw new Error(`bench: ${id} is not resident in the store`)
       if ((await facade.getSession(id)) === undefined) throw new Error(`bench: ${id} is not in the facade`)
