@@ -27,6 +27,9 @@ describe("bench", () => {
             "getSession, in a fiber",
             "await map.get",
             "await lruCache.get",
+            "Effect.runPromise(Effect.succeed)",
+            "ManagedRuntime.runPromise(Effect.succeed)",
+            "ManagedRuntime.runPromise(Effect.suspend)",
             "Effect.runPromise(Cache.get)",
             "Effect.runPromise(getSession)",
             "ManagedRuntime.runPromise(getSession)",
@@ -46,8 +49,11 @@ describe("bench", () => {
       const checks = report.checks.map((c) => c.name)
       expect(checks).toContain("facade getSession / await lruCache.get at 100")
       expect(checks).toContain("ManagedRuntime.runPromise(getSession) / await lruCache.get at 100")
+      expect(checks).toContain("  floor: ManagedRuntime.runPromise(Effect.suspend) / await lruCache.get at 100")
       expect(checks).toContain("facade getSession at 100 / 10")
       expect(checks).toContain("sweep evicting 20 (10 %): longest hold of the thread")
+      const sweep = report.measurements.find((m) => m.name === "evicting 20 (10 %)")
+      expect(sweep?.worstHoldNs).toBeGreaterThanOrEqual(sweep?.longestHoldNs ?? Infinity)
       expect(report.checks.find((c) => c.name.startsWith("facade getSession / await"))?.target).toBe(3)
       expect(report.checksum).toBeGreaterThan(0)
       const table = renderBench(report)

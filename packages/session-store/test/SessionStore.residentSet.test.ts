@@ -12,7 +12,7 @@ import * as fc from "fast-check"
 import type { SessionId } from "../src/domain/Ids.ts"
 import { SessionRepository } from "../src/repository/SessionRepository.ts"
 import { type ResidentSession, SessionStore, testOptions } from "../src/store/SessionStore.ts"
-import { message, messageId, seed, storeLayer } from "./SessionStore.support.ts"
+import { message, messageId, seed, sessionInfo, storeLayer } from "./SessionStore.support.ts"
 import { RepositoryControls } from "./support/instrumentedRepository.ts"
 
 const noSweep = { cleanupIntervalMs: 1_000_000_000 }
@@ -94,6 +94,43 @@ describe("SessionStore: the resident set", () => {
       }
     )
   }, 60_000)
+
+  it.effect("a sweep of thousands runs in slices: other fibers run between them, and what they read meanwhile stays", () =>
+    Effect.gen(function*() {
+      const store = yield* SessionStore
+      // Far more than a slice's time allows on any machine, so the sweep must yield.
+      const count = 20_000
+      const ids = Array.from({ length: count }, (_, i) => `ses_${i + 1}`)
+      for (const id of ids) yield* store.createSession(sessionInfo(id))
+      yield* TestClock.adjust(testOptions.inactiveTtlMs)
+      // Reads one session, newest first, each time the sweep lets it run.
+      const read: Array<string> = []
+      const reader = yield* Effect.forkChild(Effect.forever(Effect.gen(function*() {
+        const id = ids[count - 1 - read.length]!
+        yield* store.getSession(id)
+        read.push(id)
+        yield* Effect.yieldNow
+      })))
+      yield* Effect.yieldNow
+      const first = read.length
+      const report = yield* store.sweep
+      const residents = yield* store.residents
+      const during = read.length - first
+      yield* Fiber.interrupt(reader)
+
+      assert.isAbove(during, 0, "the reader ran while the sweep did")
+      // Read at the sweep's own `now`, they are active: no later slice evicts them; everyone else was inactive.
+      assert.sameMembers(residents.map((r) => r.id), read)
+      assert.strictEqual(report.residentSessions, read.length)
+      assert.strictEqual(report.expired, 0)
+      // Each session left once, inactive: by the sweep, or by its own read when that came first
+      // (a read of a session resident but inactive drops it, then loads it again).
+      const stats = yield* store.stats
+      assert.strictEqual(stats.evictions.inactive, count)
+      assert.isAtLeast(report.inactive, count - read.length)
+      assert.strictEqual(stats.misses, read.length)
+      assert.strictEqual(stats.hits, 0)
+    }).pipe(Effect.provide(storeLayer({ ...noSweep, maxSessions: 20_000, maxBytes: 1024 * 1024 * 1024 }))), 120_000)
 
   it.effect("more cold loads in flight than maxSessions: the ledger stays bounded, exact and fresh", () =>
     Effect.gen(function*() {

@@ -20,7 +20,10 @@ export interface Sample {
   readonly group: string
   readonly name: string
   readonly ns: number
+  /** For sweeps: the longest stretch one sweep held the thread, median over the samples. */
   readonly holdNs?: number
+  /** For sweeps: the longest stretch of any sample. */
+  readonly worstHoldNs?: number
 }
 
 /** Runs the tasks of one group once; `limits` override the default sampling. */
@@ -46,10 +49,14 @@ export const measure = async (
     const result = task.result
     if (result.state !== "completed") throw new Error(`${group} / ${task.name}: ${result.state}`)
     const ns = (result.latency.mean * 1e6) / tasks[i]!.batch
-    log(progress, `${group.padEnd(36)} ${task.name.padEnd(38)} ${formatNs(ns).padStart(11)}/op`)
+    logSample(progress, { group, name: task.name, ns })
     return { group, name: task.name, ns }
   })
 }
+
+/** The progress line of one finished task. */
+export const logSample = (progress: boolean, sample: Sample) =>
+  log(progress, `${sample.group.padEnd(36)} ${sample.name.padEnd(38)} ${formatNs(sample.ns).padStart(11)}/op`)
 
 export const median = (xs: ReadonlyArray<number>): number => {
   const sorted = [...xs].sort((a, b) => a - b)

@@ -46,7 +46,7 @@ export const sessionInfo = (i: number, now: number) => ({
 export const storeLayer = (repository: Layer.Layer<SessionRepository, unknown>, options: Partial<StoreOptions> = {}) =>
   SessionStore.layerWith(options).pipe(Layer.provide(Layer.mergeAll(repository, MemoryMonitor.layer)))
 
-/** A seeded permutation of 1..n: every resident session, in an order with no locality. */
+/** The records of an opencode session of `count` messages (final revisions, as stored). */
 export const conversation = (session: number, count: number): Array<WireMessage> => {
   const content = makeContent(7)
   const messages: Array<WireMessage> = []
@@ -148,13 +148,14 @@ export const append = async (durable: boolean, time: number, progress: boolean):
     await Effect.runPromise(repository.createSession(info as never))
     const templates = conversation(2, 200)
     let n = 0
-    // A fresh id per call, so every call appends (parts carry their message's id too).
+    // A fresh id per call, so every call appends; its parts get fresh ids too
+    // (a part's id is the primary key of opencode's part table) and carry it.
     const fresh = (): MessageWithParts => {
       const template = templates[n % templates.length]!
       const messageId = messageIdOf(2, n++)
       return {
         info: { ...template.info, id: messageId },
-        parts: template.parts.map((part) => ({ ...part, messageID: messageId }))
+        parts: template.parts.map((part, i) => ({ ...part, id: `prt_${messageId.slice(4)}_${i}`, messageID: messageId }))
       } as unknown as MessageWithParts
     }
     const samples = await measure(`append ~2 KB, fsync ${durable ? "on" : "off"}`, time, [

@@ -1,15 +1,16 @@
-import { Cache, Clock, Duration, Effect, Exit, Metric } from "effect"
+import { Cache, Clock, Duration, Effect, Exit, Metric, MutableHashMap } from "effect"
 import type { ReadError } from "../domain/Errors.ts"
 import type { SessionId } from "../domain/Ids.ts"
 import type { SessionInfo } from "../domain/Session.ts"
 import type { StoreOptions } from "../config/StoreConfig.ts"
 import type { SessionRepositoryShape } from "../repository/port.ts"
+import { Departures, evictSlot } from "./departures.ts"
 import type { EventHub } from "./eventHub.ts"
 import { Ledger, NONE, type Slot } from "./ledger.ts"
 import type { SessionLocks } from "./locks.ts"
 import type { EvictionCause, ResidentSession, StoreStats, SweepReport } from "./model.ts"
 import { fromLoaded, type ResidentSnapshot } from "./snapshot.ts"
-import type { StoreEvent } from "./StoreEvents.ts"
+import { makeSweep } from "./sweep.ts"
 import * as StoreMetrics from "./StoreMetrics.ts"
 
 /**
@@ -23,9 +24,9 @@ import * as StoreMetrics from "./StoreMetrics.ts"
  * The ledger decides residency: what stays, in what order (its policy's for
  * capacity and budget, least recently used first under pressure), the byte
  * budget, inactivity, pressure, and why each session left. Every way out of
- * memory goes through `evictSlot`, whose departures are then `settle`d: each
- * leaving session is invalidated in the Cache and its event published. So
- * the Cache holds nothing the ledger let go, and a
+ * memory goes through `evictSlot` (`departures.ts`), whose departures are
+ * then `settle`d: each leaving session is invalidated in the Cache and its
+ * event published. So the Cache holds nothing the ledger let go, and a
  * hit is the ledger's alone (one `Map` lookup, the time checks, a move to
  * the most recent end), without touching the Cache.
  *
@@ -42,10 +43,8 @@ import * as StoreMetrics from "./StoreMetrics.ts"
  * exceeds `maxBytes`: it is the session being worked on, and dropping it
  * would reload it on every read.
  *
- * A sweep costs what it evicts, not what is resident: load order is
- * deadline order (every load gets the same time to live), so the expired are
- * at its front; least-recently-used order is idle order, so the inactive are
- * at its front. Each walk stops at the first session that stays.
+ * The sweep (`sweep.ts`) drops the expired and the inactive, at a cost of
+ * what it evicts rather than of what is resident.
  */
 export interface ResidentSet {
   /**
@@ -98,19 +97,6 @@ export interface ResidentSet {
   readonly ledger: Pick<Ledger, "hits" | "misses" | "loads" | "loadFailures" | "evictions" | "residentSessions" | "residentMessages" | "residentBytes">
 }
 
-/**
- * The most sessions one chunk of a sweep evicts before it yields: about
- * 0.2–0.4 ms of work at 100,000 resident (see the bench), so the sweep
- * never holds the thread for a millisecond.
- */
-const SWEEP_CHUNK = 250
-
-/** What one operation took out of memory, to be settled with the Cache and the event hub. */
-class Departures {
-  readonly events: Array<StoreEvent> = []
-  readonly ids: Array<SessionId> = []
-}
-
 export const makeResidentSet = Effect.fnUntraced(function*(
   repository: SessionRepositoryShape,
   options: StoreOptions,
@@ -134,37 +120,26 @@ export const makeResidentSet = Effect.fnUntraced(function*(
   const leavingCause = (slot: Slot, now: number): EvictionCause => (now >= slot.expiresAt ? "expired" : "inactive")
 
   /**
-   * Takes the slot out of the ledger, which counts the cause, and records the
-   * departure; `uncache: false` leaves the Cache's entry of the id alone (a
-   * lookup evicting the slot it replaces: that entry is its own).
+   * Drops a departed session's Cache entry, synchronously: what
+   * `Cache.invalidate` does, without an effect per key (a sweep drops
+   * thousands, and an effect per id was a third of its cost).
    */
-  const evictSlot = (slot: Slot, cause: EvictionCause, now: number, out: Departures, uncache = true): boolean => {
-    if (!ledger.remove(slot, cause)) return false
-    if (uncache) out.ids.push(slot.id)
-    out.events.push({
-      _tag: "Evicted",
-      sessionId: slot.id,
-      cause,
-      bytes: slot.snapshot.bytes,
-      messages: slot.snapshot.window.length,
-      at: now
-    })
-    return true
+  const uncache = (sessionId: SessionId): void => {
+    MutableHashMap.remove(cache.map, sessionId)
   }
 
   /** What left the ledger leaves the Cache too, then its events are published. */
   const settle = (out: Departures): Effect.Effect<void> =>
-    out.ids.length === 0
-      ? hub.publish(out.events)
-      : Effect.forEach(out.ids, (id) => Cache.invalidate(cache, id), { discard: true }).pipe(
-        Effect.andThen(hub.publish(out.events))
-      )
+    Effect.suspend(() => {
+      for (const id of out.ids) uncache(id)
+      return hub.publish(out.events)
+    })
 
   /** After an admission: at most `maxSessions` stay, the ledger's victims leaving first (never `keep`). */
   const keepCapacity = (keep: Slot, now: number, out: Departures): void => {
     for (let slot: Slot | undefined; ledger.residentSessions > options.maxSessions;) {
       if ((slot = ledger.victim(keep, false)) === undefined) break
-      evictSlot(slot, "capacity", now, out)
+      evictSlot(ledger, slot, "capacity", now, out)
     }
   }
 
@@ -172,7 +147,7 @@ export const makeResidentSet = Effect.fnUntraced(function*(
   const keepBudget = (keep: Slot, now: number, out: Departures): void => {
     for (let slot: Slot | undefined; ledger.residentBytes > options.maxBytes;) {
       if ((slot = ledger.victim(keep, true)) === undefined) break
-      evictSlot(slot, "budget", now, out)
+      evictSlot(ledger, slot, "budget", now, out)
     }
   }
 
@@ -192,7 +167,7 @@ export const makeResidentSet = Effect.fnUntraced(function*(
     const out = new Departures()
     if (held !== undefined) {
       const now = clock.currentTimeMillisUnsafe()
-      evictSlot(held, leavingCause(held, now), now, out, false)
+      evictSlot(ledger, held, leavingCause(held, now), now, out, false)
     }
     ledger.loads++
     const epoch = changeEpoch
@@ -256,7 +231,7 @@ export const makeResidentSet = Effect.fnUntraced(function*(
     const held = ledger.get(sessionId)
     if (held !== undefined) {
       const out = new Departures()
-      evictSlot(held, leavingCause(held, now), now, out)
+      evictSlot(ledger, held, leavingCause(held, now), now, out)
       yield* settle(out)
     }
     if (isRead) ledger.misses++
@@ -286,7 +261,7 @@ export const makeResidentSet = Effect.fnUntraced(function*(
       const out = new Departures()
       // A slot of an earlier session of the same id that storage no longer has.
       const held = ledger.get(info.id)
-      if (held !== undefined) evictSlot(held, "invalidated", now, out)
+      if (held !== undefined) evictSlot(ledger, held, "invalidated", now, out)
       const snapshot = fromLoaded({ info, infoBytes, messages: [], messageCount: 0, totalBytes: infoBytes }, window)
       const slot: Slot = { id: info.id, snapshot, expiresAt: now + sessionTtlMs, n: NONE }
       admit(slot, now, out)
@@ -301,7 +276,7 @@ export const makeResidentSet = Effect.fnUntraced(function*(
       const now = clock.currentTimeMillisUnsafe()
       const out = new Departures()
       if (now >= slot.expiresAt) {
-        evictSlot(slot, "expired", now, out)
+        evictSlot(ledger, slot, "expired", now, out)
       } else {
         ledger.touch(slot, now)
         keepBudget(slot, now, out)
@@ -314,7 +289,7 @@ export const makeResidentSet = Effect.fnUntraced(function*(
       const slot = ledger.get(sessionId)
       if (slot === undefined) return Effect.void
       const out = new Departures()
-      evictSlot(slot, cause, clock.currentTimeMillisUnsafe(), out)
+      evictSlot(ledger, slot, cause, clock.currentTimeMillisUnsafe(), out)
       return settle(out)
     })
 
@@ -327,66 +302,13 @@ export const makeResidentSet = Effect.fnUntraced(function*(
       let sessions = 0
       for (let slot = ledger.oldest(); slot !== undefined && ledger.residentBytes > target;) {
         const next = ledger.newer(slot)
-        if (evictSlot(slot, "pressure", now, out)) sessions++
+        if (evictSlot(ledger, slot, "pressure", now, out)) sessions++
         slot = next
       }
       return Effect.as(settle(out), { sessions, bytes: before - ledger.residentBytes, residentBytes: ledger.residentBytes })
     })
 
-  /**
-   * The sweep, in chunks of at most `SWEEP_CHUNK` evictions, each settled
-   * (Cache and events) before the fiber yields to the event loop, so a sweep
-   * that evicts 10,000 sessions never holds the thread for one long stretch.
-   * Each chunk reads the clock again and resumes at the fronts as they are
-   * then (reads and writes in between may have moved sessions to the back);
-   * load order is walked with one iterator for the whole sweep, so the
-   * entries already removed from its front are not walked over again.
-   */
-  const sweep: Effect.Effect<SweepReport> = Effect.suspend(() => {
-    const loadOrder = ledger.loadOrder()
-    let expired = 0
-    let inactive = 0
-    let expiredDone = false
-    const chunk = (): { readonly out: Departures; readonly more: boolean } => {
-      const now = clock.currentTimeMillisUnsafe()
-      const out = new Departures()
-      let budget = SWEEP_CHUNK
-      while (!expiredDone && budget > 0) {
-        const next = loadOrder.next()
-        const slot = next.done === true ? undefined : ledger.slotAt(next.value)
-        if (slot === undefined || now < slot.expiresAt) {
-          expiredDone = true
-        } else if (evictSlot(slot, "expired", now, out)) {
-          expired++
-          budget--
-        }
-      }
-      for (
-        let slot = ledger.oldest();
-        budget > 0 && slot !== undefined && now - ledger.lastReadAt(slot.n) >= options.inactiveTtlMs;
-        slot = ledger.oldest()
-      ) {
-        if (evictSlot(slot, "inactive", now, out)) {
-          inactive++
-          budget--
-        }
-      }
-      return { out, more: budget === 0 }
-    }
-    const loop: Effect.Effect<void> = Effect.suspend(() => {
-      const { more, out } = chunk()
-      return more ? settle(out).pipe(Effect.andThen(Effect.yieldNow), Effect.andThen(loop)) : settle(out)
-    })
-    return Effect.map(loop, () => {
-      ledger.sweeps++
-      return {
-        expired,
-        inactive,
-        residentSessions: ledger.residentSessions,
-        residentBytes: ledger.residentBytes
-      }
-    })
-  })
+  const sweep = makeSweep(ledger, clock, options.inactiveTtlMs, uncache, settle)
 
   const residents: Effect.Effect<ReadonlyArray<ResidentSession>> = Effect.sync(() =>
     ledger.ordered().map((slot) => ({
