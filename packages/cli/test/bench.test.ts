@@ -41,7 +41,7 @@ describe("bench", () => {
       }
       expect(names).toContain("cold load, 20 messages / store, fresh layer")
       expect(names).toContain("cold load, 20 messages / repository alone, fresh layer")
-      expect(names).toContain("cold load, 20 messages / raw node:sqlite SELECTs + JSON.parse")
+      expect(names).toContain("cold load, 20 messages / raw node:sqlite: open, totals, SELECTs, JSON.parse")
       expect(names).toContain("append ~2 KB, fsync off / store, resident session")
       expect(names).toContain("sweep, 200 resident / evicting 2 (1 %)")
       expect(names).toContain("sweep, 200 resident / evicting 20 (10 %)")

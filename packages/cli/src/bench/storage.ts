@@ -31,7 +31,7 @@ export const benchRepository = (directory: string, durable: boolean): Layer.Laye
     changePollIntervalMs: 0
   })
 export const STORAGE = "SQLite (opencode.db)"
-export const RAW_COLD = "raw node:sqlite SELECTs + JSON.parse"
+export const RAW_COLD = "raw node:sqlite: open, totals, SELECTs, JSON.parse"
 
 export const sessionInfo = (i: number, now: number) => ({
   id: sessionIdOf(i),
@@ -103,27 +103,37 @@ export const coldLoad = async (messages: number, time: number, progress: boolean
           })))
       }
     ]
-    // The raw reference: the same newest-window SELECTs on node:sqlite, every row's JSON parsed.
-    const raw = new DatabaseSync(`${directory}/opencode.db`, { readOnly: true })
-    const newestMessages = raw.prepare(
-      "SELECT id, data FROM message WHERE session_id = ? ORDER BY time_created DESC, id DESC LIMIT ?"
-    )
-    const partsOf = raw.prepare("SELECT data FROM part WHERE message_id = ? ORDER BY id")
+    // The raw reference, as cold as the repository's row: the file opened afresh each sample, the
+    // session's totals aggregated, the same newest-window SELECTs, every row's JSON parsed.
+    const file = `${directory}/opencode.db`
     tasks.push({
       name: RAW_COLD,
       batch: 1,
       fn: () => {
-        for (const row of newestMessages.all(id, window) as Array<{ id: string; data: string }>) {
-          sink.total += Object.keys(JSON.parse(row.data)).length
-          for (const part of partsOf.all(row.id) as Array<{ data: string }>) sink.total += Object.keys(JSON.parse(part.data)).length
+        const raw = new DatabaseSync(file, { readOnly: true })
+        try {
+          const totals = raw.prepare(
+            "SELECT count(*) AS n, coalesce(sum(length(data)), 0) AS bytes FROM message WHERE session_id = ?"
+          ).get(id) as { n: number; bytes: number }
+          const partBytes = raw.prepare("SELECT coalesce(sum(length(data)), 0) AS bytes FROM part WHERE session_id = ?")
+            .get(id) as { bytes: number }
+          sink.total += totals.n + (totals.bytes + partBytes.bytes > 0 ? 1 : 0)
+          const newestMessages = raw.prepare(
+            "SELECT id, data FROM message WHERE session_id = ? ORDER BY time_created DESC, id DESC LIMIT ?"
+          )
+          const partsOf = raw.prepare("SELECT data FROM part WHERE message_id = ? ORDER BY id")
+          for (const row of newestMessages.all(id, window) as Array<{ id: string; data: string }>) {
+            sink.total += Object.keys(JSON.parse(row.data)).length
+            for (const part of partsOf.all(row.id) as Array<{ data: string }>) {
+              sink.total += Object.keys(JSON.parse(part.data)).length
+            }
+          }
+        } finally {
+          raw.close()
         }
       }
     })
-    try {
-      return await measure(`cold load, ${messages.toLocaleString("en-US")} messages`, time, tasks, progress, { iterations: 5 })
-    } finally {
-      raw.close()
-    }
+    return await measure(`cold load, ${messages.toLocaleString("en-US")} messages`, time, tasks, progress, { iterations: 5 })
   } finally {
     rmSync(directory, { recursive: true, force: true })
   }
