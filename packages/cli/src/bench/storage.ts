@@ -117,7 +117,7 @@ export const coldLoad = async (messages: number, time: number, progress: boolean
           ).get(id) as { n: number; bytes: number }
           const partBytes = raw.prepare("SELECT coalesce(sum(length(data)), 0) AS bytes FROM part WHERE session_id = ?")
             .get(id) as { bytes: number }
-          sink.total += totals.n + (totals.bytes + partBytes.bytes > 0 ? 1 : 0)
+          sink.total += totals.n + totals.bytes + partBytes.bytes
           const newestMessages = raw.prepare(
             "SELECT id, data FROM message WHERE session_id = ? ORDER BY time_created DESC, id DESC LIMIT ?"
           )
