@@ -9,26 +9,11 @@ import type { SessionId } from "../src/domain/Ids.ts"
 import type { MessageWithParts } from "../src/domain/Message.ts"
 import { SessionRepository } from "../src/repository/SessionRepository.ts"
 import { SessionStore } from "../src/store/SessionStore.ts"
-import { bytesOf, message, messageId, sessionInfo, storeLayer } from "./SessionStore.support.ts"
+import { bytesOf, message, messageId, residentIds, sessionInfo, sessionOf, storeLayer } from "./SessionStore.support.ts"
 import { RepositoryControls } from "./support/instrumentedRepository.ts"
 
 // Count limits out of the way: here only bytes decide.
 const roomy = { maxSessions: 50, cleanupIntervalMs: 1_000_000_000 }
-
-const residentIds = Effect.map(
-  SessionStore.use((store) => store.residents),
-  (residents) => residents.map((r) => r.id as string)
-)
-
-/** Creates a session in storage holding one message of `text`; returns what it weighs once resident. */
-const sessionOf = Effect.fnUntraced(function*(id: string, text: string) {
-  const repository = yield* SessionRepository
-  const info = sessionInfo(id)
-  const only = message(id, messageId(1), text)
-  yield* repository.createSession(info as never)
-  yield* repository.putMessage(id as SessionId, only as never)
-  return bytesOf(info) + bytesOf(only)
-})
 
 describe("SessionStore: byte budget", () => {
   const size = 1_000

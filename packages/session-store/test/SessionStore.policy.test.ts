@@ -8,37 +8,20 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { TestClock } from "effect/testing"
-import type { SessionId } from "../src/domain/Ids.ts"
-import { SessionRepository } from "../src/repository/SessionRepository.ts"
 import { SessionStore } from "../src/store/SessionStore.ts"
-import { bytesOf, message, messageId, seed, sessionInfo, storeLayer } from "./SessionStore.support.ts"
+import { residentIds, seed, sessionOf, storeLayer } from "./SessionStore.support.ts"
 
 const noSweep = { cleanupIntervalMs: 1_000_000_000 }
 const VISIT_GAP = 5_000
-
-const residentIds = Effect.map(
-  SessionStore.use((store) => store.residents),
-  (residents) => residents.map((r) => r.id as string)
-)
-
-/** A session in storage holding one message of `size` characters; returns what it weighs once resident. */
-const sessionOf = Effect.fnUntraced(function*(id: string, size: number) {
-  const repository = yield* SessionRepository
-  const info = sessionInfo(id)
-  const only = message(id, messageId(1), "x".repeat(size))
-  yield* repository.createSession(info as never)
-  yield* repository.putMessage(id as SessionId, only as never)
-  return bytesOf(info) + bytesOf(only)
-})
 
 describe("SessionStore: eviction order", () => {
   it.effect("over maxBytes, a large session leaves before two small ones read before it: worth is per byte", () =>
     Effect.gen(function*() {
       const store = yield* SessionStore
-      const small = yield* sessionOf("ses_1", 1_000)
-      yield* sessionOf("ses_2", 1_000)
-      const large = yield* sessionOf("ses_big", 20_000)
-      yield* sessionOf("ses_3", 1_000)
+      const small = yield* sessionOf("ses_1", "x".repeat(1_000))
+      yield* sessionOf("ses_2", "x".repeat(1_000))
+      const large = yield* sessionOf("ses_big", "x".repeat(20_000))
+      yield* sessionOf("ses_3", "x".repeat(1_000))
       for (const id of ["ses_1", "ses_2", "ses_big"]) {
         yield* store.getSession(id)
         yield* TestClock.adjust(VISIT_GAP)

@@ -10,7 +10,7 @@ import { TestClock } from "effect/testing"
 import { MemoryMonitor, MemoryMonitorTest } from "../src/monitor/MemoryMonitor.ts"
 import { SessionRepository } from "../src/repository/SessionRepository.ts"
 import { SessionStore, testOptions } from "../src/store/SessionStore.ts"
-import { seed, setHeapReading, storeLayer } from "./SessionStore.support.ts"
+import { residentIds, seed, setHeapReading, storeLayer } from "./SessionStore.support.ts"
 
 // Time passes in these specs only for the cooldown: nothing else may end a session meanwhile.
 const still = {
@@ -38,11 +38,6 @@ const captureLogs = () => {
   })
   return { lines, warnings: () => lines.filter((l) => l.level === "Warn"), layer: Logger.layer([logger]) }
 }
-
-const residentIds = Effect.map(
-  SessionStore.use((store) => store.residents),
-  (residents) => residents.map((r) => r.id as string)
-)
 
 const readAll = (ids: ReadonlyArray<string>) =>
   SessionStore.use((store) => Effect.forEach(ids, (id) => store.getSession(id), { discard: true }))

@@ -3,16 +3,11 @@ import { Effect, Fiber, Latch } from "effect"
 import { TestClock } from "effect/testing"
 import { SessionRepository } from "../src/repository/SessionRepository.ts"
 import { SessionStore, testOptions } from "../src/store/SessionStore.ts"
-import { message, messageId, seed, sessionInfo, storeLayer } from "./SessionStore.support.ts"
+import { message, messageId, residentIds, seed, sessionInfo, storeLayer } from "./SessionStore.support.ts"
 import { RepositoryControls } from "./support/instrumentedRepository.ts"
 
 // Time rules one at a time: a sweep interval long enough never to fire unless a test wants it.
 const noSweep = { cleanupIntervalMs: 1_000_000_000 }
-
-const residentIds = Effect.map(
-  SessionStore.use((store) => store.residents),
-  (residents) => residents.map((r) => r.id as string)
-)
 
 // Sessions alike in size and visits (one visit each, read within the visit gap) leave in LRU
 // order; where they differ the policy decides (SessionStore.policy.test.ts).

@@ -58,6 +58,22 @@ export const seed = Effect.fnUntraced(function*(count: number, messages = 0, pre
   return ids
 })
 
+/** The resident sessions' ids, least recently used first. */
+export const residentIds = Effect.map(
+  SessionStore.use((store) => store.residents),
+  (residents) => residents.map((r) => r.id as string)
+)
+
+/** Creates a session in storage holding one message of `text`; returns what it weighs once resident. */
+export const sessionOf = Effect.fnUntraced(function*(id: string, text: string) {
+  const repository = yield* SessionRepository
+  const info = sessionInfo(id)
+  const only = message(id, messageId(1), text)
+  yield* repository.createSession(info as never)
+  yield* repository.putMessage(id as SessionId, only as never)
+  return bytesOf(info) + bytesOf(only)
+})
+
 /**
  * Sets the test monitor's heap reading and waits until the store has acted
  * on it (its pressure fiber follows the monitor's `changes` on its own fiber,
