@@ -10,7 +10,8 @@ export class Departures {
 }
 
 /**
- * The one way out of memory: takes the slot out of the ledger, which counts
+ * The one way out of memory but the sweep's batches (`Ledger.removeIdle`,
+ * `removeExpired`, `sweep.ts`): takes the slot out of the ledger, which counts
  * the cause, and records the departure; `uncache: false` leaves the Cache's
  * entry of the id alone (a lookup evicting the slot it replaces: that entry
  * is its own). False when the ledger no longer held the slot.

@@ -16,7 +16,12 @@ export interface Slot {
   snapshot: ResidentSnapshot
   /** Clock millis at which the time to live ends (the load, or the write that allocated it, plus `sessionTtl`). */
   readonly expiresAt: number
-  /** The slot's number in the ledger while accounted, -1 otherwise. Only the ledger sets it. */
+  /**
+   * The slot's number in the ledger while accounted; -1 before, and after a
+   * removal of this one slot. Only the ledger sets it. A batch removal
+   * leaves it as it was (writing it would visit every slot object), so
+   * whether the slot is still accounted is {@link Ledger.holds}'s to say.
+   */
   n: number
 }
 
@@ -27,10 +32,16 @@ const noEvictions = (): Record<EvictionCause, number> =>
 export const NONE = -1
 
 const ROW = 4
+/** Entries of `refs` a slot number has: the slot, its info, its id. */
+const REFS = 3
+
+/** The most slots one of the sweep's batch removals takes out (`Ledger.removeIdle`, `removeExpired`). */
+export const BATCH = 16
 const LAST_READ = 0
 const EXPIRES_AT = 1
 const OLDER = 2
 const NEWER = 3
+
 
 /**
  * The store's accounting, and the authority on which sessions are resident
@@ -48,24 +59,36 @@ const NEWER = 3
  *   per byte, by how often and how recently it is visited, leaves first.
  *
  * What a hit touches is kept by slot number in flat arrays (a `Float64Array`
- * row of last use, deadline and LRU links, and the infos) rather than in each
- * slot object: a hit then reads two compact arrays instead of following
- * pointers to objects scattered over the heap, which among 100,000 resident
- * sessions is most of what a hit costs. A use relinks one number at the back:
- * a few number writes, no allocation. Numbers of evicted slots are reused.
+ * row of last use, deadline and LRU links, and `refs`: the slot, its info and
+ * its id side by side) rather than in each slot object: a hit then reads two
+ * compact arrays instead of following pointers to objects scattered over the
+ * heap, which among 100,000 resident sessions is most of what a hit costs. A
+ * use relinks one number at the back: a few number writes, no allocation.
+ * Numbers of evicted slots are reused. What a removal needs is there too (the
+ * id, and in `sizes` the bytes and messages), not in the slot objects.
  *
  * Every total is adjusted by the difference a change makes, so it stays
  * exact without rescanning; the byte figures are the ones the repository
  * measured, never re-serialized.
  *
- * Invariant: `index`, `slots` and the list hold the same slots; `messages`
+ * Invariant: `index`, `refs` and the list hold the same slots; `messages`
  * and `bytes` are the sums over them of their snapshots. Only `admit`,
  * `replace` and `remove` change them.
  */
 export class Ledger {
   private readonly index = new Map<SessionId, number>()
-  private readonly slots: Array<Slot | undefined> = []
-  private readonly infos: Array<SessionInfo | undefined> = []
+  /** `REFS` entries per slot number: the slot, its info, its id; what a removal reads and clears is one cache line. */
+  private readonly refs: Array<Slot | SessionInfo | SessionId | undefined> = []
+  /** Two numbers per slot number: the accounted bytes and messages. */
+  private sizes = new Float64Array(2 * 32)
+  private readonly batch = new Int32Array(BATCH)
+  /**
+   * What the last batch removal took out: ids, and bytes and messages (two
+   * numbers each). Not a callback per slot: a closure made per sweep, once
+   * inlined, is embedded in optimized code that a collection freeing it discards.
+   */
+  readonly departedIds: Array<SessionId> = []
+  readonly departedSizes = new Float64Array(2 * BATCH)
   /**
    * One row of `ROW` numbers per slot number: the last use and the deadline
    * (clock millis), then the less and the more recently used neighbours.
@@ -115,16 +138,16 @@ export class Ledger {
   /** The resident slot of a session. */
   get(id: string): Slot | undefined {
     const n = this.index.get(id as SessionId)
-    return n === undefined ? undefined : this.slots[n]
+    return n === undefined ? undefined : this.slotAt(n)
   }
 
   slotAt(n: number): Slot {
-    return this.slots[n]!
+    return this.refs[REFS * n] as Slot
   }
 
   /** The session info of the resident slot numbered `n`. */
   infoAt(n: number): SessionInfo {
-    return this.infos[n]!
+    return this.refs[REFS * n + 1] as SessionInfo
   }
 
   /** Clock millis of the last use of the resident slot numbered `n`. */
@@ -139,43 +162,37 @@ export class Ledger {
 
   /** Whether `slot` is the one the ledger accounts for its session. */
   holds(slot: Slot): boolean {
-    return slot.n !== NONE
+    return slot.n !== NONE && this.refs[REFS * slot.n] === slot
   }
 
   /** The least recently used slot. */
   oldest(): Slot | undefined {
-    return this.leastRecent === NONE ? undefined : this.slots[this.leastRecent]
+    return this.leastRecent === NONE ? undefined : this.slotAt(this.leastRecent)
   }
 
   /**
-   * The slot to evict next, never `keep`: the policy's choice, worth least
-   * per byte for the budget (`bySize`), per session for the capacity. Among the least recently used of each size class, so it costs
-   * a few dozen reads, not a walk over the resident set.
+   * The slot to evict next, never `keep`: the policy's choice, worth least per byte for the budget
+   * (`bySize`), per session for the capacity; among the least recently used of each size class, so
+   * it costs a few dozen reads, not a walk over the resident set.
    */
   victim(keep: Slot, bySize: boolean): Slot | undefined {
     const n = this.policy.pick(keep.n, bySize)
-    return n === NONE ? undefined : this.slots[n]
+    return n === NONE ? undefined : this.slotAt(n)
   }
 
-  /**
-   * The next more recently used slot after a resident one. Read it before
-   * evicting `slot`: a slot taken out of the ledger is unlinked.
-   */
+  /** The next more recently used slot after a resident one: read it before evicting `slot`, which unlinks it. */
   newer(slot: Slot): Slot | undefined {
     const next = this.rows[ROW * slot.n + NEWER]!
-    return next === NONE ? undefined : this.slots[next]
+    return next === NONE ? undefined : this.slotAt(next)
   }
 
   /** The slot of the oldest load. */
   oldestLoad(): Slot | undefined {
     const n = this.index.values().next().value
-    return n === undefined ? undefined : this.slots[n]
+    return n === undefined ? undefined : this.slotAt(n)
   }
 
-  /**
-   * Slot numbers in load order, oldest first, live: what is removed while
-   * walking it is skipped, what is admitted meanwhile comes at the end.
-   */
+  /** Slot numbers in load order, oldest first, live: what leaves meanwhile is skipped, what is admitted comes at the end. */
   loadOrder(): Iterator<number> {
     return this.index.values()
   }
@@ -183,7 +200,7 @@ export class Ledger {
   /** Slots from least to most recently used. A copy, so callers may evict while walking it. */
   ordered(): Array<Slot> {
     const out: Array<Slot> = []
-    for (let n = this.leastRecent; n !== NONE; n = this.rows[ROW * n + NEWER]!) out.push(this.slots[n]!)
+    for (let n = this.leastRecent; n !== NONE; n = this.rows[ROW * n + NEWER]!) out.push(this.slotAt(n))
     return out
   }
 
@@ -193,16 +210,14 @@ export class Ledger {
    * the same session.
    */
   admit(slot: Slot, now: number): void {
-    const n = this.free.pop() ?? this.slots.length
-    if (n === this.slots.length) {
-      this.slots.push(slot)
-      this.infos.push(slot.snapshot.info)
-      if (ROW * (n + 1) > this.rows.length) this.grow()
-    } else {
-      this.slots[n] = slot
-      this.infos[n] = slot.snapshot.info
-    }
+    const n = this.free.pop() ?? this.refs.length / REFS
+    if (ROW * (n + 1) > this.rows.length) this.grow()
+    this.refs[REFS * n] = slot
+    this.refs[REFS * n + 1] = slot.snapshot.info
+    this.refs[REFS * n + 2] = slot.id
     slot.n = n
+    this.sizes[2 * n] = slot.snapshot.bytes
+    this.sizes[2 * n + 1] = slot.snapshot.window.length
     this.index.set(slot.id, n)
     this.rows[ROW * n + LAST_READ] = now
     this.rows[ROW * n + EXPIRES_AT] = slot.expiresAt
@@ -235,7 +250,9 @@ export class Ledger {
     if (this.holds(slot)) {
       this.messages += next.window.length - slot.snapshot.window.length
       this.bytes += next.bytes - slot.snapshot.bytes
-      this.infos[slot.n] = next.info
+      this.refs[REFS * slot.n + 1] = next.info
+      this.sizes[2 * slot.n] = next.bytes
+      this.sizes[2 * slot.n + 1] = next.window.length
       this.policy.resized(slot.n, next.bytes)
     }
     slot.snapshot = next
@@ -243,19 +260,95 @@ export class Ledger {
 
   /** Takes `slot` out of the accounting with its cause. Returns false when it was not accounted. */
   remove(slot: Slot, cause: EvictionCause): boolean {
+    if (!this.holds(slot)) return false
     const n = slot.n
-    if (n === NONE) return false
     this.index.delete(slot.id)
     this.unlink(n)
     this.policy.removed(n)
-    this.slots[n] = undefined
-    this.infos[n] = undefined
-    this.free.push(n)
+    this.clear(n)
     slot.n = NONE
     this.messages -= slot.snapshot.window.length
     this.bytes -= slot.snapshot.bytes
     this.evictions[cause]++
     return true
+  }
+
+  /**
+   * Takes out, with `cause`, the least recently used slots idle for at
+   * least `idleMs` at `now`, at most `BATCH`; how many left (see
+   * {@link departedIds}). The front of LRU order: one row read each, and
+   * the list loses its front in one cut.
+   */
+  removeIdle(now: number, idleMs: number, cause: EvictionCause): number {
+    const rows = this.rows
+    const batch = this.batch
+    let k = 0
+    let n = this.leastRecent
+    for (; n !== NONE && k < BATCH && now - rows[ROW * n + LAST_READ]! >= idleMs; n = rows[ROW * n + NEWER]!) batch[k++] = n
+    if (k === 0) return 0
+    this.leastRecent = n
+    if (n === NONE) this.mostRecent = NONE
+    else rows[ROW * n + OLDER] = NONE
+    this.removeBatch(k, cause, false)
+    return k
+  }
+
+  /**
+   * Takes out, with `cause`, the slots at the front of `loadOrder` (from
+   * {@link loadOrder}) whose time to live is over at `now`, at most `BATCH`;
+   * how many left (see {@link departedIds}). Fewer than `BATCH`: the front
+   * now holds none (the entry that stays is consumed from the iterator).
+   */
+  removeExpired(loadOrder: Iterator<number>, now: number, cause: EvictionCause): number {
+    const batch = this.batch
+    let k = 0
+    while (k < BATCH) {
+      const next = loadOrder.next()
+      if (next.done === true || now < this.rows[ROW * next.value + EXPIRES_AT]!) break
+      batch[k++] = next.value
+    }
+    if (k > 0) this.removeBatch(k, cause, true)
+    return k
+  }
+
+  /**
+   * Takes the first `k` numbers of `batch` out; `relink`: each leaves the LRU
+   * list on its own (else the caller cut them off). It reads the ledger's
+   * arrays and the policy's, not the slot objects: a cache miss each.
+   */
+  private removeBatch(k: number, cause: EvictionCause, relink: boolean): void {
+    const batch = this.batch
+    const sizes = this.sizes
+    const ids = this.departedIds
+    const departed = this.departedSizes
+    let bytes = 0
+    let messages = 0
+    for (let i = 0; i < k; i++) {
+      const n = batch[i]!
+      const id = this.refs[REFS * n + 2] as SessionId
+      this.index.delete(id)
+      if (relink) this.unlink(n)
+      this.policy.removed(n)
+      this.clear(n)
+      const b = sizes[2 * n]!
+      const m = sizes[2 * n + 1]!
+      bytes += b
+      messages += m
+      ids[i] = id
+      departed[2 * i] = b
+      departed[2 * i + 1] = m
+    }
+    this.bytes -= bytes
+    this.messages -= messages
+    this.evictions[cause] += k
+  }
+
+  /** Number `n` holds no slot any more, and may be reused. */
+  private clear(n: number): void {
+    this.refs[REFS * n] = undefined
+    this.refs[REFS * n + 1] = undefined
+    this.refs[REFS * n + 2] = undefined
+    this.free.push(n)
   }
 
   stats(): StoreStats {
@@ -298,5 +391,8 @@ export class Ledger {
     const rows = new Float64Array(this.rows.length * 2)
     rows.set(this.rows)
     this.rows = rows
+    const sizes = new Float64Array(this.sizes.length * 2)
+    sizes.set(this.sizes)
+    this.sizes = sizes
   }
 }

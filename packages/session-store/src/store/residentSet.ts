@@ -1,4 +1,4 @@
-import { Cache, Clock, Duration, Effect, Exit, Metric, MutableHashMap } from "effect"
+import { Cache, Clock, Duration, Effect, Metric, MutableHashMap } from "effect"
 import type { ReadError } from "../domain/Errors.ts"
 import type { SessionId } from "../domain/Ids.ts"
 import type { SessionInfo } from "../domain/Session.ts"
@@ -17,16 +17,20 @@ import * as StoreMetrics from "./StoreMetrics.ts"
  * The sessions held in memory. Two parts, one authority.
  *
  * The Effect `Cache` loads: a miss goes through `Cache.get`, so concurrent
- * misses of a session share one load; a failed load ("not found" included)
- * is not kept; a loaded session lives at most `sessionTtl`. Its capacity is
- * unbounded because it never decides what leaves memory.
+ * misses of a session share one load. It keeps a load only while it is in
+ * flight (a time to live of zero, success or failure): once admitted, the
+ * session is the ledger's, whose hit path never asks the Cache. So the
+ * Cache holds no entry, fiber and result per resident session, and what
+ * leaves memory leaves an almost empty map (a sweep of thousands paid a
+ * seventh of its time there). Its capacity is unbounded because it never
+ * decides what leaves memory.
  *
  * The ledger decides residency: what stays, in what order (its policy's for
  * capacity and budget, least recently used first under pressure), the byte
  * budget, inactivity, pressure, and why each session left. Every way out of
- * memory goes through `evictSlot` (`departures.ts`), whose departures are
- * then `settle`d: each leaving session is invalidated in the Cache and its
- * event published. So the Cache holds nothing the ledger let go, and a
+ * memory goes through `evictSlot` (`departures.ts`), or for the sweep
+ * through the ledger's batches, whose departures are then `settle`d: each
+ * leaving session is invalidated in the Cache and its event published. So the Cache holds nothing the ledger let go, and a
  * hit is the ledger's alone (one `Map` lookup, the time checks, a move to
  * the most recent end), without touching the Cache.
  *
@@ -120,9 +124,9 @@ export const makeResidentSet = Effect.fnUntraced(function*(
   const leavingCause = (slot: Slot, now: number): EvictionCause => (now >= slot.expiresAt ? "expired" : "inactive")
 
   /**
-   * Drops a departed session's Cache entry, synchronously: what
-   * `Cache.invalidate` does, without an effect per key (a sweep drops
-   * thousands, and an effect per id was a third of its cost).
+   * Drops a departed session's load in flight from the Cache, if any,
+   * synchronously: what `Cache.invalidate` does, without an effect per key
+   * (a sweep drops thousands, and an effect per id was a third of its cost).
    */
   const uncache = (sessionId: SessionId): void => {
     MutableHashMap.remove(cache.map, sessionId)
@@ -196,7 +200,7 @@ export const makeResidentSet = Effect.fnUntraced(function*(
 
   const cache = yield* Cache.makeWith((sessionId: SessionId) => locks.withLock(sessionId, load(sessionId)), {
     capacity: Number.POSITIVE_INFINITY,
-    timeToLive: (exit) => (Exit.isSuccess(exit) ? sessionTtl : Duration.zero)
+    timeToLive: () => Duration.zero
   })
 
   /**
@@ -265,8 +269,9 @@ export const makeResidentSet = Effect.fnUntraced(function*(
       const snapshot = fromLoaded({ info, infoBytes, messages: [], messageCount: 0, totalBytes: infoBytes }, window)
       const slot: Slot = { id: info.id, snapshot, expiresAt: now + sessionTtlMs, n: NONE }
       admit(slot, now, out)
-      // Settled first: it invalidates the id of the slot the new one replaces.
-      return Effect.andThen(settle(out), Cache.set(cache, info.id, slot))
+      // A load of the id still in flight read storage before the create: later misses do not share it.
+      out.ids.push(info.id)
+      return settle(out)
     })
 
   const written = (slot: Slot, next?: ResidentSnapshot): Effect.Effect<void> =>

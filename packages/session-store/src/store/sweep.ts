@@ -1,8 +1,8 @@
 import { type Clock, Effect } from "effect"
 import type { SessionId } from "../domain/Ids.ts"
-import { Departures, evictSlot } from "./departures.ts"
-import type { Ledger } from "./ledger.ts"
-import type { SweepReport } from "./model.ts"
+import { Departures } from "./departures.ts"
+import { BATCH, type Ledger } from "./ledger.ts"
+import type { EvictionCause, SweepReport } from "./model.ts"
 
 /**
  * Real time one slice of a sweep may take before it yields, in
@@ -11,8 +11,28 @@ import type { SweepReport } from "./model.ts"
  */
 const SLICE_MS = 0.4
 
-/** Evictions between two readings of the slice's clock: a reading costs about as much as an eviction. */
-const CHECK_EVERY = 16
+/**
+ * The `k` departures the ledger's last batch removal left: out of the Cache,
+ * and their events into `out`. At module level, like every function the
+ * sweep's loop calls: a closure made per sweep would be embedded in the
+ * loop's optimized code, which the next full collection then throws away.
+ */
+const departed = (
+  ledger: Ledger,
+  uncache: (sessionId: SessionId) => void,
+  k: number,
+  cause: EvictionCause,
+  now: number,
+  out: Departures
+): void => {
+  const ids = ledger.departedIds
+  const sizes = ledger.departedSizes
+  for (let i = 0; i < k; i++) {
+    const sessionId = ids[i]!
+    uncache(sessionId)
+    out.events.push({ _tag: "Evicted", sessionId, cause, bytes: sizes[2 * i]!, messages: sizes[2 * i + 1]!, at: now })
+  }
+}
 
 /**
  * The sweep: every session past its time to live, or not used for
@@ -22,11 +42,17 @@ const CHECK_EVERY = 16
  * order, so the inactive are at its front. Each walk stops at the first
  * session that stays.
  *
+ * The ledger walks and evicts in batches of `BATCH` (16: the slice's clock
+ * is read once a batch, and a reading costs about as much as an eviction;
+ * `Ledger.removeIdle`,
+ * `removeExpired`): it reads one row a session to find them and, to take
+ * them out, its own arrays by slot number, never the sessions' objects,
+ * which lie anywhere in the heap (one cache miss each was most of what an
+ * eviction cost); the LRU list loses its front in one cut a batch.
+ *
  * It runs in slices, so a sweep that evicts 10,000 sessions never holds the
  * thread for one long stretch. Each eviction leaves the Cache at once
- * (`uncache`), inside the slice's time: settled afterwards, the Cache's
- * entries of a slice cost from a quarter to four times the slice itself,
- * depending on what else had run since they were last touched. The slice's
+ * (`uncache`: a load of it in flight, if any), inside the slice's time. The slice's
  * events are published (`settle`) before the fiber yields to the event
  * loop. A slice ends when
  * `SLICE_MS` of real time has passed, read from `performance.now()` rather
@@ -55,30 +81,20 @@ export const makeSweep = (
     const slice = (out: Departures): boolean => {
       const now = clock.currentTimeMillisUnsafe()
       const deadline = performance.now() + SLICE_MS
-      let evicted = 0
       while (!expiredDone) {
-        const next = loadOrder.next()
-        const slot = next.done === true ? undefined : ledger.slotAt(next.value)
-        if (slot === undefined || now < slot.expiresAt) {
-          expiredDone = true
-        } else if (evictSlot(ledger, slot, "expired", now, out, false)) {
-          uncache(slot.id)
-          expired++
-          if (++evicted % CHECK_EVERY === 0 && performance.now() >= deadline) return true
-        }
+        const k = ledger.removeExpired(loadOrder, now, "expired")
+        departed(ledger, uncache, k, "expired", now, out)
+        expired += k
+        if (k < BATCH) expiredDone = true
+        else if (performance.now() >= deadline) return true
       }
-      for (
-        let slot = ledger.oldest();
-        slot !== undefined && now - ledger.lastReadAt(slot.n) >= inactiveTtlMs;
-        slot = ledger.oldest()
-      ) {
-        if (evictSlot(ledger, slot, "inactive", now, out, false)) {
-          uncache(slot.id)
-          inactive++
-          if (++evicted % CHECK_EVERY === 0 && performance.now() >= deadline) return true
-        }
+      for (;;) {
+        const k = ledger.removeIdle(now, inactiveTtlMs, "inactive")
+        departed(ledger, uncache, k, "inactive", now, out)
+        inactive += k
+        if (k < BATCH) return false
+        if (performance.now() >= deadline) return true
       }
-      return false
     }
 
     const loop: Effect.Effect<void> = Effect.suspend(() => {
