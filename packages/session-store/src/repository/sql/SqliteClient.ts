@@ -97,6 +97,26 @@ export interface SqliteClient {
    * moves only when another connection committed.
    */
   readonly dataVersion: Effect.Effect<number, SqlError>
+  /**
+   * Runs `body` synchronously in one `BEGIN IMMEDIATE … COMMIT`, holding the
+   * connection throughout (as a transaction of `sql.withTransaction` does, so
+   * the two never interleave). `body` runs statements with `run` (SQL and
+   * parameters to rows; a failure is thrown as the classified `SqlError`). A
+   * `body` that throws rolls the transaction back: a `SqlError` fails the
+   * effect, anything else is a defect. A result for which `keep` says false
+   * (an expected failure the body returned) is rolled back too. For writes whose statements are known
+   * up front or follow from the rows before them (the SQL repository's write
+   * plans): they pay `node:sqlite`'s cost per statement, not a fiber's.
+   *
+   * @example
+   * ```ts
+   * const inserted = sqlite.transactionSync((run) => run("INSERT INTO t (v) VALUES (?) RETURNING id", ["x"]))
+   * ```
+   */
+  readonly transactionSync: <A>(
+    body: (run: (sql: string, params: ReadonlyArray<unknown>) => ReadonlyArray<unknown>) => A,
+    keep?: (result: A) => boolean
+  ) => Effect.Effect<A, SqlError>
 }
 
 /**
@@ -267,7 +287,46 @@ export const make = (
       beginTransaction: "BEGIN IMMEDIATE"
     })
 
+    const runSync = (sql: string, params: ReadonlyArray<unknown>): ReadonlyArray<unknown> => {
+      try {
+        return run(prepare(sql), params, false) as ReadonlyArray<unknown>
+      } catch (cause) {
+        throw classify(cause, "Failed to execute statement", "execute")
+      }
+    }
+    const control = (sql: "BEGIN IMMEDIATE" | "COMMIT" | "ROLLBACK") => runSync(sql, [])
+    const rollback = () => {
+      // A failed COMMIT may already have ended the transaction (SQLite rolls back on some errors).
+      if (db.isTransaction) db.exec("ROLLBACK")
+    }
+    const transactionSync = <A>(body: (run: typeof runSync) => A, keep?: (result: A) => boolean): Effect.Effect<A, SqlError> =>
+      acquirers.borrower(() =>
+        Effect.suspend(() => {
+          try {
+            // Holding the connection, an open transaction can only be one whose cleanup failed: end it first.
+            rollback()
+          } catch (cause) {
+            return Effect.fail(classify(cause, "Failed to roll back", "rollback"))
+          }
+          try {
+            control("BEGIN IMMEDIATE")
+            const result = body(runSync)
+            if (keep === undefined || keep(result)) control("COMMIT")
+            else control("ROLLBACK")
+            return Effect.succeed(result)
+          } catch (error) {
+            try {
+              rollback()
+            } catch (cause) {
+              return Effect.fail(classify(cause, "Failed to roll back", "rollback"))
+            }
+            return error instanceof SqlError ? Effect.fail(error) : Effect.die(error)
+          }
+        })
+      )
+
     const sqlite: SqliteClient = {
+      transactionSync,
       options,
       pragma: (name) =>
         acquirers.borrower(() =>
