@@ -25,17 +25,17 @@ export interface WatchConnection {
 }
 
 /**
- * The change watch (SQLite): every `interval`, `PRAGMA data_version` (it
- * moves when another connection committed); when it moved, the change rows
- * after the last one seen, by other writers, published to every subscriber of
- * the returned stream. A commit with no change row of another writer (opencode
- * itself keeps none) publishes "all". The polling fiber lives in the scope.
+ * The change watch (SQLite): every `interval`, the repository connection's
+ * `PRAGMA data_version`, which moves when, and only when, another connection
+ * committed (this process's own commits leave it alone); when it moved, the
+ * change rows after the last one seen, by other writers, published to every
+ * subscriber of the returned stream. A commit with no change row of another
+ * writer (opencode itself keeps none) publishes "all". The polling fiber
+ * lives in the scope. While no one else writes, a poll is that one PRAGMA.
  *
- * With `watch`, the queries run on the watch's own connection, so they never
- * queue behind this process's writes. That connection also sees this
- * process's commits move its `data_version`; when it moved with no change row
- * of another writer, the repository connection's `data_version` (which only
- * moves on commits of others) tells whether someone else (opencode) wrote.
+ * With `watch`, the change rows are read on the watch's own connection, so
+ * the read never queues behind this process's writes, and the repository
+ * connection's `data_version` is read without waiting for it.
  */
 export const watchChanges = (
   sql: SqlClient,
@@ -46,20 +46,18 @@ export const watchChanges = (
   Effect.gen(function*() {
     const pubsub = yield* Effect.acquireRelease(PubSub.unbounded<SessionChanges>(), PubSub.shutdown)
     const reader = watch?.sql ?? sql
-    const dataVersion = (client: SqlClient) =>
-      Effect.map(client.unsafe<Record<string, unknown>>("PRAGMA data_version"), (rows) => Number(Object.values(rows[0] ?? {})[0]))
+    const othersVersion = watch?.mainDataVersion ??
+      Effect.map(sql.unsafe<Record<string, unknown>>("PRAGMA data_version"), (rows) => Number(Object.values(rows[0] ?? {})[0]))
     const lastSeq = () =>
       Effect.map(
         reader<{ seq: number | null }>`SELECT max(seq) AS seq FROM session_store_change`,
         (rows) => Number(rows[0]?.seq ?? 0)
       )
-    let version = yield* orRepositoryError("watch")(dataVersion(reader))
-    let mainVersion = watch === undefined ? version : yield* orRepositoryError("watch")(watch.mainDataVersion)
-    let othersSinceMainCheck = false
+    let version = yield* orRepositoryError("watch")(othersVersion)
     let seen = yield* orRepositoryError("watch")(lastSeq())
 
     const poll = Effect.gen(function*() {
-      const current = yield* dataVersion(reader)
+      const current = yield* othersVersion
       if (current === version) return
       version = current
       const result = yield* reader.withTransaction(Effect.gen(function*() {
@@ -75,18 +73,9 @@ export const watchChanges = (
         if (row.writer !== writer) ids.add(row.session_id as SessionId)
       }
       if (fellBehind) return yield* PubSub.publish(pubsub, "all")
-      if (ids.size > 0) {
-        othersSinceMainCheck = true
-        return yield* PubSub.publish(pubsub, [...ids])
-      }
-      // No change row of another store: a writer that keeps none (opencode), or (on the watch's own
-      // connection) only this process's commits.
-      if (watch === undefined) return yield* PubSub.publish(pubsub, "all")
-      const main = yield* watch.mainDataVersion
-      const othersCommitted = main !== mainVersion && !othersSinceMainCheck
-      mainVersion = main
-      othersSinceMainCheck = false
-      if (othersCommitted) yield* PubSub.publish(pubsub, "all")
+      // Someone else committed: another store names its sessions; a writer that keeps no change rows
+      // (opencode) could have changed any.
+      yield* PubSub.publish(pubsub, ids.size > 0 ? [...ids] : "all")
     })
 
     yield* poll.pipe(
