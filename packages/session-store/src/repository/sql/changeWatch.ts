@@ -24,6 +24,40 @@ export interface WatchConnection {
   readonly mainDataVersion: Effect.Effect<number, SqlError>
 }
 
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return (error as { code?: string }).code === "EPERM"
+  }
+}
+
+/**
+ * A change row that names no session: a commit that changed none (a watcher coming or going), so that
+ * other watchers, seeing a row of another writer, do not take it for a write that keeps no rows.
+ */
+const noSessionChanged = (sql: SqlClient, writer: string) =>
+  sql`INSERT INTO session_store_change (session_id, writer, time_created) VALUES ('', ${writer}, ${Date.now()})`
+
+/** Adds `writer` to the watchers, and removes the rows of watchers whose process is gone (a crash leaves them). */
+const register = (sql: SqlClient, writer: string) =>
+  sql.withTransaction(Effect.gen(function*() {
+    for (const row of yield* sql<{ writer: string; pid: number }>`SELECT writer, pid FROM session_store_watcher`) {
+      if (!alive(Number(row.pid))) yield* sql`DELETE FROM session_store_watcher WHERE writer = ${row.writer}`
+    }
+    yield* sql`INSERT INTO session_store_watcher (writer, pid, time_created) VALUES (${writer}, ${process.pid}, ${Date.now()})
+      ON CONFLICT (writer) DO UPDATE SET pid = excluded.pid, time_created = excluded.time_created`
+    yield* noSessionChanged(sql, writer)
+  }))
+
+const unregister = (sql: SqlClient, writer: string) =>
+  sql.withTransaction(Effect.andThen(
+    sql`DELETE FROM session_store_watcher WHERE writer = ${writer}`,
+    noSessionChanged(sql, writer)
+  ))
+
 /**
  * The change watch (SQLite): every `interval`, the repository connection's
  * `PRAGMA data_version`, which moves when, and only when, another connection
@@ -53,6 +87,12 @@ export const watchChanges = (
         reader<{ seq: number | null }>`SELECT max(seq) AS seq FROM session_store_change`,
         (rows) => Number(rows[0]?.seq ?? 0)
       )
+    // Registered first, before anything is loaded: from the next write of any other repository on, its
+    // change rows are kept (transactions.ts). Rows of processes that died are removed on the way.
+    yield* Effect.acquireRelease(
+      orRepositoryError("watch")(register(sql, writer)),
+      () => Effect.ignore(unregister(sql, writer))
+    )
     let version = yield* orRepositoryError("watch")(othersVersion)
     let seen = yield* orRepositoryError("watch")(lastSeq())
 
@@ -68,14 +108,18 @@ export const watchChanges = (
       })).pipe(Effect.provideService(BeginTransaction, "BEGIN DEFERRED"))
       const fellBehind = result.low !== undefined && result.low > seen + 1 && seen > 0
       const ids = new Set<SessionId>()
+      let rowsOfOthers = 0
       for (const row of result.rows) {
         seen = Math.max(seen, Number(row.seq))
-        if (row.writer !== writer) ids.add(row.session_id as SessionId)
+        if (row.writer === writer) continue
+        rowsOfOthers++
+        if (row.session_id !== "") ids.add(row.session_id as SessionId)
       }
       if (fellBehind) return yield* PubSub.publish(pubsub, "all")
-      // Someone else committed: another store names its sessions; a writer that keeps no change rows
-      // (opencode) could have changed any.
-      yield* PubSub.publish(pubsub, ids.size > 0 ? [...ids] : "all")
+      // Someone else committed: another store names its sessions (or none: a watcher came or went); a
+      // writer that keeps no change rows (opencode) could have changed any.
+      if (rowsOfOthers === 0) return yield* PubSub.publish(pubsub, "all")
+      if (ids.size > 0) yield* PubSub.publish(pubsub, [...ids])
     })
 
     yield* poll.pipe(

@@ -16,8 +16,9 @@
  *   bytes), in one read transaction. The totals are two aggregates over the
  *   stored lengths (storedBytes.ts: no JSON is read for them); on SQLite they
  *   are kept in memory until another connection commits (totalsCache.ts).
- * - Every write is one transaction (`BEGIN IMMEDIATE` on SQLite) and records
- *   the session it changed in `session_store_change`.
+ * - Every write is one transaction (`BEGIN IMMEDIATE` on SQLite), a plan of
+ *   statements (writes.ts, writePlan.ts), and records the session it changed in
+ *   `session_store_change` while another repository watches (transactions.ts).
  * - Message and part ids are primary keys in opencode's schema, so unique
  *   across sessions. Writing a message whose id belongs to another session, a
  *   part whose id belongs to another message, or a message whose ids do not

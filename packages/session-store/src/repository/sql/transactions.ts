@@ -71,10 +71,28 @@ export const makeTransactions = (sql: SqlClient, writer: string, sqlite: SqliteC
     })
 
   let lastPrune = 0
-  /** `plan`, then (unless it failed) the change row of `sessionId`, and once a second the prune of old rows. */
+  // Whether a writer other than this one watches (session_store_watcher), as of `watchersVersion`, the
+  // data_version it was read at: a watcher registers with a commit, which moves that number here.
+  let othersWatch = true
+  let watchersVersion: number | undefined
+  /**
+   * `plan`, then (unless it failed, and only while another writer watches) the change row of `sessionId`,
+   * and once a second the prune of old rows. Inside the write transaction, so a watcher that registered
+   * before it began is seen, and one that registers after it loads what it wrote.
+   */
   const recordingChange = function*<A, E>(sessionId: SessionId, time: number, plan: WritePlan<A, E>): WritePlan<A, E> {
     const result = yield* plan
     if (result instanceof PlanFailure) return result
+    const [version] = yield* query(sql.unsafe<Record<string, unknown>>("PRAGMA data_version"))
+    const current = Number(Object.values(version ?? {})[0])
+    if (current !== watchersVersion) {
+      const [watchers] = yield* query(
+        sql<{ n: number }>`SELECT count(*) AS n FROM session_store_watcher WHERE writer <> ${writer}`
+      )
+      othersWatch = Number(watchers?.n ?? 0) > 0
+      watchersVersion = current
+    }
+    if (!othersWatch) return result
     yield* query(
       sql`INSERT INTO session_store_change (session_id, writer, time_created) VALUES (${sessionId}, ${writer}, ${time})`
     )
