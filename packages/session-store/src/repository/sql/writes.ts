@@ -100,36 +100,43 @@ export const makeWrites = (
     },
 
     putMessage: function*(sessionId, message, now) {
-      // The common case, an append, in one statement: its time_created is max(now, newest of the session + 1)
-      // (the max alone in its subquery, so it is one index lookup, not a walk of the session); an id that
-      // exists inserts nothing (then the checks below); a session that does not exist leaves session_id NULL,
-      // which opencode's NOT NULL refuses (on PostgreSQL a failed statement ends the transaction, so the
-      // statement must not be left to fail on anything the write goes on after).
-      let inserted: ReadonlyArray<{ id: string }>
-      try {
-        inserted = yield* query(sql<{ id: string }>`INSERT INTO message (id, session_id, time_created, time_updated, data)
-          VALUES (
-            ${message.id},
-            (SELECT id FROM session WHERE id = ${sessionId}),
-            (SELECT CASE WHEN newest.t >= ${now} THEN newest.t + 1 ELSE ${now} END
-              FROM (SELECT max(time_created) AS t FROM message WHERE session_id = ${sessionId}) AS newest),
-            ${now},
-            ${message.data}
-          )
-          ON CONFLICT (id) DO NOTHING RETURNING id`)
-      } catch (error) {
-        if (error instanceof SqlError && isMissingSession(error)) return new PlanFailure(new SessionNotFound({ sessionId }))
-        throw error
+      // Whose the id is decides: nobody's, an append; this session's, a replace (the session exists then:
+      // its message references it); another session's, refused.
+      const ownerOf = function*() {
+        const [row] = yield* query(sql<{ session_id: string }>`SELECT session_id FROM message WHERE id = ${message.id}`)
+        return row?.session_id
       }
-      const appended = inserted.length > 0
-      if (!appended) {
-        const [found] = yield* query(sql<{ session: unknown; owner: string | null }>`SELECT
-          (SELECT 1 FROM session WHERE id = ${sessionId}) AS session,
-          (SELECT session_id FROM message WHERE id = ${message.id}) AS owner`)
-        if (found?.session === null || found?.session === undefined) {
-          return new PlanFailure(new SessionNotFound({ sessionId }))
+      let owner = yield* ownerOf()
+      let appended = false
+      if (owner === undefined) {
+        // An append in one statement: its time_created is max(now, newest of the session + 1) (the max
+        // alone in its subquery, so it is one index lookup, not a walk of the session); a session that
+        // does not exist leaves session_id NULL, which opencode's NOT NULL refuses (on PostgreSQL a failed
+        // statement ends the transaction, so nothing may follow it); an id another node took meanwhile
+        // inserts nothing.
+        try {
+          const inserted = yield* query(sql<{ id: string }>`INSERT INTO message (id, session_id, time_created, time_updated, data)
+            VALUES (
+              ${message.id},
+              (SELECT id FROM session WHERE id = ${sessionId}),
+              (SELECT CASE WHEN newest.t >= ${now} THEN newest.t + 1 ELSE ${now} END
+                FROM (SELECT max(time_created) AS t FROM message WHERE session_id = ${sessionId}) AS newest),
+              ${now},
+              ${message.data}
+            )
+            ON CONFLICT (id) DO NOTHING RETURNING id`)
+          appended = inserted.length > 0
+        } catch (error) {
+          if (error instanceof SqlError && isMissingSession(error)) return new PlanFailure(new SessionNotFound({ sessionId }))
+          throw error
         }
-        if (found.owner !== sessionId) throw invalid("message", `message id ${message.id} belongs to another session`)
+        if (!appended) owner = yield* ownerOf()
+      }
+      if (!appended) {
+        if (owner !== sessionId) {
+          if (!(yield* sessionExists(sessionId))) return new PlanFailure(new SessionNotFound({ sessionId }))
+          throw invalid("message", `message id ${message.id} belongs to another session`)
+        }
         // The replaced message's size is not at hand: its session's totals are summed again.
         cache?.drop(sessionId)
         yield* query(sql`UPDATE message SET data = ${message.data}, time_updated = ${now} WHERE id = ${message.id}`)
