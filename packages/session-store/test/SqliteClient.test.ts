@@ -80,6 +80,22 @@ describe("SqliteClient (node:sqlite)", () => {
         }))
     }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
 
+  it.effect("a statement cache smaller than the statements in use: each still runs as written", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempFile
+      yield* withSql({ filename, statementCacheSize: 2 }, (sql) =>
+        Effect.gen(function*() {
+          for (let round = 0; round < 3; round++) {
+            for (let n = 0; n < 5; n++) {
+              // Five texts through a cache of two: hits, passes over used entries, evictions.
+              const rows = yield* sql.unsafe<{ v: number }>(`SELECT ? + ${n} AS v`, [round])
+              expect(rows[0]!.v).toBe(round + n)
+              if (n % 2 === 0) expect((yield* sql.unsafe<{ v: number }>("SELECT ? AS v", [n]))[0]!.v).toBe(n)
+            }
+          }
+        }))
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
+
   it.effect("transactionSync: commits what its body ran; a failure, a defect or a result not kept rolls all of it back", () =>
     Effect.gen(function*() {
       const filename = yield* tempFile

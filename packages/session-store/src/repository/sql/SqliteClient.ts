@@ -135,6 +135,8 @@ export class Sqlite extends Context.Service<Sqlite, SqliteClient>()("@session-st
 interface Prepared {
   readonly statement: StatementSync
   readonly returnsRows: boolean
+  /** Hit since the cache last passed over it (see `prepare`). */
+  used: boolean
 }
 
 const classify = (cause: unknown, message: string, operation: string): SqlError => {
@@ -204,19 +206,25 @@ export const make = (
       }))
 
     const capacity = Math.max(1, options.statementCacheSize ?? 256)
-    // Insertion order of a Map is the recency order: a hit moves the entry to the end.
+    // Second chance (CLOCK): a hit only marks its entry used, so the hot path is one Map lookup; when full,
+    // the oldest entry not used since it was last passed over leaves (a used one goes to the end, unmarked).
     const cache = new Map<string, Prepared>()
     const prepare = (sql: string): Prepared => {
       const hit = cache.get(sql)
       if (hit !== undefined) {
-        cache.delete(sql)
-        cache.set(sql, hit)
+        hit.used = true
         return hit
       }
       const statement = db.prepare(sql)
-      const prepared = { statement, returnsRows: statement.columns().length > 0 }
+      const prepared: Prepared = { statement, returnsRows: statement.columns().length > 0, used: false }
+      while (cache.size >= capacity) {
+        const [oldest, entry] = cache.entries().next().value!
+        cache.delete(oldest)
+        if (!entry.used) break
+        entry.used = false
+        cache.set(oldest, entry)
+      }
       cache.set(sql, prepared)
-      if (cache.size > capacity) cache.delete(cache.keys().next().value!)
       return prepared
     }
 
@@ -249,12 +257,12 @@ export const make = (
       executeValuesUnprepared: (sql, params) =>
         attempt(() => {
           const statement = db.prepare(sql)
-          return values({ statement, returnsRows: statement.columns().length > 0 }, params)
+          return values({ statement, returnsRows: statement.columns().length > 0, used: false }, params)
         }, "execute"),
       executeUnprepared: (sql, params, transformRows) =>
         attempt(() => {
           const statement = db.prepare(sql)
-          const rows = run({ statement, returnsRows: statement.columns().length > 0 }, params, false) as ReadonlyArray<
+          const rows = run({ statement, returnsRows: statement.columns().length > 0, used: false }, params, false) as ReadonlyArray<
             any
           >
           return transformRows ? transformRows(rows) : rows
