@@ -100,16 +100,17 @@ export const makeWrites = (
     },
 
     putMessage: function*(sessionId, message, now) {
-      // Most puts replace a message of the session (a streamed update): one UPDATE tells it and does it.
-      const replaced = yield* query(sql<{ id: string }>`UPDATE message SET data = ${message.data}, time_updated = ${now}
-        WHERE id = ${message.id} AND session_id = ${sessionId} RETURNING id`)
-      const appended = replaced.length === 0
+      // Whose the id is decides, asked with the ids alone (a message's data, tens of KB at times, is bound
+      // once, to the statement that writes it): nobody's, an append; this session's, a replacement (the
+      // session exists then: its message references it); another session's, refused.
+      const [owner] = yield* query(sql<{ session_id: string }>`SELECT session_id FROM message WHERE id = ${message.id}`)
+      const appended = owner === undefined
       if (appended) {
         // An append in one statement: its time_created is max(now, newest of the session + 1) (the max
         // alone in its subquery, so it is one index lookup, not a walk of the session); a session that
         // does not exist leaves session_id NULL, which opencode's NOT NULL refuses (on PostgreSQL a failed
-        // statement ends the transaction, so nothing may follow it); an id of another session inserts
-        // nothing.
+        // statement ends the transaction, so nothing may follow it); an id another node took meanwhile
+        // inserts nothing.
         let inserted: ReadonlyArray<{ id: string }>
         try {
           inserted = yield* query(sql<{ id: string }>`INSERT INTO message (id, session_id, time_created, time_updated, data)
@@ -126,13 +127,14 @@ export const makeWrites = (
           if (error instanceof SqlError && isMissingSession(error)) return new PlanFailure(new SessionNotFound({ sessionId }))
           throw error
         }
-        if (inserted.length === 0) {
-          if (!(yield* sessionExists(sessionId))) return new PlanFailure(new SessionNotFound({ sessionId }))
-          throw invalid("message", `message id ${message.id} belongs to another session`)
-        }
+        if (inserted.length === 0) throw invalid("message", `message id ${message.id} belongs to another session`)
+      } else if (owner.session_id !== sessionId) {
+        if (!(yield* sessionExists(sessionId))) return new PlanFailure(new SessionNotFound({ sessionId }))
+        throw invalid("message", `message id ${message.id} belongs to another session`)
       } else {
         // The replaced message's size is not at hand: its session's totals are summed again.
         cache?.drop(sessionId)
+        yield* query(sql`UPDATE message SET data = ${message.data}, time_updated = ${now} WHERE id = ${message.id}`)
         yield* query(
           message.parts.length === 0
             ? sql`DELETE FROM part WHERE message_id = ${message.id}`
