@@ -69,8 +69,11 @@ export const makeWrites = (
     query(sql`INSERT INTO session_store_session (session_id, extra) VALUES (${sessionId}, ${JSON.stringify(extra)})
       ON CONFLICT (session_id) DO UPDATE SET extra = excluded.extra`)
 
-  /** Upserts the parts of message `messageId` (by id, in order); dies if an id belongs to another message. */
-  const upsertParts = function*(sessionId: SessionId, message: StoredMessage, now: number) {
+  /**
+   * Writes the parts of `message` (by id, in order): a new message's with a plain INSERT (none of its ids
+   * can be its own yet), a replaced one's upserted. Dies if an id belongs to another message.
+   */
+  const writeParts = function*(sessionId: SessionId, message: StoredMessage, now: number, fresh: boolean) {
     if (message.parts.length === 0) return
     const rows = message.parts.map((part, index) => ({
       id: part.id,
@@ -80,12 +83,21 @@ export const makeWrites = (
       time_updated: now,
       data: part.data
     })) as unknown as [Json, ...Array<Json>]
+    const taken = () => invalid("message", "a part id belongs to another message")
+    if (fresh) {
+      try {
+        yield* query(sql`INSERT INTO part ${sql.insert(rows)}`)
+      } catch (error) {
+        throw error instanceof SqlError && error.reason._tag === "UniqueViolation" ? taken() : error
+      }
+      return
+    }
     const written = yield* query(sql<{ id: string }>`INSERT INTO part ${sql.insert(rows)}
       ON CONFLICT (id) DO UPDATE SET time_created = excluded.time_created, time_updated = excluded.time_updated,
         data = excluded.data
       WHERE part.message_id = excluded.message_id
       RETURNING id`)
-    if (written.length !== rows.length) throw invalid("message", "a part id belongs to another message")
+    if (written.length !== rows.length) throw taken()
   }
 
   return {
@@ -141,7 +153,7 @@ export const makeWrites = (
             : sql`DELETE FROM part WHERE message_id = ${message.id} AND id NOT IN ${sql.in(message.parts.map((part) => part.id))}`
         )
       }
-      yield* upsertParts(sessionId, message, now)
+      yield* writeParts(sessionId, message, now, appended)
       // Only a session whose totals are kept needs the check (and the adjustment).
       if (!appended || cache?.has(sessionId) !== true) return undefined
       cache.observe(yield* query(cache.version))
