@@ -104,20 +104,20 @@ describe("SqliteClient (node:sqlite)", () => {
         const sqlite = yield* SqliteClient.Sqlite
         yield* sql`CREATE TABLE t (n integer PRIMARY KEY)`
         const rows = Effect.map(sql<{ n: number }>`SELECT n FROM t ORDER BY n`, (r) => r.map((row) => row.n))
-        const inserted = yield* sqlite.transactionSync((run) => run("INSERT INTO t (n) VALUES (?), (?) RETURNING n", [1, 2]))
+        const inserted = yield* sqlite.transactionSync((connection) => connection.rows("INSERT INTO t (n) VALUES (?), (?) RETURNING n", [1, 2]))
         expect(inserted.map((row) => ({ ...(row as object) }))).toStrictEqual([{ n: 1 }, { n: 2 }])
         // A statement that fails (a taken key) after one that worked: the SqlError, and neither stays.
-        const failed = yield* Effect.exit(sqlite.transactionSync((run) => {
-          run("INSERT INTO t (n) VALUES (?)", [3])
-          return run("INSERT INTO t (n) VALUES (?)", [1])
+        const failed = yield* Effect.exit(sqlite.transactionSync((connection) => {
+          expect(connection.changes("INSERT INTO t (n) VALUES (?)", [3])).toBe(1)
+          return connection.rows("INSERT INTO t (n) VALUES (?)", [1])
         }))
         expectFail(failed, expect.objectContaining({ _tag: "SqlError" }))
-        const died = yield* Effect.exit(sqlite.transactionSync((run) => {
-          run("INSERT INTO t (n) VALUES (?)", [4])
+        const died = yield* Effect.exit(sqlite.transactionSync((connection) => {
+          connection.rows("INSERT INTO t (n) VALUES (?)", [4])
           throw new Error("a bug in the body")
         }))
         expectDie(died, expect.objectContaining({ message: "a bug in the body" }))
-        const declined = yield* sqlite.transactionSync((run) => run("INSERT INTO t (n) VALUES (?) RETURNING n", [5]), () => false)
+        const declined = yield* sqlite.transactionSync((c) => c.rows("INSERT INTO t (n) VALUES (?) RETURNING n", [5]), () => false)
         expect(declined).toHaveLength(1)
         expect(yield* rows).toStrictEqual([1, 2])
       }).pipe(Effect.provide(SqliteClient.layer({ filename })))
@@ -137,7 +137,7 @@ describe("SqliteClient (node:sqlite)", () => {
         })))
         yield* Effect.yieldNow
         const seen = yield* Effect.forkChild(
-          sqlite.transactionSync((run) => run("SELECT count(*) AS n FROM t", []).map((row) => ({ ...(row as object) })))
+          sqlite.transactionSync((c) => c.rows("SELECT count(*) AS n FROM t", []).map((row) => ({ ...(row as object) })))
         )
         yield* TestClock.adjust("1 second")
         yield* Fiber.join(holder)

@@ -100,8 +100,9 @@ export interface SqliteClient {
   /**
    * Runs `body` synchronously in one `BEGIN IMMEDIATE … COMMIT`, holding the
    * connection throughout (as a transaction of `sql.withTransaction` does, so
-   * the two never interleave). `body` runs statements with `run` (SQL and
-   * parameters to rows; a failure is thrown as the classified `SqlError`). A
+   * the two never interleave). `body` runs statements on the connection it is
+   * given (SQL and parameters to rows, or to the number of rows changed; a
+   * failure is thrown as the classified `SqlError`). A
    * `body` that throws rolls the transaction back: a `SqlError` fails the
    * effect, anything else is a defect. A result for which `keep` says false
    * (an expected failure the body returned) is rolled back too. For writes whose statements are known
@@ -110,13 +111,27 @@ export interface SqliteClient {
    *
    * @example
    * ```ts
-   * const inserted = sqlite.transactionSync((run) => run("INSERT INTO t (v) VALUES (?) RETURNING id", ["x"]))
+   * const inserted = sqlite.transactionSync((connection) => connection.rows("INSERT INTO t (v) VALUES (?) RETURNING id", ["x"]))
    * ```
    */
   readonly transactionSync: <A>(
-    body: (run: (sql: string, params: ReadonlyArray<unknown>) => ReadonlyArray<unknown>) => A,
+    body: (connection: SyncConnection) => A,
     keep?: (result: A) => boolean
   ) => Effect.Effect<A, SqlError>
+}
+
+/**
+ * The held connection as `Sqlite.transactionSync` gives it to its body: statements run for their rows
+ * or for the number of rows they changed; either throws the statement's classified `SqlError`.
+ *
+ * @example
+ * ```ts
+ * const count = (connection: SyncConnection) => connection.changes("DELETE FROM t WHERE n > ?", [3])
+ * ```
+ */
+export interface SyncConnection {
+  readonly rows: (sql: string, params: ReadonlyArray<unknown>) => ReadonlyArray<unknown>
+  readonly changes: (sql: string, params: ReadonlyArray<unknown>) => number
 }
 
 /**
@@ -302,12 +317,22 @@ export const make = (
         throw classify(cause, "Failed to execute statement", "execute")
       }
     }
+    const changesSync = (sql: string, params: ReadonlyArray<unknown>): number => {
+      try {
+        const prepared = prepare(sql)
+        if (prepared.returnsRows) return prepared.statement.all(...bind(params)).length
+        return Number(prepared.statement.run(...bind(params)).changes)
+      } catch (cause) {
+        throw classify(cause, "Failed to execute statement", "execute")
+      }
+    }
+    const syncConnection: SyncConnection = { rows: runSync, changes: changesSync }
     const control = (sql: "BEGIN IMMEDIATE" | "COMMIT" | "ROLLBACK") => runSync(sql, [])
     const rollback = () => {
       // A failed COMMIT may already have ended the transaction (SQLite rolls back on some errors).
       if (db.isTransaction) db.exec("ROLLBACK")
     }
-    const transactionSync = <A>(body: (run: typeof runSync) => A, keep?: (result: A) => boolean): Effect.Effect<A, SqlError> =>
+    const transactionSync = <A>(body: (connection: SyncConnection) => A, keep?: (result: A) => boolean): Effect.Effect<A, SqlError> =>
       acquirers.borrower(() =>
         Effect.suspend(() => {
           try {
@@ -318,7 +343,7 @@ export const make = (
           }
           try {
             control("BEGIN IMMEDIATE")
-            const result = body(runSync)
+            const result = body(syncConnection)
             if (keep === undefined || keep(result)) control("COMMIT")
             else control("ROLLBACK")
             return Effect.succeed(result)

@@ -128,7 +128,7 @@ export const makeTransactions = (sql: SqlClient, writer: string, sqlite: SqliteC
     sqlite === undefined
       ? sql.withTransaction(Effect.flatMap(runPlan(recordingChange(sessionId, time, plan)), settle))
       : Effect.flatMap(
-        sqlite.transactionSync((run) => runPlanSync(recordingChange(sessionId, time, plan), run), (o) => o.ok),
+        sqlite.transactionSync((connection) => runPlanSync(recordingChange(sessionId, time, plan), connection), (o) => o.ok),
         settle
       )
 

@@ -9,8 +9,8 @@
  *   `time_updated`.
  * - Parts are upserted by id, as opencode writes them, and a replace deletes
  *   only the parts the new version no longer has. A part id that belongs to
- *   another message is refused (the upsert's `WHERE` leaves that row alone
- *   and it is missing from `RETURNING`): InvalidInput, a defect.
+ *   another message is refused (the upsert's `WHERE` leaves that row alone,
+ *   so it is missing from the count of rows written): InvalidInput, a defect.
  */
 import type { SqlClient } from "effect/sql/SqlClient"
 import { SqlError } from "effect/sql/SqlError"
@@ -21,7 +21,7 @@ import type { SessionInfo } from "../../domain/Session.ts"
 import { type Json, type SessionExtra, sessionToRow } from "./rows.ts"
 import type { TotalsCache } from "./totalsCache.ts"
 import { isMissingSession } from "./writeChecks.ts"
-import { PlanFailure, query, type WritePlan } from "./writePlan.ts"
+import { execute, PlanFailure, query, type WritePlan } from "./writePlan.ts"
 
 /** A message as it is stored: its `data`, and its parts' ids and `data`. */
 export interface StoredMessage {
@@ -86,18 +86,18 @@ export const makeWrites = (
     const taken = () => invalid("message", "a part id belongs to another message")
     if (fresh) {
       try {
-        yield* query(sql`INSERT INTO part ${sql.insert(rows)}`)
+        yield* execute(sql`INSERT INTO part ${sql.insert(rows)}`)
       } catch (error) {
         throw error instanceof SqlError && error.reason._tag === "UniqueViolation" ? taken() : error
       }
       return
     }
-    const written = yield* query(sql<{ id: string }>`INSERT INTO part ${sql.insert(rows)}
+    // A row whose id is another message's is left alone by the WHERE, so it is not counted as written.
+    const written = yield* execute(sql`INSERT INTO part ${sql.insert(rows)}
       ON CONFLICT (id) DO UPDATE SET time_created = excluded.time_created, time_updated = excluded.time_updated,
         data = excluded.data
-      WHERE part.message_id = excluded.message_id
-      RETURNING id`)
-    if (written.length !== rows.length) throw taken()
+      WHERE part.message_id = excluded.message_id`)
+    if (written !== rows.length) throw taken()
   }
 
   return {
@@ -123,9 +123,9 @@ export const makeWrites = (
         // does not exist leaves session_id NULL, which opencode's NOT NULL refuses (on PostgreSQL a failed
         // statement ends the transaction, so nothing may follow it); an id another node took meanwhile
         // inserts nothing.
-        let inserted: ReadonlyArray<{ id: string }>
+        let inserted: number
         try {
-          inserted = yield* query(sql<{ id: string }>`INSERT INTO message (id, session_id, time_created, time_updated, data)
+          inserted = yield* execute(sql`INSERT INTO message (id, session_id, time_created, time_updated, data)
             VALUES (
               ${message.id},
               (SELECT id FROM session WHERE id = ${sessionId}),
@@ -134,20 +134,20 @@ export const makeWrites = (
               ${now},
               ${message.data}
             )
-            ON CONFLICT (id) DO NOTHING RETURNING id`)
+            ON CONFLICT (id) DO NOTHING`)
         } catch (error) {
           if (error instanceof SqlError && isMissingSession(error)) return new PlanFailure(new SessionNotFound({ sessionId }))
           throw error
         }
-        if (inserted.length === 0) throw invalid("message", `message id ${message.id} belongs to another session`)
+        if (inserted === 0) throw invalid("message", `message id ${message.id} belongs to another session`)
       } else if (owner.session_id !== sessionId) {
         if (!(yield* sessionExists(sessionId))) return new PlanFailure(new SessionNotFound({ sessionId }))
         throw invalid("message", `message id ${message.id} belongs to another session`)
       } else {
         // The replaced message's size is not at hand: its session's totals are summed again.
         cache?.drop(sessionId)
-        yield* query(sql`UPDATE message SET data = ${message.data}, time_updated = ${now} WHERE id = ${message.id}`)
-        yield* query(
+        yield* execute(sql`UPDATE message SET data = ${message.data}, time_updated = ${now} WHERE id = ${message.id}`)
+        yield* execute(
           message.parts.length === 0
             ? sql`DELETE FROM part WHERE message_id = ${message.id}`
             : sql`DELETE FROM part WHERE message_id = ${message.id} AND id NOT IN ${sql.in(message.parts.map((part) => part.id))}`
@@ -165,17 +165,17 @@ export const makeWrites = (
       const owned = yield* query(sql`SELECT id FROM message WHERE id = ${messageId} AND session_id = ${sessionId}`)
       if (owned.length === 0) return new PlanFailure(new MessageNotFound({ sessionId, messageId }))
       cache?.drop(sessionId)
-      yield* query(sql`DELETE FROM part WHERE message_id = ${messageId}`)
-      yield* query(sql`DELETE FROM message WHERE id = ${messageId}`)
+      yield* execute(sql`DELETE FROM part WHERE message_id = ${messageId}`)
+      yield* execute(sql`DELETE FROM message WHERE id = ${messageId}`)
     },
 
     removeSession: function*(sessionId) {
       if (!(yield* sessionExists(sessionId))) return new PlanFailure(new SessionNotFound({ sessionId }))
       cache?.drop(sessionId)
-      yield* query(sql`DELETE FROM part WHERE session_id = ${sessionId}`)
-      yield* query(sql`DELETE FROM message WHERE session_id = ${sessionId}`)
-      yield* query(sql`DELETE FROM session_store_session WHERE session_id = ${sessionId}`)
-      yield* query(sql`DELETE FROM session WHERE id = ${sessionId}`)
+      yield* execute(sql`DELETE FROM part WHERE session_id = ${sessionId}`)
+      yield* execute(sql`DELETE FROM message WHERE session_id = ${sessionId}`)
+      yield* execute(sql`DELETE FROM session_store_session WHERE session_id = ${sessionId}`)
+      yield* execute(sql`DELETE FROM session WHERE id = ${sessionId}`)
     }
   }
 }
