@@ -176,14 +176,14 @@ export const simulate = (trace: Trace, policy: Policy, rules: Rules) => {
   let timeEvictions = 0
   let nextSweep = trace.length > 0 ? trace.at[0]! + interval : 0
 
-  const remove = (s: number) => {
+  const remove = (s: number, expired = false) => {
     total -= lru.get(s)!
     lru.delete(s)
     lastUse.delete(s)
     loadedAt.delete(s)
     nextKey.delete(s)
     priority.delete(s)
-    store?.removed(s)
+    store?.removed(s, expired)
   }
   const live = (s: number, now: number) => now < loadedAt.get(s)! + ttl && now - lastUse.get(s)! < inactive
   // GreedyDual-Size (a candidate, not the store's): priority L + 1/bytes, the lowest leaves, L rises to it.
@@ -228,7 +228,7 @@ export const simulate = (trace: Trace, policy: Policy, rules: Rules) => {
     if (rules.timeRules && now >= nextSweep) {
       for (const r of [...lru.keys()]) {
         if (!live(r, now)) {
-          remove(r)
+          remove(r, true)
           timeEvictions++
         }
       }
@@ -240,7 +240,7 @@ export const simulate = (trace: Trace, policy: Policy, rules: Rules) => {
     }
     let resident = lru.has(s)
     if (resident && rules.timeRules && !live(s, now)) {
-      remove(s)
+      remove(s, true)
       timeEvictions++
       resident = false
     }

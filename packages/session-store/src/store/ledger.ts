@@ -247,7 +247,7 @@ export class Ledger {
     if (n === NONE) return false
     this.index.delete(slot.id)
     this.unlink(n)
-    this.policy.removed(n)
+    this.policy.removed(n, cause === "inactive" || cause === "expired")
     this.slots[n] = undefined
     this.infos[n] = undefined
     this.free.push(n)

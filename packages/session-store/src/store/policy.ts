@@ -65,6 +65,12 @@ const sizeClass = (bytes: number): number => (bytes < 2 ? 0 : Math.min(CLASSES -
 /** Widest sketch row (counters); 4 rows of 16-bit counters, 512 KB at most. */
 export const MAX_SKETCH_WIDTH = 1 << 16
 
+/**
+ * Bytes the size exponent falls by, as a share of the bytes leaving lately:
+ * with every departure an expiry the worth is per `bytes ^ (1 - 0.7)`.
+ */
+export const EXPIRY_RELIEF = 0.7
+
 /** The policy's constants, together so a replay can weigh other values. */
 export interface Tuning {
   /** A use after this long idle is a new visit. */
@@ -80,6 +86,13 @@ export interface Tuning {
   readonly recencyExponent: number
   /** Visits per resident session between two halvings of the counts. */
   readonly periodPerResident: number
+  /**
+   * How far the share of departures that are expiries lowers the size
+   * exponent: worth per byte is `worth / bytes ^ (1 - expiryRelief × share)`.
+   */
+  readonly expiryRelief: number
+  /** Weight the share keeps of its past at each departure (an exponential average). */
+  readonly departureMemory: number
 }
 
 /** The values the store runs with. */
@@ -89,7 +102,9 @@ export const defaultTuning: Tuning = {
   prior: 1,
   recency: 0.2,
   recencyExponent: 1.2,
-  periodPerResident: 8
+  periodPerResident: 8,
+  expiryRelief: EXPIRY_RELIEF,
+  departureMemory: 0.99
 }
 
 const MIN_SKETCH_WIDTH = 256
@@ -99,9 +114,9 @@ const MAX_COUNT = 0xffff
 const MIN_PERIOD = 256
 
 // The columns of a slot's row: last visit (visit clock), last use (use count), bytes, size
-// class, the id's hash, and the less and more recently visited slots of its class.
+// class, the id's hash, the less and more recently visited slots of its class, and ln(bytes).
 const ROW = 8
-const [VISIT, USED, BYTES, CLASS, HASH, OLDER, NEWER] = [0, 1, 2, 3, 4, 5, 6] as const
+const [VISIT, USED, BYTES, CLASS, HASH, OLDER, NEWER, LOG_BYTES] = [0, 1, 2, 3, 4, 5, 6, 7] as const
 const RECENCY_TABLE = 4_096
 
 // The sketch: ROWS counters per key, one in each GROUP-sized group of one BLOCK.
@@ -243,6 +258,11 @@ export class EvictionPolicy {
   readonly sketch = new FrequencySketch()
   private readonly tuning: Tuning
   private readonly recencyOf: Float64Array
+  // The slot `pick` chose last: its removal is an eviction.
+  private picked = NO_SLOT
+  // Bytes that left lately by expiry and by eviction (exponential averages over departures).
+  private expiredBytes = 0
+  private evictedBytes = 0
 
   constructor(tuning: Tuning = defaultTuning) {
     this.tuning = tuning
@@ -257,6 +277,7 @@ export class EvictionPolicy {
     const at = ROW * n
     this.rows[at + HASH] = hash
     this.rows[at + BYTES] = bytes
+    this.rows[at + LOG_BYTES] = Math.log(Math.max(1, bytes))
     this.rows[at + CLASS] = sizeClass(bytes)
     this.rows[at + USED] = ++this.uses
     this.link(n)
@@ -288,6 +309,7 @@ export class EvictionPolicy {
   resized(n: number, bytes: number): void {
     const at = ROW * n
     this.rows[at + BYTES] = bytes
+    this.rows[at + LOG_BYTES] = Math.log(Math.max(1, bytes))
     const c = sizeClass(bytes)
     if (c === this.rows[at + CLASS]) return
     this.unlink(n)
@@ -295,20 +317,44 @@ export class EvictionPolicy {
     this.link(n)
   }
 
-  /** Slot `n` is no longer resident; its number may be reused. The sketch keeps its visits. */
-  removed(n: number): void {
+  /**
+   * Slot `n` is no longer resident; its number may be reused. The sketch
+   * keeps its visits. `expired`: it left by the time rules (inactivity or
+   * time to live); removing the slot `pick` chose is an eviction. Both
+   * count towards the share of expiries that sets the size exponent.
+   */
+  removed(n: number, expired = false): void {
+    if (expired || n === this.picked) {
+      const memory = this.tuning.departureMemory
+      const bytes = this.rows[ROW * n + BYTES]!
+      this.expiredBytes = memory * this.expiredBytes + (expired ? bytes : 0)
+      this.evictedBytes = memory * this.evictedBytes + (expired ? 0 : bytes)
+    }
+    if (n === this.picked) this.picked = NO_SLOT
     this.unlink(n)
   }
 
-  /** What keeping slot `n` is worth: visits expected, per byte when `bySize` (capacity counts sessions, not bytes). */
-  worth(n: number, bySize: boolean): number {
+  /**
+   * The exponent of bytes in worth per byte: 1 when evictions make all the
+   * room, down to `1 - expiryRelief` when expiries do.
+   */
+  get sizeExponent(): number {
+    const total = this.expiredBytes + this.evictedBytes
+    return 1 - (total > 0 ? (this.tuning.expiryRelief * this.expiredBytes) / total : 0)
+  }
+
+  /**
+   * What keeping slot `n` is worth: visits expected, per `bytes ^
+   * sizeExponent` when `bySize` (capacity counts sessions, not bytes).
+   */
+  worth(n: number, bySize: boolean, sizeExponent: number = this.sizeExponent): number {
     const at = ROW * n
     const frequency = (this.sketch.estimate(this.rows[at + HASH]!) + this.tuning.prior) / this.sketch.period
     const since = this.clock - this.rows[at + VISIT]!
     const recency = since < RECENCY_TABLE
       ? this.recencyOf[since]!
       : this.tuning.recency * Math.pow(since + 1, -this.tuning.recencyExponent)
-    return bySize ? (frequency + recency) / Math.max(1, this.rows[at + BYTES]!) : frequency + recency
+    return bySize ? (frequency + recency) * Math.exp(-sizeExponent * this.rows[at + LOG_BYTES]!) : frequency + recency
   }
 
   /**
@@ -321,18 +367,20 @@ export class EvictionPolicy {
     let least = Number.POSITIVE_INFINITY
     const limit = this.tuning.candidates
     const rows = this.rows
+    const exponent = this.sizeExponent
     for (let c = 0; c < CLASSES; c++) {
       let seen = 0
       for (let n = this.oldest[c]!; n !== NO_SLOT && seen < limit; n = rows[ROW * n + NEWER]!) {
         if (n === keep) continue
         seen++
-        const w = this.worth(n, bySize)
+        const w = this.worth(n, bySize, exponent)
         if (w < least || (w === least && rows[ROW * n + USED]! < rows[ROW * best + USED]!)) {
           least = w
           best = n
         }
       }
     }
+    this.picked = best
     return best
   }
 
