@@ -7,7 +7,9 @@
  * - `store`: the store's own eviction policy, run from its module
  *   (`@session-store/core/EvictionPolicy`, the code the ledger runs): the
  *   session worth least per byte, by how often and how recently it is
- *   visited, leaves first (see that module);
+ *   visited, leaves first (see that module), called as the ledger calls it:
+ *   each eviction says how many bytes the budget is short, each removal
+ *   whether the time rules made it;
  * - `optimum`: Belady's, offline: the resident session whose next read lies
  *   farthest ahead leaves first (with writes allocating, so a written session
  *   is always admitted).
@@ -191,7 +193,7 @@ export const simulate = (trace: Trace, policy: Policy, rules: Rules) => {
   const priority = new Map<number, number>()
   const victim = (keep: number, bySize: boolean): number | undefined => {
     if (store !== undefined) {
-      const n = store.pick(keep, bySize)
+      const n = store.pick(keep, bySize, bySize ? total - rules.budget : undefined)
       return n < 0 ? undefined : n
     }
     if (policy === "gds") {
