@@ -45,7 +45,10 @@ const NEWER = 3
  *   memory pressure, which must shed fast, take from there);
  * - the eviction order for capacity and the budget is the policy's
  *   ({@link EvictionPolicy}, `policy.ts`): the resident session worth least
- *   per byte, by how often and how recently it is visited, leaves first.
+ *   per byte, by how often and how recently it is visited, leaves first
+ *   (bytes weighing less when expiries make most of the room or the
+ *   eviction needs little of it). Each removal tells the policy whether the
+ *   time rules caused it.
  *
  * What a hit touches is kept by slot number in flat arrays (a `Float64Array`
  * row of last use, deadline and LRU links, and the infos) rather than in each
@@ -149,11 +152,13 @@ export class Ledger {
 
   /**
    * The slot to evict next, never `keep`: the policy's choice, worth least
-   * per byte for the budget (`bySize`), per session for the capacity. Among the least recently used of each size class, so it costs
-   * a few dozen reads, not a walk over the resident set.
+   * per byte for the budget (`bySize`, with `need` the bytes the budget is
+   * short), per session for the capacity. Among the least recently used of
+   * each size class, so it costs a few dozen reads, not a walk over the
+   * resident set.
    */
-  victim(keep: Slot, bySize: boolean): Slot | undefined {
-    const n = this.policy.pick(keep.n, bySize)
+  victim(keep: Slot, bySize: boolean, need?: number): Slot | undefined {
+    const n = this.policy.pick(keep.n, bySize, need)
     return n === NONE ? undefined : this.slots[n]
   }
 
@@ -247,7 +252,7 @@ export class Ledger {
     if (n === NONE) return false
     this.index.delete(slot.id)
     this.unlink(n)
-    this.policy.removed(n)
+    this.policy.removed(n, cause === "inactive" || cause === "expired")
     this.slots[n] = undefined
     this.infos[n] = undefined
     this.free.push(n)
