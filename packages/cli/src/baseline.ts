@@ -263,16 +263,19 @@ create index if not exists part_session_idx on part (session_id);
  *
  * @example
  * ```ts
- * const layer = layerOpencodeToday("/tmp/opencode.db")
+ * const layer = layerOpencodeToday("/tmp/opencode.db", { synchronous: "NORMAL" })
  * ```
  */
-export const layerOpencodeToday = (filename: string): Layer.Layer<SessionStore> =>
+export const layerOpencodeToday = (
+  filename: string,
+  options: { readonly synchronous: "FULL" | "NORMAL" }
+): Layer.Layer<SessionStore> =>
   Layer.effect(
     SessionStore,
     Effect.acquireRelease(
       Effect.sync(() => {
         const db = new DatabaseSync(filename)
-        db.exec("pragma journal_mode = wal; pragma synchronous = normal; pragma foreign_keys = on; pragma busy_timeout = 5000")
+        db.exec(`pragma journal_mode = wal; pragma synchronous = ${options.synchronous}; pragma foreign_keys = on; pragma busy_timeout = 5000`)
         db.exec(OPENCODE_DDL)
         return db
       }),

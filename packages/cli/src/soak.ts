@@ -114,6 +114,11 @@ export interface RunReport {
   /** Sweeps the store ran on its own timer (its `cleanupIntervalMs`, in virtual time). */
   readonly sweeps: number
   readonly elapsedMs: number
+  /**
+   * CPU time of this process over the same timed loop (user + system, all its threads), sampling left
+   * out: what the run cost the machine, which other jobs on it do not inflate as they do `elapsedMs`.
+   */
+  readonly cpuMs: number
   readonly virtualDays: number
   readonly stats: StatsSnapshot
   readonly samples: ReadonlyArray<HeapSample>
@@ -224,8 +229,14 @@ export const runWorkload = Effect.fn("Soak.runWorkload")(function*(
 
   // Time spent sampling (a forced GC each) is subtracted from the timed loop.
   let sampling = 0
+  let samplingCpu = 0
+  const cpuNow = () => {
+    const { system, user } = process.cpuUsage()
+    return (user + system) / 1000
+  }
   const sample = Effect.fnUntraced(function*() {
     const began = performance.now()
+    const cpuBegan = cpuNow()
     stats = yield* store.stats
     samples.push({
       operation: done,
@@ -236,6 +247,7 @@ export const runWorkload = Effect.fn("Soak.runWorkload")(function*(
       residentBytes: stats.residentBytes
     })
     sampling += performance.now() - began
+    samplingCpu += cpuNow() - cpuBegan
   })
   const detail = () => {
     const last = samples[samples.length - 1]
@@ -246,6 +258,7 @@ export const runWorkload = Effect.fn("Soak.runWorkload")(function*(
 
   yield* sample()
   const began = performance.now()
+  const cpuBegan = cpuNow()
   for (const op of workload(options)) {
     // Time passes: the store's timers (sweep, pressure checks) that are due wake now.
     clock.set(op.at)
@@ -263,6 +276,7 @@ export const runWorkload = Effect.fn("Soak.runWorkload")(function*(
     progress?.update(done, detail)
   }
   const elapsedMs = performance.now() - began - sampling
+  const cpuMs = cpuNow() - cpuBegan - samplingCpu
   if (samples[samples.length - 1]?.operation !== done) yield* sample()
   const finalHeap = samples[samples.length - 1]!.heapUsed
   const finalStats = stats
@@ -279,6 +293,7 @@ export const runWorkload = Effect.fn("Soak.runWorkload")(function*(
     firstFailures,
     sweeps: finalStats.sweeps,
     elapsedMs,
+    cpuMs,
     virtualDays: (clock.now() - start) / 86_400_000,
     stats: finalStats,
     samples,

@@ -60,10 +60,10 @@ describe("hit rate against the limit", () => {
     // Room for 300 KB. Writes, two minutes apart (each a visit), then reads.
     const ops = traceFrom([
       [0, 0, 1, 100_000],
-      [2, 1, 1, 100_000],
-      [4, 2, 1, 200_000], // over budget: both drop session 0, the oldest of two alike
-      [6, 3, 1, 10_000], // over again: LRU drops 1; the store drops 2, worth less per byte
-      [8, 1, 0, 100_000], // LRU misses (and drops 2 to load it); the store hits
+      [2, 1, 1, 10_000],
+      [4, 2, 1, 200_000], // over budget: both drop session 0, the oldest and larger of two
+      [6, 3, 1, 95_000], // over again: LRU drops 1; the store drops 2, worth less per byte
+      [8, 1, 0, 10_000], // LRU misses (and drops 2 to load it); the store hits
       [10, 2, 0, 200_000] // both miss
     ])
     const rules = { budget: 300_000, timeRules: false }

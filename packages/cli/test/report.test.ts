@@ -21,7 +21,12 @@ describe("report", () => {
       expect(summary).toMatchObject({ seed: 2, operations: 800, budget: 8_000_000, passed: true })
       expect(summary.runs.store).toMatchObject({ operations: 800, lost: 0, mismatched: 0, failed: 0 })
       expect(summary.runs.store.residentBytes).toBeGreaterThan(0)
+      // CPU time of the timed loop: real work was done, and no more CPU than the two cores could give.
+      expect(report.store.cpuMs).toBeGreaterThan(0)
+      expect(report.store.cpuMs).toBeLessThan(report.store.elapsedMs * 4 + 50)
+      expect(summary.runs.store.cpuMicrosPerOperation).toBe(Math.round(report.store.cpuMs * 1000 / 800))
       const table = renderTable(report)
+      expect(table).toMatch(/^CPU time \/ operation\s+\d[\d,]* µs\s+\d[\d,]* µs$/m)
       for (const label of ["hit rate", "loads", "evictions: capacity", "peak heap", "final heap", "peak resident bytes"]) {
         expect(table).toContain(label)
       }
@@ -130,6 +135,7 @@ const emptyRun = {
   firstFailures: [],
   sweeps: 0,
   elapsedMs: 0,
+  cpuMs: 0,
   virtualDays: 0,
   stats: {
     hits: 0,

@@ -6,6 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import {
   defaultTuning,
   EvictionPolicy,
+  EXPIRY_RELIEF,
   FrequencySketch,
   hashId,
   MAX_SKETCH_WIDTH,
@@ -102,6 +103,42 @@ describe("EvictionPolicy", () => {
       return leavingOrder(policy, 5)
     }
     assert.deepStrictEqual(run(), run())
+  })
+
+  it("an eviction that needs little room weighs bytes only up to a share of the resident bytes", () => {
+    // A large session visited 30 times, then a 20 KB one and nine of 200 KB visited once each.
+    const policy = new EvictionPolicy()
+    policy.admitted(0, hashId("ses_hot"), 2_000 * KB, 1)
+    for (let visit = 0; visit < 30; visit++) policy.used(0, VISIT_GAP_MS)
+    for (let n = 1; n <= 10; n++) policy.admitted(n, hashId(`ses_${n}`), (n === 1 ? 20 : 200) * KB, n + 1)
+    // Room for all of its bytes: worth per byte, the large one leaves.
+    assert.strictEqual(policy.pick(NO_SLOT, true), 0)
+    assert.strictEqual(policy.pick(NO_SLOT, true, 2_000 * KB), 0)
+    // A few KB of room: its bytes past 15 % of the resident ones do not count, and its visits
+    // keep it; below that share bytes still count, so a 200 KB session leaves before the
+    // older 20 KB one.
+    assert.strictEqual(policy.pick(NO_SLOT, true, 5 * KB), 2)
+  })
+
+  it("when expiries make the room, bytes weigh less; evictions bring them back", () => {
+    const policy = new EvictionPolicy()
+    policy.admitted(0, hashId("ses_hot"), 2_000 * KB, 1)
+    for (let visit = 0; visit < 8; visit++) policy.used(0, VISIT_GAP_MS)
+    for (let n = 1; n <= 12; n++) policy.admitted(n, hashId(`ses_${n}`), 100 * KB, n + 1)
+    assert.strictEqual(policy.sizeExponent, 1)
+    assert.strictEqual(policy.pick(NO_SLOT, true), 0)
+    // Sessions leave by the time rules: the exponent falls to 1 - 0.7, and the small session
+    // visited once leaves before the large one visited nine times.
+    for (let n = 10; n <= 12; n++) policy.removed(n, true)
+    assert.approximately(policy.sizeExponent, 1 - EXPIRY_RELIEF, 1e-9)
+    assert.strictEqual(policy.pick(NO_SLOT, true), 1)
+    // The picked slot's removal is an eviction: the exponent rises again. A removal that is
+    // neither (a delete) changes nothing.
+    policy.removed(1)
+    const afterEviction = policy.sizeExponent
+    assert.isAbove(afterEviction, 1 - EXPIRY_RELIEF)
+    policy.removed(9)
+    assert.strictEqual(policy.sizeExponent, afterEviction)
   })
 
   it("the visit gap is tunable (the ledger shortens it under a short inactivity limit)", () => {

@@ -79,6 +79,39 @@ describe("SessionRepository.changes on SQLite", () => {
       expect((yield* a.loadSession(sid("ses_1"), { newest: 0 })).info.title).toBe("renamed by opencode")
     }).pipe(Effect.provide(NodeServices.layer)))
 
+  it.live("change rows are kept only while another repository watches; a dead watcher's row is cleared", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const filename = `${yield* fs.makeTempDirectoryScoped({ prefix: "session-store-changes-" })}/opencode.db`
+      const file = new DatabaseSync(filename)
+      const changeRows = () =>
+        Number((file.prepare("SELECT count(*) AS n FROM session_store_change WHERE session_id <> ''").get() as { n: number }).n)
+      const watchers = () => (file.prepare("SELECT pid FROM session_store_watcher ORDER BY pid").all() as Array<{ pid: number }>).map((r) => r.pid)
+      // Alone (its own watch is no reader of its rows): its writes leave no change rows.
+      const a = yield* open(filename)
+      yield* a.createSession(makeSessionInfo("ses_1"))
+      yield* a.putMessage(sid("ses_1"), userMessage("ses_1", "m1", 1))
+      expect(changeRows()).toBe(0)
+      expect(watchers()).toStrictEqual([process.pid])
+      // A second watcher: from a's next write on, a keeps its rows, and b hears of them.
+      const scope = yield* Scope.make()
+      const b = yield* open(filename).pipe(Scope.provide(scope))
+      const seenByB = yield* nextChange(b)
+      yield* a.putMessage(sid("ses_1"), userMessage("ses_1", "m2", 1))
+      expect(yield* Fiber.join(seenByB)).toStrictEqual([["ses_1"]])
+      expect(changeRows()).toBe(1)
+      // b gone: a stops again.
+      yield* Scope.close(scope, Exit.void)
+      yield* a.putMessage(sid("ses_1"), userMessage("ses_1", "m3", 1))
+      expect(changeRows()).toBe(1)
+      // A watcher whose process died (its row left behind, a pid no process has) is cleared by the next
+      // one to register, so it does not make every writer keep rows forever.
+      file.prepare("INSERT INTO session_store_watcher (writer, pid, time_created) VALUES ('crashed', 2147483646, 0)").run()
+      yield* open(filename)
+      expect(watchers()).toStrictEqual([process.pid, process.pid])
+      file.close()
+    }).pipe(Effect.provide(NodeServices.layer)))
+
   it.live("releasing the layer stops the watch: no fiber or timer is left", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem

@@ -85,6 +85,24 @@ export const repositoryContract = (name: string, layer: Layer.Layer<SessionRepos
         ])
       })))
 
+    it.effect("a replace stores exactly the new parts: kept ones updated in their new order, dropped ones gone", run((repo) =>
+      Effect.gen(function*() {
+        yield* repo.createSession(makeSessionInfo("ses_1"))
+        const part = (id: string, text: string) => ({ id, sessionID: "ses_1", messageID: "m1", type: "text", text })
+        const withParts = (parts: ReadonlyArray<ReturnType<typeof part>>) =>
+          ({ ...message("ses_1", "m1"), parts }) as unknown as MessageWithParts
+        const first = withParts([part("prt_a", "a"), part("prt_b", "b"), part("prt_c", "c")])
+        yield* repo.putMessage(sid("ses_1"), first)
+        const reordered = withParts([part("prt_c", "c, longer now"), part("prt_a", "a"), part("prt_d", "new")])
+        yield* repo.putMessage(sid("ses_1"), reordered)
+        const loaded = yield* repo.loadSession(sid("ses_1"), { newest: 10 })
+        expect(loaded.messages.map((m) => m.message)).toStrictEqual([reordered])
+        expect(loaded.totalBytes).toBe(bytesOf(makeSessionInfo("ses_1")) + bytesOf(reordered))
+        const bare = withParts([])
+        yield* repo.putMessage(sid("ses_1"), bare)
+        expect((yield* repo.getMessage(sid("ses_1"), mid("m1"))).message).toStrictEqual(bare)
+      })))
+
     it.effect("loads the newest N messages, oldest first, with totals over all", run((repo) =>
       Effect.gen(function*() {
         yield* seed(repo, "ses_1", 5)

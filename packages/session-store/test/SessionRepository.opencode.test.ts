@@ -247,7 +247,8 @@ describe("SQL repository on opencode's database", () => {
       expect(own.sort()).toStrictEqual([
         "session_store_change",
         "session_store_migrations",
-        "session_store_session"
+        "session_store_session",
+        "session_store_watcher"
       ])
     }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
 

@@ -8,12 +8,14 @@
  */
 import { NodeServices } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, FileSystem, Layer } from "effect"
+import { Effect, Exit, FileSystem, Fiber, Layer } from "effect"
+import { TestClock } from "effect/testing"
 import { SqlClient } from "effect/sql/SqlClient"
 import * as NFS from "node:fs"
 import { DatabaseSync } from "node:sqlite"
 import type { RepositoryError } from "../src/domain/Errors.ts"
 import type { SessionId } from "../src/domain/Ids.ts"
+import type { MessageWithParts } from "../src/domain/Message.ts"
 import { SessionRepository } from "../src/repository/SessionRepository.ts"
 import * as SqliteClient from "../src/repository/sql/SqliteClient.ts"
 import { makeSessionInfo, userMessage } from "./fixtures/messages.ts"
@@ -76,6 +78,71 @@ describe("SqliteClient (node:sqlite)", () => {
           yield* sql.withTransaction(sql`INSERT INTO t (n) VALUES (3)`)
           expect((yield* sql`SELECT n FROM t`).map((row) => ({ ...row }))).toStrictEqual([{ n: 3 }])
         }))
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
+
+  it.effect("a statement cache smaller than the statements in use: each still runs as written", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempFile
+      yield* withSql({ filename, statementCacheSize: 2 }, (sql) =>
+        Effect.gen(function*() {
+          for (let round = 0; round < 3; round++) {
+            for (let n = 0; n < 5; n++) {
+              // Five texts through a cache of two: hits, passes over used entries, evictions.
+              const rows = yield* sql.unsafe<{ v: number }>(`SELECT ? + ${n} AS v`, [round])
+              expect(rows[0]!.v).toBe(round + n)
+              if (n % 2 === 0) expect((yield* sql.unsafe<{ v: number }>("SELECT ? AS v", [n]))[0]!.v).toBe(n)
+            }
+          }
+        }))
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
+
+  it.effect("transactionSync: commits what its body ran; a failure, a defect or a result not kept rolls all of it back", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempFile
+      yield* Effect.gen(function*() {
+        const sql = yield* SqlClient
+        const sqlite = yield* SqliteClient.Sqlite
+        yield* sql`CREATE TABLE t (n integer PRIMARY KEY)`
+        const rows = Effect.map(sql<{ n: number }>`SELECT n FROM t ORDER BY n`, (r) => r.map((row) => row.n))
+        const inserted = yield* sqlite.transactionSync((connection) => connection.rows("INSERT INTO t (n) VALUES (?), (?) RETURNING n", [1, 2]))
+        expect(inserted.map((row) => ({ ...(row as object) }))).toStrictEqual([{ n: 1 }, { n: 2 }])
+        // A statement that fails (a taken key) after one that worked: the SqlError, and neither stays.
+        const failed = yield* Effect.exit(sqlite.transactionSync((connection) => {
+          expect(connection.changes("INSERT INTO t (n) VALUES (?)", [3])).toBe(1)
+          return connection.rows("INSERT INTO t (n) VALUES (?)", [1])
+        }))
+        expectFail(failed, expect.objectContaining({ _tag: "SqlError" }))
+        const died = yield* Effect.exit(sqlite.transactionSync((connection) => {
+          connection.rows("INSERT INTO t (n) VALUES (?)", [4])
+          throw new Error("a bug in the body")
+        }))
+        expectDie(died, expect.objectContaining({ message: "a bug in the body" }))
+        const declined = yield* sqlite.transactionSync((c) => c.rows("INSERT INTO t (n) VALUES (?) RETURNING n", [5]), () => false)
+        expect(declined).toHaveLength(1)
+        expect(yield* rows).toStrictEqual([1, 2])
+      }).pipe(Effect.provide(SqliteClient.layer({ filename })))
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
+
+  it.effect("transactionSync waits for a transaction another fiber holds open, and never runs inside it", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempFile
+      yield* Effect.gen(function*() {
+        const sql = yield* SqlClient
+        const sqlite = yield* SqliteClient.Sqlite
+        yield* sql`CREATE TABLE t (n integer)`
+        const holder = yield* Effect.forkChild(sql.withTransaction(Effect.gen(function*() {
+          yield* sql`INSERT INTO t (n) VALUES (1)`
+          yield* Effect.sleep("1 second")
+          yield* sql`INSERT INTO t (n) VALUES (2)`
+        })))
+        yield* Effect.yieldNow
+        const seen = yield* Effect.forkChild(
+          sqlite.transactionSync((c) => c.rows("SELECT count(*) AS n FROM t", []).map((row) => ({ ...(row as object) })))
+        )
+        yield* TestClock.adjust("1 second")
+        yield* Fiber.join(holder)
+        expect(yield* Fiber.join(seen)).toStrictEqual([{ n: 2 }])
+      }).pipe(Effect.provide(SqliteClient.layer({ filename })))
     }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
 
   it.effect("a database locked by another connection: Busy after the busy timeout, retryable, and the retry works", () =>
@@ -181,16 +248,24 @@ describe("SqliteClient (node:sqlite)", () => {
         yield* repo.createSession(makeSessionInfo("ses_1"))
         yield* repo.createSession(makeSessionInfo("ses_2"))
         yield* repo.putMessage(sid("ses_1"), userMessage("ses_1", "m1", 1))
+        yield* repo.putMessage(sid("ses_1"), userMessage("ses_1", "m2", 1))
         const inputs = [
           repo.putMessage(sid("ses_2"), userMessage("ses_2", "m1", 1)), // m1 belongs to ses_1
           repo.putMessage(sid("ses_2"), userMessage("ses_1", "m9", 1)), // info.sessionID is another session
-          repo.putMessage(sid("ses_2"), { ...userMessage("ses_2", "m8", 1), parts: [userMessage("ses_1", "m1", 1).parts[0]!] })
+          repo.putMessage(sid("ses_2"), { ...userMessage("ses_2", "m8", 1), parts: [userMessage("ses_1", "m1", 1).parts[0]!] }),
+          // A replace (m1 exists) naming a part of another message: refused, m1 left as it was.
+          repo.putMessage(sid("ses_1"), {
+            ...userMessage("ses_1", "m1", 1, "changed"),
+            parts: [{ ...userMessage("ses_1", "m2", 1).parts[0]!, messageID: "m1" }]
+          } as unknown as MessageWithParts)
         ]
         for (const input of inputs) {
           const exit = yield* Effect.exit(input)
           expectDie(exit, expect.objectContaining({ _tag: "InvalidInput" }))
         }
         expect((yield* repo.loadSession(sid("ses_2"), { newest: 5 })).messageCount).toBe(0)
+        const kept = (yield* repo.loadSession(sid("ses_1"), { newest: 5 })).messages.map((m) => m.message)
+        expect(kept).toStrictEqual([userMessage("ses_1", "m1", 1), userMessage("ses_1", "m2", 1)])
       }).pipe(Effect.provide(repositoryOn({ filename })))
     }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
 })

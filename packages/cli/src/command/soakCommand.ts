@@ -42,14 +42,21 @@ export const soakDefaults = {
 
 /**
  * "opencode today" for the soak: the Maps plus opencode's SQLite writes, in
- * a fresh temporary `opencode.db`, removed afterwards.
+ * a fresh temporary `opencode.db`, removed afterwards; with `fsync`, at the
+ * store's `synchronous = FULL`, so both pay the same durability.
+ *
+ * @example
+ * ```ts
+ * soak(options, { baseline: layerBaseline, today: soakTodayLayer({ fsync: true }), store })
+ * ```
  */
-export const soakTodayLayer = Layer.unwrap(Effect.gen(function*() {
-  const fs = yield* FileSystem.FileSystem
-  const path = yield* Path.Path
-  const directory = yield* fs.makeTempDirectoryScoped({ prefix: "session-store-today-" })
-  return layerOpencodeToday(path.join(directory, "opencode.db"))
-}))
+export const soakTodayLayer = (settings: { readonly fsync: boolean }) =>
+  Layer.unwrap(Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const directory = yield* fs.makeTempDirectoryScoped({ prefix: "session-store-today-" })
+    return layerOpencodeToday(path.join(directory, "opencode.db"), { synchronous: settings.fsync ? "FULL" : "NORMAL" })
+  }))
 
 /**
  * The `SessionStore` the soak measures: the embedded default, SQLite in
@@ -167,7 +174,7 @@ export const soakCommand = Command.make(
       progress: !flags.quiet
     }, {
       baseline: layerBaseline,
-      today: soakTodayLayer,
+      today: soakTodayLayer({ fsync: flags.fsync }),
       store: soakStoreLayer({ database: flags.data, budget: flags.budget, fsync: flags.fsync })
     })
     const files = yield* writeReport(report, flags.out)

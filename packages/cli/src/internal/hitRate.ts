@@ -7,7 +7,9 @@
  * - `store`: the store's own eviction policy, run from its module
  *   (`@session-store/core/EvictionPolicy`, the code the ledger runs): the
  *   session worth least per byte, by how often and how recently it is
- *   visited, leaves first (see that module);
+ *   visited, leaves first (see that module), called as the ledger calls it:
+ *   each eviction says how many bytes the budget is short, each removal
+ *   whether the time rules made it;
  * - `optimum`: Belady's, offline: the resident session whose next read lies
  *   farthest ahead leaves first (with writes allocating, so a written session
  *   is always admitted).
@@ -176,14 +178,14 @@ export const simulate = (trace: Trace, policy: Policy, rules: Rules) => {
   let timeEvictions = 0
   let nextSweep = trace.length > 0 ? trace.at[0]! + interval : 0
 
-  const remove = (s: number) => {
+  const remove = (s: number, expired = false) => {
     total -= lru.get(s)!
     lru.delete(s)
     lastUse.delete(s)
     loadedAt.delete(s)
     nextKey.delete(s)
     priority.delete(s)
-    store?.removed(s)
+    store?.removed(s, expired)
   }
   const live = (s: number, now: number) => now < loadedAt.get(s)! + ttl && now - lastUse.get(s)! < inactive
   // GreedyDual-Size (a candidate, not the store's): priority L + 1/bytes, the lowest leaves, L rises to it.
@@ -191,7 +193,7 @@ export const simulate = (trace: Trace, policy: Policy, rules: Rules) => {
   const priority = new Map<number, number>()
   const victim = (keep: number, bySize: boolean): number | undefined => {
     if (store !== undefined) {
-      const n = store.pick(keep, bySize)
+      const n = store.pick(keep, bySize, bySize ? total - rules.budget : undefined)
       return n < 0 ? undefined : n
     }
     if (policy === "gds") {
@@ -228,7 +230,7 @@ export const simulate = (trace: Trace, policy: Policy, rules: Rules) => {
     if (rules.timeRules && now >= nextSweep) {
       for (const r of [...lru.keys()]) {
         if (!live(r, now)) {
-          remove(r)
+          remove(r, true)
           timeEvictions++
         }
       }
@@ -240,7 +242,7 @@ export const simulate = (trace: Trace, policy: Policy, rules: Rules) => {
     }
     let resident = lru.has(s)
     if (resident && rules.timeRules && !live(s, now)) {
-      remove(s)
+      remove(s, true)
       timeEvictions++
       resident = false
     }

@@ -53,6 +53,8 @@ export interface RunSummary {
   readonly failures: Readonly<Record<string, number>>
   readonly elapsedMs: number
   readonly operationsPerSecond: number
+  /** CPU time per operation, in µs (see `RunReport.cpuMs`). */
+  readonly cpuMicrosPerOperation: number
   readonly virtualDays: number
   readonly sweeps: number
   readonly hitRate: number
@@ -138,6 +140,7 @@ const summarizeRun = (run: RunReport): RunSummary => ({
   failures: run.failures,
   elapsedMs: Math.round(run.elapsedMs),
   operationsPerSecond: Math.round(run.operations / Math.max(run.elapsedMs / 1000, 1e-3)),
+  cpuMicrosPerOperation: Math.round((run.cpuMs * 1000) / Math.max(run.operations, 1)),
   virtualDays: Number(run.virtualDays.toFixed(2)),
   sweeps: run.sweeps,
   hitRate: run.stats.hitRate,

@@ -37,6 +37,7 @@ export const renderTable = (report: SoakReport): string => {
     row("operations", (r) => int(r.operations)),
     row("failed operations", (r) => int(r.failed)),
     row("operations / s", (r) => int(r.operationsPerSecond)),
+    row("CPU time / operation", (r) => `${int(r.cpuMicrosPerOperation)} µs`),
     row("hit rate", (r) => percent(r.hitRate)),
     row("loads", (r) => int(r.loads)),
     ...causes.map((cause) => row(`evictions: ${cause}`, (r) => int(r.evictions[cause] ?? 0))),
@@ -65,6 +66,12 @@ export const renderTable = (report: SoakReport): string => {
   const out = [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)]
   if (today !== undefined && today.operationsPerSecond > 0) {
     out.push(`SessionStore ops/s / opencode today: ${(store.operationsPerSecond / today.operationsPerSecond).toFixed(2)}x (goal >= 0.8x)`)
+    if (store.cpuMicrosPerOperation > 0) {
+      // CPU time is not inflated by other jobs on the machine; wall time is what a caller waits.
+      out.push(`  by CPU time per operation (opencode today / SessionStore): ${
+        (today.cpuMicrosPerOperation / store.cpuMicrosPerOperation).toFixed(2)
+      }x`)
+    }
   }
   out.push("")
   out.push(

@@ -56,7 +56,10 @@ const NEWER = 3
  *   memory pressure, which must shed fast, take from there);
  * - the eviction order for capacity and the budget is the policy's
  *   ({@link EvictionPolicy}, `policy.ts`): the resident session worth least
- *   per byte, by how often and how recently it is visited, leaves first.
+ *   per byte, by how often and how recently it is visited, leaves first
+ *   (bytes weighing less when expiries make most of the room or the
+ *   eviction needs little of it). Each removal tells the policy whether the
+ *   time rules caused it.
  *
  * What a hit touches is kept by slot number in flat arrays (a `Float64Array`
  * row of last use, deadline and LRU links, and `refs`: the slot, its info and
@@ -173,11 +176,11 @@ export class Ledger {
 
   /**
    * The slot to evict next, never `keep`: the policy's choice, worth least per byte for the budget
-   * (`bySize`), per session for the capacity; among the least recently used of each size class, so
-   * it costs a few dozen reads, not a walk over the resident set.
+   * (`bySize`, with `need` the bytes the budget is short), per session for the capacity; among the
+   * least recently used of each size class, so it costs a few dozen reads, not a walk over the set.
    */
-  victim(keep: Slot, bySize: boolean): Slot | undefined {
-    const n = this.policy.pick(keep.n, bySize)
+  victim(keep: Slot, bySize: boolean, need?: number): Slot | undefined {
+    const n = this.policy.pick(keep.n, bySize, need)
     return n === NONE ? undefined : this.slotAt(n)
   }
 
@@ -265,7 +268,7 @@ export class Ledger {
     const n = slot.n
     this.index.delete(slot.id)
     this.unlink(n)
-    this.policy.removed(n)
+    this.policy.removed(n, cause === "inactive" || cause === "expired")
     this.clear(n)
     slot.n = NONE
     this.messages -= slot.snapshot.window.length
@@ -321,15 +324,16 @@ export class Ledger {
   }
 
   /**
-   * Takes number `n` out as the `k`th departure of a batch; `relink`: it
-   * leaves the LRU list on its own (else the caller cuts the list). It reads
-   * the ledger's arrays and the policy's, never the slot object.
+   * Takes number `n` out as the `k`th departure of a batch, for a time rule
+   * (the sweep's causes, as the policy is told); `relink`: it leaves the LRU
+   * list on its own (else the caller cuts the list). It reads the ledger's
+   * arrays and the policy's, never the slot object.
    */
   private take(n: number, k: number, relink: boolean): void {
     const id = this.refs[REFS * n + 2] as SessionId
     this.index.delete(id)
     if (relink) this.unlink(n)
-    this.policy.removed(n)
+    this.policy.removed(n, true)
     this.clear(n)
     const bytes = this.sizes[2 * n]!
     const messages = this.sizes[2 * n + 1]!

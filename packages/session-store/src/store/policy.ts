@@ -10,7 +10,7 @@
  * back to after hours are the ones used often, which LRU has dropped by then
  * behind a stream of sessions used once. So each resident session is worth
  *
- *     (how often it is visited + how recently) / its bytes
+ *     (how often it is visited + how recently) / its bytes ^ e
  *
  * and the least worth leaves first, chosen among the `CANDIDATES` least
  * recently used of each size class (a power of two of bytes):
@@ -21,14 +21,29 @@
  *   idle for at least `VISIT_GAP_MS` (the "correlated reference period" of
  *   LRU-K), and a load always does.
  * - **frequency** is a count-min sketch of visits keyed by the session id's
- *   hash, so it survives eviction (a session read again after hours is
- *   recognised) in bounded memory; every `period` visits all counts are
- *   halved, so popularity that has passed fades (TinyLFU's aging).
+ *   hash (`sketch.ts`), so it survives eviction (a session read again after
+ *   hours is recognised) in bounded memory; every `period` visits all counts
+ *   are halved, so popularity that has passed fades (TinyLFU's aging).
  * - **recency** falls with the number of visits (to any session) since the
  *   session's own last use: a session just used is worth keeping before it
  *   has any count, the recency guard a frequency filter needs on bursty
  *   traffic where the hot set drifts. Nothing is refused admission: a
  *   read-through store holds what is read, and writes allocate.
+ * - **bytes weigh as much as the room is worth.** Per byte is right when
+ *   every byte freed is soon used by sessions that would otherwise miss.
+ *   Two cases where it is not, measured on the soak's replay:
+ *   - *the time rules make the room.* When most bytes leave by expiry (idle
+ *     4 h, loaded 24 h), room comes free anyway and evicting a large session
+ *     buys little; the exponent `e` is `1 - EXPIRY_RELIEF × share`, `share`
+ *     the bytes that left lately by expiry over those that left by expiry or
+ *     eviction (an exponential average over departures, so it follows the
+ *     traffic). With evictions only, `e` is 1.
+ *   - *the eviction needs little room.* A write that grows a session by a
+ *     few KB asks for a few KB; evicting a 3 MB session for it leaves most of
+ *     the freed bytes idle until the next load, and a session that large is
+ *     large because it is visited often: it comes straight back. So bytes
+ *     past `max(need, ROOM_SHARE × resident bytes)` do not count: among
+ *     sessions larger than that, their visits decide.
  * - **the candidates** are the least recently used of each size class, not
  *   of all slots: the slot worth least per byte is nearly always among the
  *   oldest of its class, and a large session that will not be read again is
@@ -38,16 +53,20 @@
  *
  * Cost: a hit does a subtraction, a comparison and a relink in its class
  * list (a few typed-array writes, no allocation); a visit (at most one per
- * session per `VISIT_GAP_MS`) adds four counter increments; an eviction
- * weighs at most `CANDIDATES` slots per non-empty class. Memory: a few
- * numbers per slot and the sketch, whose width follows the resident count
- * up to `MAX_SKETCH_WIDTH`; halving it every `period` visits is amortized
- * to a few counter writes per visit.
+ * session per `VISIT_GAP_MS`) adds four counter increments; a departure two
+ * multiply-adds; an eviction weighs at most `CANDIDATES` slots per non-empty
+ * class (an `exp` each). Memory: a few numbers per slot and the sketch,
+ * whose width follows the resident count up to `MAX_SKETCH_WIDTH`; halving
+ * it every `period` visits is amortized to a few counter writes per visit.
  *
  * Deterministic: no randomness, no clock of its own; the same calls give the
  * same order, so the offline replay of the soak (`hitRate.ts` in the cli)
  * runs this module and measures what the store does.
  */
+
+import { FrequencySketch, PERIOD_PER_RESIDENT } from "./sketch.ts"
+
+export { FrequencySketch, hashId, MAX_SKETCH_WIDTH } from "./sketch.ts"
 
 /** No slot: the end of a list, or nothing to evict. */
 export const NO_SLOT = -1
@@ -62,8 +81,17 @@ export const CANDIDATES = 4
 const CLASSES = 53
 const sizeClass = (bytes: number): number => (bytes < 2 ? 0 : Math.min(CLASSES - 1, Math.floor(Math.log2(bytes))))
 
-/** Widest sketch row (counters); 4 rows of 16-bit counters, 512 KB at most. */
-export const MAX_SKETCH_WIDTH = 1 << 16
+/**
+ * Bytes the size exponent falls by, as a share of the bytes leaving lately:
+ * with every departure an expiry the worth is per `bytes ^ (1 - 0.7)`.
+ */
+export const EXPIRY_RELIEF = 0.7
+
+/**
+ * Share of the resident bytes that bytes past it do not count against a
+ * session's worth, when an eviction needs less room than that.
+ */
+export const ROOM_SHARE = 0.15
 
 /** The policy's constants, together so a replay can weigh other values. */
 export interface Tuning {
@@ -80,6 +108,18 @@ export interface Tuning {
   readonly recencyExponent: number
   /** Visits per resident session between two halvings of the counts. */
   readonly periodPerResident: number
+  /**
+   * How far the share of departures that are expiries lowers the size
+   * exponent: worth per byte is `worth / bytes ^ (1 - expiryRelief × share)`.
+   */
+  readonly expiryRelief: number
+  /** Weight the share keeps of its past at each departure (an exponential average). */
+  readonly departureMemory: number
+  /**
+   * An eviction that needs `need` bytes weighs a session's bytes up to
+   * `max(need, roomShare × resident bytes)` only.
+   */
+  readonly roomShare: number
 }
 
 /** The values the store runs with. */
@@ -89,134 +129,25 @@ export const defaultTuning: Tuning = {
   prior: 1,
   recency: 0.2,
   recencyExponent: 1.2,
-  periodPerResident: 8
+  periodPerResident: PERIOD_PER_RESIDENT,
+  expiryRelief: EXPIRY_RELIEF,
+  departureMemory: 0.99,
+  roomShare: ROOM_SHARE
 }
 
-const MIN_SKETCH_WIDTH = 256
-const ROWS = 4
-const MAX_COUNT = 0xffff
-// Fewest visits between two halvings of the counts, however few are resident.
-const MIN_PERIOD = 256
 
 // The columns of a slot's row: last visit (visit clock), last use (use count), bytes, size
-// class, the id's hash, and the less and more recently visited slots of its class.
+// class, the id's hash, the less and more recently visited slots of its class, and ln(bytes).
 const ROW = 8
-const [VISIT, USED, BYTES, CLASS, HASH, OLDER, NEWER] = [0, 1, 2, 3, 4, 5, 6] as const
+const [VISIT, USED, BYTES, CLASS, HASH, OLDER, NEWER, LOG_BYTES] = [0, 1, 2, 3, 4, 5, 6, 7] as const
 const RECENCY_TABLE = 4_096
-
-// The sketch: ROWS counters per key, one in each GROUP-sized group of one BLOCK.
-const GROUP = 4
-const BLOCK = ROWS * GROUP
-const SEED = 0x9e3779b1
-/** Which counter of each group a key uses: two bits per row, from a second mix of the hash. */
-const select = (hash: number): number => Math.imul(hash ^ 0x85ebca77, 0xc2b2ae3d) >>> 24
-
-/**
- * A 32-bit FNV-1a hash of a session id: the sketch's key.
- *
- * @example
- * ```ts
- * hashId("ses_abc") === hashId("ses_abc") // true
- * ```
- */
-export const hashId = (id: string): number => {
-  let h = 0x811c9dc5
-  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193)
-  return h >>> 0
-}
-
-/**
- * A count-min sketch of visits: four rows of 16-bit counters, incremented
- * conservatively (only the rows at the minimum), halved every `period`
- * increments. An estimate is never below the true (halved) count.
- *
- * @example
- * ```ts
- * const sketch = new FrequencySketch()
- * sketch.increment(hashId("ses_a"))
- * sketch.estimate(hashId("ses_a")) // 1
- * ```
- */
-export class FrequencySketch {
-  // Blocks of BLOCK counters, ROWS groups of BLOCK / ROWS each: a key's four counters share one
-  // block, so a visit costs one cache miss on the table, not four.
-  private table = new Uint16Array(BLOCK * (MIN_SKETCH_WIDTH / GROUP))
-  private blocks = MIN_SKETCH_WIDTH / GROUP
-  private shift = 32 - Math.log2(MIN_SKETCH_WIDTH / GROUP)
-  private additions = 0
-  /** Increments between two halvings. */
-  period = MIN_PERIOD
-  /** Visits per resident session between two halvings. */
-  perResident = defaultTuning.periodPerResident
-
-  /** Counters per row. */
-  get width(): number {
-    return this.blocks * GROUP
-  }
-
-  /** The estimated (aged) count of `hash`. */
-  estimate(hash: number): number {
-    const base = this.base(hash)
-    const pick = select(hash)
-    let min = MAX_COUNT
-    for (let r = 0; r < ROWS; r++) {
-      const c = this.table[base + r * GROUP + ((pick >>> (2 * r)) & (GROUP - 1))]!
-      if (c < min) min = c
-    }
-    return min
-  }
-
-  /** Counts one visit of `hash`; every `period` visits, every count is halved. */
-  increment(hash: number): void {
-    const min = this.estimate(hash)
-    if (min < MAX_COUNT) {
-      const base = this.base(hash)
-      const pick = select(hash)
-      for (let r = 0; r < ROWS; r++) {
-        const i = base + r * GROUP + ((pick >>> (2 * r)) & (GROUP - 1))
-        if (this.table[i] === min) this.table[i] = min + 1
-      }
-    }
-    if (++this.additions >= this.period) this.age()
-  }
-
-  /**
-   * Sizes the sketch for `residents` sessions: the width doubles (each
-   * block copied to the two it splits into, so no estimate drops) up to
-   * `MAX_SKETCH_WIDTH`, and the aging period follows the resident count.
-   */
-  fit(residents: number): void {
-    while (this.width < MAX_SKETCH_WIDTH && this.width < 4 * residents) {
-      const table = new Uint16Array(this.table.length * 2)
-      // A block is the top bits of the mixed hash: one more bit splits block i into 2i and 2i + 1.
-      for (let b = 0; b < this.blocks; b++) {
-        const block = this.table.subarray(b * BLOCK, (b + 1) * BLOCK)
-        table.set(block, 2 * b * BLOCK)
-        table.set(block, (2 * b + 1) * BLOCK)
-      }
-      this.table = table
-      this.blocks *= 2
-      this.shift--
-    }
-    this.period = Math.max(MIN_PERIOD, this.perResident * residents)
-  }
-
-  private base(hash: number): number {
-    return (Math.imul(hash ^ SEED, 0x2c1b3c6d) >>> this.shift) * BLOCK
-  }
-
-  private age(): void {
-    this.additions = 0
-    const table = this.table
-    for (let i = 0; i < table.length; i++) table[i] = table[i]! >>> 1
-  }
-}
 
 /**
  * The policy's state for a host that numbers its resident slots (the
  * store's ledger, or the offline replay): per slot number its bytes, size
  * class, the visit clock of its last visit, its id's hash and its links in
- * its size class's list, plus the sketch and the global visit clock.
+ * its size class's list, plus the sketch, the global visit clock, the
+ * resident bytes and the bytes that left lately by expiry and by eviction.
  *
  * The candidates of an eviction are the `candidates` least recently used
  * of each size class (a power of two of bytes), not of all slots: the slot
@@ -230,6 +161,8 @@ export class FrequencySketch {
  * policy.admitted(0, hashId("ses_a"), 2_000, 1)
  * policy.used(0, 5_000) // same visit: nothing counted
  * policy.pick(NO_SLOT, true) // 0
+ * policy.pick(NO_SLOT, true, 500) // 0: the budget is 500 bytes short
+ * policy.removed(0, true) // it expired: bytes weigh less from now on
  * ```
  */
 export class EvictionPolicy {
@@ -243,6 +176,12 @@ export class EvictionPolicy {
   readonly sketch = new FrequencySketch()
   private readonly tuning: Tuning
   private readonly recencyOf: Float64Array
+  // The slot `pick` chose last: its removal is an eviction.
+  private picked = NO_SLOT
+  // Bytes that left lately by expiry and by eviction (exponential averages over departures).
+  private expiredBytes = 0
+  private evictedBytes = 0
+  private residentBytes = 0
 
   constructor(tuning: Tuning = defaultTuning) {
     this.tuning = tuning
@@ -256,7 +195,9 @@ export class EvictionPolicy {
     if (ROW * (n + 1) > this.rows.length) this.grow(n)
     const at = ROW * n
     this.rows[at + HASH] = hash
+    this.residentBytes += bytes
     this.rows[at + BYTES] = bytes
+    this.rows[at + LOG_BYTES] = Math.log(Math.max(1, bytes))
     this.rows[at + CLASS] = sizeClass(bytes)
     this.rows[at + USED] = ++this.uses
     this.link(n)
@@ -287,7 +228,9 @@ export class EvictionPolicy {
   /** Slot `n` now accounts `bytes` (a write changed it); its recency is the caller's to say with `used`. */
   resized(n: number, bytes: number): void {
     const at = ROW * n
+    this.residentBytes += bytes - this.rows[at + BYTES]!
     this.rows[at + BYTES] = bytes
+    this.rows[at + LOG_BYTES] = Math.log(Math.max(1, bytes))
     const c = sizeClass(bytes)
     if (c === this.rows[at + CLASS]) return
     this.unlink(n)
@@ -295,44 +238,77 @@ export class EvictionPolicy {
     this.link(n)
   }
 
-  /** Slot `n` is no longer resident; its number may be reused. The sketch keeps its visits. */
-  removed(n: number): void {
+  /**
+   * Slot `n` is no longer resident; its number may be reused. The sketch
+   * keeps its visits. `expired`: it left by the time rules (inactivity or
+   * time to live); removing the slot `pick` chose is an eviction. Both
+   * count towards the share of expiries that sets the size exponent.
+   */
+  removed(n: number, expired = false): void {
+    if (expired || n === this.picked) {
+      const memory = this.tuning.departureMemory
+      const bytes = this.rows[ROW * n + BYTES]!
+      this.expiredBytes = memory * this.expiredBytes + (expired ? bytes : 0)
+      this.evictedBytes = memory * this.evictedBytes + (expired ? 0 : bytes)
+    }
+    if (n === this.picked) this.picked = NO_SLOT
+    this.residentBytes -= this.rows[ROW * n + BYTES]!
     this.unlink(n)
   }
 
-  /** What keeping slot `n` is worth: visits expected, per byte when `bySize` (capacity counts sessions, not bytes). */
-  worth(n: number, bySize: boolean): number {
+  /**
+   * The exponent of bytes in worth per byte: 1 when evictions make all the
+   * room, down to `1 - expiryRelief` when expiries do.
+   */
+  get sizeExponent(): number {
+    const total = this.expiredBytes + this.evictedBytes
+    return 1 - (total > 0 ? (this.tuning.expiryRelief * this.expiredBytes) / total : 0)
+  }
+
+  /**
+   * What keeping slot `n` is worth: visits expected, per `bytes ^
+   * sizeExponent` when `bySize` (capacity counts sessions, not bytes), its
+   * bytes counted up to `e ^ logBytesCap`.
+   */
+  worth(n: number, bySize: boolean, sizeExponent: number = this.sizeExponent, logBytesCap = Number.POSITIVE_INFINITY): number {
     const at = ROW * n
     const frequency = (this.sketch.estimate(this.rows[at + HASH]!) + this.tuning.prior) / this.sketch.period
     const since = this.clock - this.rows[at + VISIT]!
     const recency = since < RECENCY_TABLE
       ? this.recencyOf[since]!
       : this.tuning.recency * Math.pow(since + 1, -this.tuning.recencyExponent)
-    return bySize ? (frequency + recency) / Math.max(1, this.rows[at + BYTES]!) : frequency + recency
+    return bySize
+      ? (frequency + recency) * Math.exp(-sizeExponent * Math.min(logBytesCap, this.rows[at + LOG_BYTES]!))
+      : frequency + recency
   }
 
   /**
    * The slot to evict, other than `keep`: of the `candidates` least recently
-   * visited of each size class, the one worth least (per byte when `bySize`);
+   * visited of each size class, the one worth least (per `bytes ^
+   * sizeExponent` when `bySize`, its bytes counted up to `max(need,
+   * roomShare × resident bytes)` when the eviction is to free `need` bytes);
    * of equals, the least recently used. `NO_SLOT` when none is resident but `keep`.
    */
-  pick(keep: number, bySize: boolean): number {
+  pick(keep: number, bySize: boolean, need = Number.POSITIVE_INFINITY): number {
     let best = NO_SLOT
     let least = Number.POSITIVE_INFINITY
     const limit = this.tuning.candidates
     const rows = this.rows
+    const exponent = this.sizeExponent
+    const cap = Math.log(Math.max(1, need, this.tuning.roomShare * this.residentBytes))
     for (let c = 0; c < CLASSES; c++) {
       let seen = 0
       for (let n = this.oldest[c]!; n !== NO_SLOT && seen < limit; n = rows[ROW * n + NEWER]!) {
         if (n === keep) continue
         seen++
-        const w = this.worth(n, bySize)
+        const w = this.worth(n, bySize, exponent, cap)
         if (w < least || (w === least && rows[ROW * n + USED]! < rows[ROW * best + USED]!)) {
           least = w
           best = n
         }
       }
     }
+    this.picked = best
     return best
   }
 

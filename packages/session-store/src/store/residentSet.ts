@@ -150,7 +150,7 @@ export const makeResidentSet = Effect.fnUntraced(function*(
   /** The ledger's victims leave, never `keep`, until the resident bytes fit the budget. */
   const keepBudget = (keep: Slot, now: number, out: Departures): void => {
     for (let slot: Slot | undefined; ledger.residentBytes > options.maxBytes;) {
-      if ((slot = ledger.victim(keep, true)) === undefined) break
+      if ((slot = ledger.victim(keep, true, ledger.residentBytes - options.maxBytes)) === undefined) break
       evictSlot(ledger, slot, "budget", now, out)
     }
   }

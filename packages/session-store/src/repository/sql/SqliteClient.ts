@@ -97,6 +97,41 @@ export interface SqliteClient {
    * moves only when another connection committed.
    */
   readonly dataVersion: Effect.Effect<number, SqlError>
+  /**
+   * Runs `body` synchronously in one `BEGIN IMMEDIATE … COMMIT`, holding the
+   * connection throughout (as a transaction of `sql.withTransaction` does, so
+   * the two never interleave). `body` runs statements on the connection it is
+   * given (SQL and parameters to rows, or to the number of rows changed; a
+   * failure is thrown as the classified `SqlError`). A
+   * `body` that throws rolls the transaction back: a `SqlError` fails the
+   * effect, anything else is a defect. A result for which `keep` says false
+   * (an expected failure the body returned) is rolled back too. For writes whose statements are known
+   * up front or follow from the rows before them (the SQL repository's write
+   * plans): they pay `node:sqlite`'s cost per statement, not a fiber's.
+   *
+   * @example
+   * ```ts
+   * const inserted = sqlite.transactionSync((connection) => connection.rows("INSERT INTO t (v) VALUES (?) RETURNING id", ["x"]))
+   * ```
+   */
+  readonly transactionSync: <A>(
+    body: (connection: SyncConnection) => A,
+    keep?: (result: A) => boolean
+  ) => Effect.Effect<A, SqlError>
+}
+
+/**
+ * The held connection as `Sqlite.transactionSync` gives it to its body: statements run for their rows
+ * or for the number of rows they changed; either throws the statement's classified `SqlError`.
+ *
+ * @example
+ * ```ts
+ * const count = (connection: SyncConnection) => connection.changes("DELETE FROM t WHERE n > ?", [3])
+ * ```
+ */
+export interface SyncConnection {
+  readonly rows: (sql: string, params: ReadonlyArray<unknown>) => ReadonlyArray<unknown>
+  readonly changes: (sql: string, params: ReadonlyArray<unknown>) => number
 }
 
 /**
@@ -115,6 +150,8 @@ export class Sqlite extends Context.Service<Sqlite, SqliteClient>()("@session-st
 interface Prepared {
   readonly statement: StatementSync
   readonly returnsRows: boolean
+  /** Hit since the cache last passed over it (see `prepare`). */
+  used: boolean
 }
 
 const classify = (cause: unknown, message: string, operation: string): SqlError => {
@@ -184,19 +221,25 @@ export const make = (
       }))
 
     const capacity = Math.max(1, options.statementCacheSize ?? 256)
-    // Insertion order of a Map is the recency order: a hit moves the entry to the end.
+    // Second chance (CLOCK): a hit only marks its entry used, so the hot path is one Map lookup; when full,
+    // the oldest entry not used since it was last passed over leaves (a used one goes to the end, unmarked).
     const cache = new Map<string, Prepared>()
     const prepare = (sql: string): Prepared => {
       const hit = cache.get(sql)
       if (hit !== undefined) {
-        cache.delete(sql)
-        cache.set(sql, hit)
+        hit.used = true
         return hit
       }
       const statement = db.prepare(sql)
-      const prepared = { statement, returnsRows: statement.columns().length > 0 }
+      const prepared: Prepared = { statement, returnsRows: statement.columns().length > 0, used: false }
+      while (cache.size >= capacity) {
+        const [oldest, entry] = cache.entries().next().value!
+        cache.delete(oldest)
+        if (!entry.used) break
+        entry.used = false
+        cache.set(oldest, entry)
+      }
       cache.set(sql, prepared)
-      if (cache.size > capacity) cache.delete(cache.keys().next().value!)
       return prepared
     }
 
@@ -229,12 +272,12 @@ export const make = (
       executeValuesUnprepared: (sql, params) =>
         attempt(() => {
           const statement = db.prepare(sql)
-          return values({ statement, returnsRows: statement.columns().length > 0 }, params)
+          return values({ statement, returnsRows: statement.columns().length > 0, used: false }, params)
         }, "execute"),
       executeUnprepared: (sql, params, transformRows) =>
         attempt(() => {
           const statement = db.prepare(sql)
-          const rows = run({ statement, returnsRows: statement.columns().length > 0 }, params, false) as ReadonlyArray<
+          const rows = run({ statement, returnsRows: statement.columns().length > 0, used: false }, params, false) as ReadonlyArray<
             any
           >
           return transformRows ? transformRows(rows) : rows
@@ -267,7 +310,56 @@ export const make = (
       beginTransaction: "BEGIN IMMEDIATE"
     })
 
+    const runSync = (sql: string, params: ReadonlyArray<unknown>): ReadonlyArray<unknown> => {
+      try {
+        return run(prepare(sql), params, false) as ReadonlyArray<unknown>
+      } catch (cause) {
+        throw classify(cause, "Failed to execute statement", "execute")
+      }
+    }
+    const changesSync = (sql: string, params: ReadonlyArray<unknown>): number => {
+      try {
+        const prepared = prepare(sql)
+        if (prepared.returnsRows) return prepared.statement.all(...bind(params)).length
+        return Number(prepared.statement.run(...bind(params)).changes)
+      } catch (cause) {
+        throw classify(cause, "Failed to execute statement", "execute")
+      }
+    }
+    const syncConnection: SyncConnection = { rows: runSync, changes: changesSync }
+    const control = (sql: "BEGIN IMMEDIATE" | "COMMIT" | "ROLLBACK") => runSync(sql, [])
+    const rollback = () => {
+      // A failed COMMIT may already have ended the transaction (SQLite rolls back on some errors).
+      if (db.isTransaction) db.exec("ROLLBACK")
+    }
+    const transactionSync = <A>(body: (connection: SyncConnection) => A, keep?: (result: A) => boolean): Effect.Effect<A, SqlError> =>
+      acquirers.borrower(() =>
+        Effect.suspend(() => {
+          try {
+            // Holding the connection, an open transaction can only be one whose cleanup failed: end it first.
+            rollback()
+          } catch (cause) {
+            return Effect.fail(classify(cause, "Failed to roll back", "rollback"))
+          }
+          try {
+            control("BEGIN IMMEDIATE")
+            const result = body(syncConnection)
+            if (keep === undefined || keep(result)) control("COMMIT")
+            else control("ROLLBACK")
+            return Effect.succeed(result)
+          } catch (error) {
+            try {
+              rollback()
+            } catch (cause) {
+              return Effect.fail(classify(cause, "Failed to roll back", "rollback"))
+            }
+            return error instanceof SqlError ? Effect.fail(error) : Effect.die(error)
+          }
+        })
+      )
+
     const sqlite: SqliteClient = {
+      transactionSync,
       options,
       pragma: (name) =>
         acquirers.borrower(() =>

@@ -24,18 +24,52 @@ export interface WatchConnection {
   readonly mainDataVersion: Effect.Effect<number, SqlError>
 }
 
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return (error as { code?: string }).code === "EPERM"
+  }
+}
+
 /**
- * The change watch (SQLite): every `interval`, `PRAGMA data_version` (it
- * moves when another connection committed); when it moved, the change rows
- * after the last one seen, by other writers, published to every subscriber of
- * the returned stream. A commit with no change row of another writer (opencode
- * itself keeps none) publishes "all". The polling fiber lives in the scope.
+ * A change row that names no session: a commit that changed none (a watcher coming or going), so that
+ * other watchers, seeing a row of another writer, do not take it for a write that keeps no rows.
+ */
+const noSessionChanged = (sql: SqlClient, writer: string) =>
+  sql`INSERT INTO session_store_change (session_id, writer, time_created) VALUES ('', ${writer}, ${Date.now()})`
+
+/** Adds `writer` to the watchers, and removes the rows of watchers whose process is gone (a crash leaves them). */
+const register = (sql: SqlClient, writer: string) =>
+  sql.withTransaction(Effect.gen(function*() {
+    for (const row of yield* sql<{ writer: string; pid: number }>`SELECT writer, pid FROM session_store_watcher`) {
+      if (!alive(Number(row.pid))) yield* sql`DELETE FROM session_store_watcher WHERE writer = ${row.writer}`
+    }
+    yield* sql`INSERT INTO session_store_watcher (writer, pid, time_created) VALUES (${writer}, ${process.pid}, ${Date.now()})
+      ON CONFLICT (writer) DO UPDATE SET pid = excluded.pid, time_created = excluded.time_created`
+    yield* noSessionChanged(sql, writer)
+  }))
+
+const unregister = (sql: SqlClient, writer: string) =>
+  sql.withTransaction(Effect.andThen(
+    sql`DELETE FROM session_store_watcher WHERE writer = ${writer}`,
+    noSessionChanged(sql, writer)
+  ))
+
+/**
+ * The change watch (SQLite): every `interval`, the repository connection's
+ * `PRAGMA data_version`, which moves when, and only when, another connection
+ * committed (this process's own commits leave it alone); when it moved, the
+ * change rows after the last one seen, by other writers, published to every
+ * subscriber of the returned stream. A commit with no change row of another
+ * writer (opencode itself keeps none) publishes "all". The polling fiber
+ * lives in the scope. While no one else writes, a poll is that one PRAGMA.
  *
- * With `watch`, the queries run on the watch's own connection, so they never
- * queue behind this process's writes. That connection also sees this
- * process's commits move its `data_version`; when it moved with no change row
- * of another writer, the repository connection's `data_version` (which only
- * moves on commits of others) tells whether someone else (opencode) wrote.
+ * With `watch`, the change rows are read on the watch's own connection, so
+ * the read never queues behind this process's writes, and the repository
+ * connection's `data_version` is read without waiting for it.
  */
 export const watchChanges = (
   sql: SqlClient,
@@ -46,20 +80,24 @@ export const watchChanges = (
   Effect.gen(function*() {
     const pubsub = yield* Effect.acquireRelease(PubSub.unbounded<SessionChanges>(), PubSub.shutdown)
     const reader = watch?.sql ?? sql
-    const dataVersion = (client: SqlClient) =>
-      Effect.map(client.unsafe<Record<string, unknown>>("PRAGMA data_version"), (rows) => Number(Object.values(rows[0] ?? {})[0]))
+    const othersVersion = watch?.mainDataVersion ??
+      Effect.map(sql.unsafe<Record<string, unknown>>("PRAGMA data_version"), (rows) => Number(Object.values(rows[0] ?? {})[0]))
     const lastSeq = () =>
       Effect.map(
         reader<{ seq: number | null }>`SELECT max(seq) AS seq FROM session_store_change`,
         (rows) => Number(rows[0]?.seq ?? 0)
       )
-    let version = yield* orRepositoryError("watch")(dataVersion(reader))
-    let mainVersion = watch === undefined ? version : yield* orRepositoryError("watch")(watch.mainDataVersion)
-    let othersSinceMainCheck = false
+    // Registered first, before anything is loaded: from the next write of any other repository on, its
+    // change rows are kept (transactions.ts). Rows of processes that died are removed on the way.
+    yield* Effect.acquireRelease(
+      orRepositoryError("watch")(register(sql, writer)),
+      () => Effect.ignore(unregister(sql, writer))
+    )
+    let version = yield* orRepositoryError("watch")(othersVersion)
     let seen = yield* orRepositoryError("watch")(lastSeq())
 
     const poll = Effect.gen(function*() {
-      const current = yield* dataVersion(reader)
+      const current = yield* othersVersion
       if (current === version) return
       version = current
       const result = yield* reader.withTransaction(Effect.gen(function*() {
@@ -70,23 +108,18 @@ export const watchChanges = (
       })).pipe(Effect.provideService(BeginTransaction, "BEGIN DEFERRED"))
       const fellBehind = result.low !== undefined && result.low > seen + 1 && seen > 0
       const ids = new Set<SessionId>()
+      let rowsOfOthers = 0
       for (const row of result.rows) {
         seen = Math.max(seen, Number(row.seq))
-        if (row.writer !== writer) ids.add(row.session_id as SessionId)
+        if (row.writer === writer) continue
+        rowsOfOthers++
+        if (row.session_id !== "") ids.add(row.session_id as SessionId)
       }
       if (fellBehind) return yield* PubSub.publish(pubsub, "all")
-      if (ids.size > 0) {
-        othersSinceMainCheck = true
-        return yield* PubSub.publish(pubsub, [...ids])
-      }
-      // No change row of another store: a writer that keeps none (opencode), or (on the watch's own
-      // connection) only this process's commits.
-      if (watch === undefined) return yield* PubSub.publish(pubsub, "all")
-      const main = yield* watch.mainDataVersion
-      const othersCommitted = main !== mainVersion && !othersSinceMainCheck
-      mainVersion = main
-      othersSinceMainCheck = false
-      if (othersCommitted) yield* PubSub.publish(pubsub, "all")
+      // Someone else committed: another store names its sessions (or none: a watcher came or went); a
+      // writer that keeps no change rows (opencode) could have changed any.
+      if (rowsOfOthers === 0) return yield* PubSub.publish(pubsub, "all")
+      if (ids.size > 0) yield* PubSub.publish(pubsub, [...ids])
     })
 
     yield* poll.pipe(

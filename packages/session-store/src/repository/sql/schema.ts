@@ -204,6 +204,22 @@ const leanChangeRecord = Effect.gen(function*() {
 })
 
 /**
+ * Migration 4 (SQLite): who watches for changes. A repository whose change watch runs keeps a row here
+ * while it runs (changeWatch.ts); a write records its change row only while a writer other than itself
+ * watches (transactions.ts), so a database that one process uses pays nothing for the change record.
+ */
+const watcherRegistry = Effect.gen(function*() {
+  const sql = yield* SqlClient
+  yield* sql.onDialectOrElse({
+    pg: () => Effect.void,
+    orElse: () =>
+      sql`CREATE TABLE IF NOT EXISTS session_store_watcher (
+        writer text PRIMARY KEY, pid integer NOT NULL, time_created integer NOT NULL
+      )`
+  })
+})
+
+/**
  * Fails with IncompatibleSchema when a table the store uses lacks a column it
  * needs (with `onlyExisting`, tables that do not exist yet are skipped);
  * returns the columns of `session` (newer columns are used when there).
@@ -263,7 +279,8 @@ export const prepareSchema: Effect.Effect<ReadonlySet<string>, RepositoryError |
       loader: Migrator.fromRecord({
         "1_opencode_tables": opencodeTables,
         "2_session_store_tables": ownTables,
-        "3_lean_change_record": leanChangeRecord
+        "3_lean_change_record": leanChangeRecord,
+        "4_watcher_registry": watcherRegistry
       })
     }).pipe(
       Effect.mapError((error) => error._tag === "MigrationError" ? toRepositoryError(error, "migrate") : error),

@@ -16,22 +16,21 @@
  *   bytes), in one read transaction. The totals are two aggregates over the
  *   stored lengths (storedBytes.ts: no JSON is read for them); on SQLite they
  *   are kept in memory until another connection commits (totalsCache.ts).
- * - Every write is one transaction (`BEGIN IMMEDIATE` on SQLite) and records
- *   the session it changed in `session_store_change`.
+ * - Every write is one transaction (`BEGIN IMMEDIATE` on SQLite), a plan of
+ *   statements (writes.ts, writePlan.ts), and records the session it changed in
+ *   `session_store_change` while another repository watches (transactions.ts).
  * - Message and part ids are primary keys in opencode's schema, so unique
  *   across sessions. Writing a message whose id belongs to another session, a
  *   part whose id belongs to another message, or a message whose ids do not
  *   match its session is an invalid input and dies with InvalidInput, never a
  *   retryable RepositoryError.
  */
-import { Clock, Effect, Scope } from "effect"
+import { Effect, Option, Scope } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import type { SqlError } from "effect/sql/SqlError"
 import {
   type IncompatibleSchema,
   MessageNotFound,
   type RepositoryError,
-  SessionAlreadyExists,
   SessionNotFound
 } from "../../domain/Errors.ts"
 import type { MessageId, SessionId } from "../../domain/Ids.ts"
@@ -41,13 +40,15 @@ import type { SessionRepositoryShape } from "../port.ts"
 import { encodeRecord } from "../../domain/records.ts"
 import { type WatchConnection, watchChanges } from "./changeWatch.ts"
 import { decodeSession, makeReads, type MessageRow } from "./reads.ts"
-import { jsonStringBytes, type Json, messageToData, type SessionExtra, sessionToRow, storedMessageBytes } from "./rows.ts"
+import { jsonStringBytes, type Json, messageToData, storedMessageBytes } from "./rows.ts"
 import { prepareSchema } from "./schema.ts"
 import { orRepositoryError } from "./sqlErrors.ts"
 import { makeStoredBytes } from "./storedBytes.ts"
 import { makeTotalsCache } from "./totalsCache.ts"
 import { makeTransactions } from "./transactions.ts"
-import { checkMessage, die, isMissingSession, isUniqueViolation } from "./writeChecks.ts"
+import { Sqlite } from "./SqliteClient.ts"
+import { checkMessage } from "./writeChecks.ts"
+import { makeWrites } from "./writes.ts"
 
 // For the PostgreSQL package, which maps its driver's errors the same way.
 export { toRepositoryError } from "./sqlErrors.ts"
@@ -108,9 +109,9 @@ export const makeSqlRepository = (
     const writer = options.writerId ?? `${process.pid}-${Math.random().toString(36).slice(2, 10)}`
 
     const { dataLength, messageRowsBytes, messageSums, num, partRowsBytes, partSums } = makeStoredBytes(sql)
-    const { read, readTransaction, write } = makeTransactions(sql, writer)
+    const sqlite = Option.getOrUndefined(yield* Effect.serviceOption(Sqlite))
+    const { read, readTransaction, write } = makeTransactions(sql, writer, sqlite)
     const { messageColumns, readSession, withParts } = makeReads(sql, dataLength)
-    const now = Clock.currentTimeMillis
 
     const sessionExists = (sessionId: SessionId) =>
       Effect.flatMap(
@@ -118,38 +119,9 @@ export const makeSqlRepository = (
         (rows) => rows.length === 0 ? Effect.fail(new SessionNotFound({ sessionId })) : Effect.void
       )
 
-    const writeExtra = (sessionId: SessionId, extra: SessionExtra) =>
-      sql`INSERT INTO session_store_session (session_id, extra) VALUES (${sessionId}, ${JSON.stringify(extra)})
-        ON CONFLICT (session_id) DO UPDATE SET extra = excluded.extra`
-
-    const ensureProject = (info: SessionInfo) =>
-      Effect.flatMap(now, (time) =>
-        sql`INSERT INTO project (id, worktree, sandboxes, time_created, time_updated)
-          VALUES (${info.projectID}, ${info.directory}, '[]', ${time}, ${time})
-          ON CONFLICT (id) DO NOTHING`)
-
-    /** A create or an update: `check` first, then the project, `store` of the row, the extra. */
-    const writeSession = <E>(
-      operation: "createSession" | "updateSession",
-      info: SessionInfo,
-      check: Effect.Effect<void, E | SqlError>,
-      store: (row: Json) => Effect.Effect<unknown, SqlError>
-    ) => {
-      const { extra, row } = sessionToRow(info, sessionColumns)
-      return write(
-        operation,
-        info.id,
-        Effect.gen(function*() {
-          yield* check
-          yield* ensureProject(info)
-          yield* store(row)
-          yield* writeExtra(info.id, extra)
-        })
-      ).pipe(Effect.as({ bytes: encodeRecord(info).bytes }), Effect.withSpan(`SessionRepository.${operation}`))
-    }
-
     // SQLite: the totals kept in memory while no one else writes (totalsCache.ts); PostgreSQL sums each time.
     const cache = sql.onDialectOrElse({ sqlite: () => makeTotalsCache(sql), orElse: () => undefined })
+    const writes = makeWrites(sql, sessionColumns, cache)
 
     const totals = (sessionId: SessionId) =>
       Effect.gen(function*() {
@@ -171,22 +143,15 @@ export const makeSqlRepository = (
 
     const repository: SessionRepositoryShape = {
       createSession: (info: SessionInfo) =>
-        writeSession(
-          "createSession",
-          info,
-          Effect.flatMap(
-            sql`SELECT id FROM session WHERE id = ${info.id}`,
-            (existing) => existing.length > 0 ? Effect.fail(new SessionAlreadyExists({ sessionId: info.id })) : Effect.void
-          ),
-          (row) => sql`INSERT INTO session ${sql.insert(row)}`
+        write("createSession", info.id, (time) => writes.createSession(info, time)).pipe(
+          Effect.as({ bytes: encodeRecord(info).bytes }),
+          Effect.withSpan("SessionRepository.createSession")
         ),
 
       updateSession: (info: SessionInfo) =>
-        writeSession(
-          "updateSession",
-          info,
-          sessionExists(info.id),
-          (row) => sql`UPDATE session SET ${sql.update(row, ["id"])} WHERE id = ${info.id}`
+        write("updateSession", info.id, (time) => writes.updateSession(info, time)).pipe(
+          Effect.as({ bytes: encodeRecord(info).bytes }),
+          Effect.withSpan("SessionRepository.updateSession")
         ),
 
       loadSession: Effect.fn("SessionRepository.loadSession")(function*(sessionId: SessionId, { newest }) {
@@ -212,68 +177,14 @@ export const makeSqlRepository = (
 
       putMessage: Effect.fn("SessionRepository.putMessage")(function*(sessionId: SessionId, message: MessageWithParts) {
         yield* checkMessage(sessionId, message)
-        const messageId = message.info.id
+        const id = message.info.id
         const { data, parts } = messageToData(message)
-        const bytes = storedMessageBytes(sessionId, messageId, data, parts)
-        let token: object | undefined
-        yield* write(
-          "putMessage",
-          sessionId,
-          Effect.gen(function*() {
-            const time = yield* now
-            // The common case, an append, in one statement: its time_created is max(now, newest of the session
-            // + 1) (the max alone in its subquery, so it is one index lookup, not a walk of the session); an id that exists inserts nothing (then the checks below); a session that does not exist
-            // leaves session_id NULL, which opencode's NOT NULL refuses (on PostgreSQL a failed statement ends
-            // the transaction, so the statement must not be left to fail on anything the write goes on after).
-            const inserted = yield* sql<{ id: string }>`INSERT INTO message (id, session_id, time_created, time_updated, data)
-              VALUES (
-                ${messageId},
-                (SELECT id FROM session WHERE id = ${sessionId}),
-                (SELECT CASE WHEN newest.t >= ${time} THEN newest.t + 1 ELSE ${time} END
-                  FROM (SELECT max(time_created) AS t FROM message WHERE session_id = ${sessionId}) AS newest),
-                ${time},
-                ${data}
-              )
-              ON CONFLICT (id) DO NOTHING RETURNING id`.pipe(
-                Effect.catchIf(isMissingSession, () => Effect.fail(new SessionNotFound({ sessionId })))
-              )
-            const appended = inserted.length > 0
-            if (!appended) {
-              const [found] = yield* sql<{ session: unknown; owner: string | null }>`SELECT
-                (SELECT 1 FROM session WHERE id = ${sessionId}) AS session,
-                (SELECT session_id FROM message WHERE id = ${messageId}) AS owner`
-              if (found?.session === null || found?.session === undefined) return yield* new SessionNotFound({ sessionId })
-              if (found.owner !== sessionId) {
-                return yield* die("message", `message id ${messageId} belongs to another session`)
-              }
-              // The replaced message's size is not at hand: its session's totals are summed again.
-              cache?.drop(sessionId)
-              yield* sql`UPDATE message SET data = ${data}, time_updated = ${time} WHERE id = ${messageId}`
-              yield* sql`DELETE FROM part WHERE message_id = ${messageId}`
-            }
-            if (parts.length > 0) {
-              yield* sql`INSERT INTO part ${
-                sql.insert(parts.map((part, index) => ({
-                  id: part.id,
-                  message_id: messageId,
-                  session_id: sessionId,
-                  time_created: time + index,
-                  time_updated: time,
-                  data: part.data
-                })) as unknown as [Json, ...Array<Json>])
-              }`.pipe(
-                Effect.catchIf(isUniqueViolation, () => die("message", "a part id belongs to another message"))
-              )
-            }
-            // Only a session whose totals are kept needs the check (and the adjustment).
-            if (appended && cache?.has(sessionId) === true) {
-              yield* cache.check
-              token = cache.adjust(sessionId, 1, bytes)
-            }
-          })
-        ).pipe(Effect.onExit((exit) =>
-          Effect.sync(() => exit._tag === "Success" ? cache?.settle(sessionId, token) : cache?.drop(sessionId))
-        ))
+        const bytes = storedMessageBytes(sessionId, id, data, parts)
+        yield* write("putMessage", sessionId, (time) => writes.putMessage(sessionId, { id, data, parts, bytes }, time)).pipe(
+          Effect.onExit((exit) =>
+            Effect.sync(() => exit._tag === "Success" ? cache?.settle(sessionId, exit.value) : cache?.drop(sessionId))
+          )
+        )
         return { bytes }
       }),
 
@@ -319,33 +230,11 @@ export const makeSqlRepository = (
       }),
 
       removeMessage: Effect.fn("SessionRepository.removeMessage")(function*(sessionId: SessionId, messageId: MessageId) {
-        yield* write(
-          "removeMessage",
-          sessionId,
-          Effect.gen(function*() {
-            yield* sessionExists(sessionId)
-            const owned = yield* sql`SELECT id FROM message WHERE id = ${messageId} AND session_id = ${sessionId}`
-            if (owned.length === 0) return yield* new MessageNotFound({ sessionId, messageId })
-            cache?.drop(sessionId)
-            yield* sql`DELETE FROM part WHERE message_id = ${messageId}`
-            yield* sql`DELETE FROM message WHERE id = ${messageId}`
-          })
-        )
+        yield* write("removeMessage", sessionId, () => writes.removeMessage(sessionId, messageId))
       }),
 
       removeSession: Effect.fn("SessionRepository.removeSession")(function*(sessionId: SessionId) {
-        yield* write(
-          "removeSession",
-          sessionId,
-          Effect.gen(function*() {
-            yield* sessionExists(sessionId)
-            cache?.drop(sessionId)
-            yield* sql`DELETE FROM part WHERE session_id = ${sessionId}`
-            yield* sql`DELETE FROM message WHERE session_id = ${sessionId}`
-            yield* sql`DELETE FROM session_store_session WHERE session_id = ${sessionId}`
-            yield* sql`DELETE FROM session WHERE id = ${sessionId}`
-          })
-        )
+        yield* write("removeSession", sessionId, () => writes.removeSession(sessionId))
       }),
 
       listSessions: Effect.fn("SessionRepository.listSessions")(function*() {

@@ -23,6 +23,7 @@
 import { Effect } from "effect"
 import type { SqlClient } from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
+import type { Statement } from "effect/sql/Statement"
 
 /** A session's message count and the bytes of its messages (not its info). */
 export interface Totals {
@@ -42,6 +43,10 @@ const CAPACITY = 10_000
 export interface TotalsCache {
   /** Inside a transaction, first: drops every entry when another connection committed since the last check. */
   readonly check: Effect.Effect<void, SqlError>
+  /** The statement {@link check} runs (`PRAGMA data_version`), for a write plan to run itself and {@link observe}. */
+  readonly version: Statement<unknown>
+  /** {@link check} with the rows of {@link version} at hand. */
+  readonly observe: (rows: ReadonlyArray<unknown>) => void
   /** Whether the session has an entry (pending or not, maybe stale until {@link check}). */
   readonly has: (sessionId: string) => boolean
   /** The session's totals, unless unknown or pending. */
@@ -68,14 +73,18 @@ export const makeTotalsCache = (sql: SqlClient): TotalsCache => {
     entries.set(sessionId, entry)
     if (entries.size > CAPACITY) entries.delete(entries.keys().next().value!)
   }
+  const versionStatement: Statement<unknown> = sql.unsafe<Record<string, unknown>>("PRAGMA data_version")
+  const observe = (rows: ReadonlyArray<unknown>) => {
+    const current = Number(Object.values((rows[0] ?? {}) as Record<string, unknown>)[0])
+    if (current !== version) {
+      entries.clear()
+      version = current
+    }
+  }
   return {
-    check: Effect.map(sql.unsafe<Record<string, unknown>>("PRAGMA data_version"), (rows) => {
-      const current = Number(Object.values(rows[0] ?? {})[0])
-      if (current !== version) {
-        entries.clear()
-        version = current
-      }
-    }),
+    check: Effect.map(versionStatement, observe),
+    version: versionStatement,
+    observe,
     has: (sessionId) => entries.has(sessionId),
     get: (sessionId) => {
       const entry = entries.get(sessionId)

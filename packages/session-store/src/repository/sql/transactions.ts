@@ -10,7 +10,9 @@ import { BeginTransaction, SqlClient } from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import type { RepositoryError } from "../../domain/Errors.ts"
 import type { SessionId } from "../../domain/Ids.ts"
+import type { SqliteClient } from "./SqliteClient.ts"
 import { orRepositoryError } from "./sqlErrors.ts"
+import { PlanFailure, type PlanOutcome, query, runPlan, runPlanSync, type WritePlan } from "./writePlan.ts"
 
 /**
  * PostgreSQL: the channel every write notifies (`pg_notify`, inside the write's
@@ -39,16 +41,25 @@ export interface Transactions {
     sessionId: SessionId,
     effect: Effect.Effect<A, E | SqlError, SqlClient>
   ) => Effect.Effect<A, Exclude<E, SqlError> | RepositoryError>
-  /** `effect` in one write transaction that records (or notifies) the change of `sessionId`. */
+  /**
+   * The plan `plan(now)` (writePlan.ts) in one write transaction that records (or notifies) the change of
+   * `sessionId`; on SQLite run synchronously on the held connection.
+   */
   readonly write: <A, E>(
     operation: string,
     sessionId: SessionId,
-    effect: Effect.Effect<A, E | SqlError, SqlClient>
-  ) => Effect.Effect<A, Exclude<E, SqlError> | RepositoryError>
+    plan: (now: number) => WritePlan<A, E>
+  ) => Effect.Effect<A, E | RepositoryError>
 }
 
-/** The transactions on `sql`, recording changes as `writer`. */
-export const makeTransactions = (sql: SqlClient, writer: string): Transactions => {
+const settle = <A, E>(outcome: PlanOutcome<A, E>): Effect.Effect<A, E> =>
+  outcome.ok ? Effect.succeed(outcome.value) : Effect.fail(outcome.error)
+
+/**
+ * The transactions on `sql`, recording changes as `writer`; `sqlite`, when the client is this package's
+ * SQLite client, runs the writes synchronously.
+ */
+export const makeTransactions = (sql: SqlClient, writer: string, sqlite: SqliteClient | undefined): Transactions => {
   const readTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     sql.onDialectOrElse({
       sqlite: () => sql.withTransaction(effect).pipe(Effect.provideService(BeginTransaction, "BEGIN DEFERRED")),
@@ -60,17 +71,39 @@ export const makeTransactions = (sql: SqlClient, writer: string): Transactions =
     })
 
   let lastPrune = 0
-  const recordChange = (sessionId: SessionId) =>
-    Effect.gen(function*() {
-      const time = yield* Clock.currentTimeMillis
-      yield* sql`INSERT INTO session_store_change (session_id, writer, time_created) VALUES (${sessionId}, ${writer}, ${time})`
-      if (time - lastPrune >= 1_000) {
-        lastPrune = time
-        // Walks from the oldest row to the first recent one (schema.ts, migration 3: no index on the time).
-        yield* sql`DELETE FROM session_store_change WHERE seq < (SELECT seq FROM session_store_change
-          WHERE time_created >= ${time - CHANGE_RETENTION_MS} ORDER BY seq LIMIT 1)`
-      }
-    })
+  // Whether a writer other than this one watches (session_store_watcher), as of `watchersVersion`, the
+  // data_version it was read at: a watcher registers with a commit, which moves that number here.
+  let othersWatch = true
+  let watchersVersion: number | undefined
+  /**
+   * `plan`, then (unless it failed, and only while another writer watches) the change row of `sessionId`,
+   * and once a second the prune of old rows. Inside the write transaction, so a watcher that registered
+   * before it began is seen, and one that registers after it loads what it wrote.
+   */
+  const recordingChange = function*<A, E>(sessionId: SessionId, time: number, plan: WritePlan<A, E>): WritePlan<A, E> {
+    const result = yield* plan
+    if (result instanceof PlanFailure) return result
+    const [version] = yield* query(sql.unsafe<Record<string, unknown>>("PRAGMA data_version"))
+    const current = Number(Object.values(version ?? {})[0])
+    if (current !== watchersVersion) {
+      const [watchers] = yield* query(
+        sql<{ n: number }>`SELECT count(*) AS n FROM session_store_watcher WHERE writer <> ${writer}`
+      )
+      othersWatch = Number(watchers?.n ?? 0) > 0
+      watchersVersion = current
+    }
+    if (!othersWatch) return result
+    yield* query(
+      sql`INSERT INTO session_store_change (session_id, writer, time_created) VALUES (${sessionId}, ${writer}, ${time})`
+    )
+    if (time - lastPrune >= 1_000) {
+      lastPrune = time
+      // Walks from the oldest row to the first recent one (schema.ts, migration 3: no index on the time).
+      yield* query(sql`DELETE FROM session_store_change WHERE seq < (SELECT seq FROM session_store_change
+        WHERE time_created >= ${time - CHANGE_RETENTION_MS} ORDER BY seq LIMIT 1)`)
+    }
+    return result
+  }
 
   // PostgreSQL, several nodes: every write transaction first takes a transaction-scoped advisory lock on
   // its session id, so writes to one session are serialized across nodes (READ COMMITTED: each
@@ -84,24 +117,30 @@ export const makeTransactions = (sql: SqlClient, writer: string): Transactions =
   // rather than versioned writes (optimistic, retried on conflict): appends to a hot session from several
   // nodes would conflict all the time and each retry redo the transaction; waiting on the lock costs
   // one transaction's time and never fails.
-  const pgWrite = <A, E>(sessionId: SessionId, effect: Effect.Effect<A, E | SqlError, SqlClient>) =>
+  const pgWrite = <A, E>(sessionId: SessionId, plan: WritePlan<A, E>) =>
     Effect.andThen(
       sql`SELECT pg_advisory_xact_lock(${PG_LOCK_SPACE}, hashtext(${sessionId}))`,
-      Effect.andThen(effect, (a) =>
+      Effect.andThen(Effect.flatMap(runPlan(plan), settle), (a) =>
         Effect.as(sql`SELECT pg_notify(${PG_CHANGE_CHANNEL}, ${changePayload(writer, sessionId)})`, a))
     )
+
+  const sqliteWrite = <A, E>(sessionId: SessionId, time: number, plan: WritePlan<A, E>) =>
+    sqlite === undefined
+      ? sql.withTransaction(Effect.flatMap(runPlan(recordingChange(sessionId, time, plan)), settle))
+      : Effect.flatMap(
+        sqlite.transactionSync((connection) => runPlanSync(recordingChange(sessionId, time, plan), connection), (o) => o.ok),
+        settle
+      )
 
   return {
     readTransaction,
     read: (operation, sessionId, effect) =>
       readTransaction(effect).pipe(Effect.provideService(SqlClient, sql), orRepositoryError(operation, sessionId)),
-    write: (operation, sessionId, effect) =>
-      sql.withTransaction(sql.onDialectOrElse({
-        pg: () => pgWrite(sessionId, effect),
-        orElse: () => Effect.andThen(effect, (a) => Effect.as(recordChange(sessionId), a))
-      })).pipe(
-        Effect.provideService(SqlClient, sql),
-        orRepositoryError(operation, sessionId)
-      )
+    write: (operation, sessionId, plan) =>
+      Effect.flatMap(Clock.currentTimeMillis, (time) =>
+        sql.onDialectOrElse({
+          pg: () => sql.withTransaction(pgWrite(sessionId, plan(time))),
+          orElse: () => sqliteWrite(sessionId, time, plan(time))
+        })).pipe(orRepositoryError(operation, sessionId))
   }
 }

@@ -12,9 +12,6 @@ import type { MessageWithParts } from "../../domain/Message.ts"
 /** Dies with InvalidInput: `what` is not a valid input, for `reason`. */
 export const die = (what: string, reason: string) => Effect.die(new InvalidInput({ what, reason }))
 
-/** A row refused because its key is taken. */
-export const isUniqueViolation = (error: SqlError) => error.reason._tag === "UniqueViolation"
-
 /** A message row refused for its session_id: NULL (NOT NULL) or not a session's (a foreign key). */
 export const isMissingSession = (error: SqlError) => {
   if (error.reason._tag !== "ConstraintError") return false

@@ -1,0 +1,125 @@
+/**
+ * The frequency half of the eviction policy (`policy.ts`): a count-min
+ * sketch of visits keyed by the hash of a session id, in bounded memory,
+ * aged by halving. Re-exported by `policy.ts`.
+ */
+
+/** Visits per resident session between two halvings, unless tuned otherwise. */
+export const PERIOD_PER_RESIDENT = 8
+
+/** Widest sketch row (counters); 4 rows of 16-bit counters, 512 KB at most. */
+export const MAX_SKETCH_WIDTH = 1 << 16
+
+const MIN_SKETCH_WIDTH = 256
+const ROWS = 4
+const MAX_COUNT = 0xffff
+// Fewest visits between two halvings of the counts, however few are resident.
+const MIN_PERIOD = 256
+
+// The sketch: ROWS counters per key, one in each GROUP-sized group of one BLOCK.
+const GROUP = 4
+const BLOCK = ROWS * GROUP
+const SEED = 0x9e3779b1
+/** Which counter of each group a key uses: two bits per row, from a second mix of the hash. */
+const select = (hash: number): number => Math.imul(hash ^ 0x85ebca77, 0xc2b2ae3d) >>> 24
+
+/**
+ * A 32-bit FNV-1a hash of a session id: the sketch's key.
+ *
+ * @example
+ * ```ts
+ * hashId("ses_abc") === hashId("ses_abc") // true
+ * ```
+ */
+export const hashId = (id: string): number => {
+  let h = 0x811c9dc5
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193)
+  return h >>> 0
+}
+
+/**
+ * A count-min sketch of visits: four rows of 16-bit counters, incremented
+ * conservatively (only the rows at the minimum), halved every `period`
+ * increments. An estimate is never below the true (halved) count.
+ *
+ * @example
+ * ```ts
+ * const sketch = new FrequencySketch()
+ * sketch.increment(hashId("ses_a"))
+ * sketch.estimate(hashId("ses_a")) // 1
+ * ```
+ */
+export class FrequencySketch {
+  // Blocks of BLOCK counters, ROWS groups of BLOCK / ROWS each: a key's four counters share one
+  // block, so a visit costs one cache miss on the table, not four.
+  private table = new Uint16Array(BLOCK * (MIN_SKETCH_WIDTH / GROUP))
+  private blocks = MIN_SKETCH_WIDTH / GROUP
+  private shift = 32 - Math.log2(MIN_SKETCH_WIDTH / GROUP)
+  private additions = 0
+  /** Increments between two halvings. */
+  period = MIN_PERIOD
+  /** Visits per resident session between two halvings. */
+  perResident = PERIOD_PER_RESIDENT
+
+  /** Counters per row. */
+  get width(): number {
+    return this.blocks * GROUP
+  }
+
+  /** The estimated (aged) count of `hash`. */
+  estimate(hash: number): number {
+    const base = this.base(hash)
+    const pick = select(hash)
+    let min = MAX_COUNT
+    for (let r = 0; r < ROWS; r++) {
+      const c = this.table[base + r * GROUP + ((pick >>> (2 * r)) & (GROUP - 1))]!
+      if (c < min) min = c
+    }
+    return min
+  }
+
+  /** Counts one visit of `hash`; every `period` visits, every count is halved. */
+  increment(hash: number): void {
+    const min = this.estimate(hash)
+    if (min < MAX_COUNT) {
+      const base = this.base(hash)
+      const pick = select(hash)
+      for (let r = 0; r < ROWS; r++) {
+        const i = base + r * GROUP + ((pick >>> (2 * r)) & (GROUP - 1))
+        if (this.table[i] === min) this.table[i] = min + 1
+      }
+    }
+    if (++this.additions >= this.period) this.age()
+  }
+
+  /**
+   * Sizes the sketch for `residents` sessions: the width doubles (each
+   * block copied to the two it splits into, so no estimate drops) up to
+   * `MAX_SKETCH_WIDTH`, and the aging period follows the resident count.
+   */
+  fit(residents: number): void {
+    while (this.width < MAX_SKETCH_WIDTH && this.width < 4 * residents) {
+      const table = new Uint16Array(this.table.length * 2)
+      // A block is the top bits of the mixed hash: one more bit splits block i into 2i and 2i + 1.
+      for (let b = 0; b < this.blocks; b++) {
+        const block = this.table.subarray(b * BLOCK, (b + 1) * BLOCK)
+        table.set(block, 2 * b * BLOCK)
+        table.set(block, (2 * b + 1) * BLOCK)
+      }
+      this.table = table
+      this.blocks *= 2
+      this.shift--
+    }
+    this.period = Math.max(MIN_PERIOD, this.perResident * residents)
+  }
+
+  private base(hash: number): number {
+    return (Math.imul(hash ^ SEED, 0x2c1b3c6d) >>> this.shift) * BLOCK
+  }
+
+  private age(): void {
+    this.additions = 0
+    const table = this.table
+    for (let i = 0; i < table.length; i++) table[i] = table[i]! >>> 1
+  }
+}
