@@ -310,22 +310,21 @@ export const make = (
       beginTransaction: "BEGIN IMMEDIATE"
     })
 
-    const runSync = (sql: string, params: ReadonlyArray<unknown>): ReadonlyArray<unknown> => {
+    /** `f`, its node:sqlite error thrown as the classified SqlError (for the synchronous transaction's body). */
+    const orThrowSqlError = <A>(f: () => A): A => {
       try {
-        return run(prepare(sql), params, false) as ReadonlyArray<unknown>
+        return f()
       } catch (cause) {
         throw classify(cause, "Failed to execute statement", "execute")
       }
     }
-    const changesSync = (sql: string, params: ReadonlyArray<unknown>): number => {
-      try {
+    const runSync = (sql: string, params: ReadonlyArray<unknown>): ReadonlyArray<unknown> =>
+      orThrowSqlError(() => run(prepare(sql), params, false))
+    const changesSync = (sql: string, params: ReadonlyArray<unknown>): number =>
+      orThrowSqlError(() => {
         const prepared = prepare(sql)
-        if (prepared.returnsRows) return prepared.statement.all(...bind(params)).length
-        return Number(prepared.statement.run(...bind(params)).changes)
-      } catch (cause) {
-        throw classify(cause, "Failed to execute statement", "execute")
-      }
-    }
+        return prepared.returnsRows ? run(prepared, params, false).length : Number(run(prepared, params, true).changes)
+      })
     const syncConnection: SyncConnection = { rows: runSync, changes: changesSync }
     const control = (sql: "BEGIN IMMEDIATE" | "COMMIT" | "ROLLBACK") => runSync(sql, [])
     const rollback = () => {

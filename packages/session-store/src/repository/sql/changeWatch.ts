@@ -3,7 +3,7 @@
  * data_version` polled, then the change record read. One concept, apart from
  * the repository that writes the change rows.
  */
-import { Effect, PubSub, Schedule, Stream } from "effect"
+import { Clock, Effect, PubSub, Schedule, Stream } from "effect"
 import { BeginTransaction, type SqlClient } from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import type { SessionId } from "../../domain/Ids.ts"
@@ -39,7 +39,11 @@ const alive = (pid: number) => {
  * other watchers, seeing a row of another writer, do not take it for a write that keeps no rows.
  */
 const noSessionChanged = (sql: SqlClient, writer: string) =>
-  sql`INSERT INTO session_store_change (session_id, writer, time_created) VALUES ('', ${writer}, ${Date.now()})`
+  Effect.flatMap(
+    Clock.currentTimeMillis,
+    // The writers' clock, as their own change rows have it: the prune compares these times with theirs.
+    (time) => sql`INSERT INTO session_store_change (session_id, writer, time_created) VALUES ('', ${writer}, ${time})`
+  )
 
 /** Adds `writer` to the watchers, and removes the rows of watchers whose process is gone (a crash leaves them). */
 const register = (sql: SqlClient, writer: string) =>
@@ -47,7 +51,7 @@ const register = (sql: SqlClient, writer: string) =>
     for (const row of yield* sql<{ writer: string; pid: number }>`SELECT writer, pid FROM session_store_watcher`) {
       if (!alive(Number(row.pid))) yield* sql`DELETE FROM session_store_watcher WHERE writer = ${row.writer}`
     }
-    yield* sql`INSERT INTO session_store_watcher (writer, pid, time_created) VALUES (${writer}, ${process.pid}, ${Date.now()})
+    yield* sql`INSERT INTO session_store_watcher (writer, pid, time_created) VALUES (${writer}, ${process.pid}, ${yield* Clock.currentTimeMillis})
       ON CONFLICT (writer) DO UPDATE SET pid = excluded.pid, time_created = excluded.time_created`
     yield* noSessionChanged(sql, writer)
   }))
