@@ -1,4 +1,4 @@
-import { Duration, Effect, Schedule, Schema, Stream } from "effect"
+import { Duration, Effect, Result, Schedule, Schema, Stream } from "effect"
 import { InvalidInput } from "../domain/Errors.ts"
 import { decodeMessageId, decodeSessionId, type MessageId, type SessionId } from "../domain/Ids.ts"
 import { MemoryMonitor } from "../monitor/MemoryMonitor.ts"
@@ -28,36 +28,42 @@ import {
 const oneLine = (error: Schema.SchemaError): string => error.message.replaceAll("\n", " ")
 
 const decodeInfo = Schema.decodeUnknownEffect(SessionInfo)
-const decodeMessage = Schema.decodeUnknownEffect(MessageWithParts)
+// A Result, not an Effect: a message is decoded on every write, and the checks after it are plain code.
+const decodeMessage = Schema.decodeUnknownResult(MessageWithParts)
 
 const sessionInput = (input: unknown) =>
   Effect.mapError(decodeInfo(input), (error) => new InvalidInput({ what: "session", reason: oneLine(error) }))
 
-const messageInput = (sessionId: SessionId, input: unknown, maxMessageBytes: number) =>
-  decodeMessage(input).pipe(
-    Effect.mapError((error) => new InvalidInput({ what: "message", reason: oneLine(error) })),
-    Effect.filterOrFail(
-      (message) => message.info.sessionID === sessionId,
-      (message) =>
-        new InvalidInput({
-          what: "message",
-          reason: `message ${message.info.id} belongs to session ${message.info.sessionID}, not ${sessionId}`
-        })
-    ),
-    // Measured here, before anything is written, with the repositories' own
-    // measure, but encoded only when a cheap bound cannot clear it (see
-    // `messageBytesOver`): the repository encodes it again when it writes.
-    Effect.flatMap((message) => {
-      const bytes = messageBytesOver(message, maxMessageBytes)
-      return bytes === undefined ? Effect.succeed(message) : Effect.fail(
-        new InvalidInput({
-          what: "message",
-          reason: `message ${message.info.id} is ${bytes} bytes, ` +
-            `over the limit of ${maxMessageBytes} bytes (memory.maxMessageBytes)`
-        })
-      )
+const messageInput = (
+  sessionId: SessionId,
+  input: unknown,
+  maxMessageBytes: number
+): Effect.Effect<MessageWithParts, InvalidInput> => {
+  const decoded = decodeMessage(input)
+  if (Result.isFailure(decoded)) {
+    return Effect.fail(new InvalidInput({ what: "message", reason: oneLine(decoded.failure) }))
+  }
+  const message = decoded.success
+  if (message.info.sessionID !== sessionId) {
+    return Effect.fail(
+      new InvalidInput({
+        what: "message",
+        reason: `message ${message.info.id} belongs to session ${message.info.sessionID}, not ${sessionId}`
+      })
+    )
+  }
+  // Measured here, before anything is written, with the repositories' own
+  // measure, but encoded only when a cheap bound cannot clear it (see
+  // `messageBytesOver`): the repository encodes it again when it writes.
+  const bytes = messageBytesOver(message, maxMessageBytes)
+  return bytes === undefined ? Effect.succeed(message) : Effect.fail(
+    new InvalidInput({
+      what: "message",
+      reason: `message ${message.info.id} is ${bytes} bytes, ` +
+        `over the limit of ${maxMessageBytes} bytes (memory.maxMessageBytes)`
     })
   )
+}
 
 const pageInput = Effect.fnUntraced(function*(page: MessagePage | undefined) {
   const limit = page?.limit

@@ -175,7 +175,9 @@ export const makeSqlRepository = (
         )
       }),
 
-      putMessage: Effect.fn("SessionRepository.putMessage")(function*(sessionId: SessionId, message: MessageWithParts) {
+      // Untraced, as the store's putMessage is: a span captures a stack trace, which costs more than a
+      // resident append's own JavaScript, and messages are written at the rate parts stream in.
+      putMessage: Effect.fnUntraced(function*(sessionId: SessionId, message: MessageWithParts) {
         yield* checkMessage(sessionId, message)
         const id = message.info.id
         const { data, parts } = messageToData(message)

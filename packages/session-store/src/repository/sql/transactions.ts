@@ -12,7 +12,7 @@ import type { RepositoryError } from "../../domain/Errors.ts"
 import type { SessionId } from "../../domain/Ids.ts"
 import type { SqliteClient } from "./SqliteClient.ts"
 import { orRepositoryError } from "./sqlErrors.ts"
-import { PlanFailure, type PlanOutcome, query, runPlan, runPlanSync, type WritePlan } from "./writePlan.ts"
+import { execute, makeFixed, PlanFailure, type PlanOutcome, query, runPlan, runPlanSync, type WritePlan } from "./writePlan.ts"
 
 /**
  * PostgreSQL: the channel every write notifies (`pg_notify`, inside the write's
@@ -70,6 +70,7 @@ export const makeTransactions = (sql: SqlClient, writer: string, sqlite: SqliteC
       orElse: () => sql.withTransaction(effect)
     })
 
+  const fixed = makeFixed(sql.onDialectOrElse({ pg: () => "pg" as const, orElse: () => "sqlite" as const }))
   let lastPrune = 0
   // Whether a writer other than this one watches (session_store_watcher), as of `watchersVersion`, the
   // data_version it was read at: a watcher registers with a commit, which moves that number here.
@@ -83,18 +84,18 @@ export const makeTransactions = (sql: SqlClient, writer: string, sqlite: SqliteC
   const recordingChange = function*<A, E>(sessionId: SessionId, time: number, plan: WritePlan<A, E>): WritePlan<A, E> {
     const result = yield* plan
     if (result instanceof PlanFailure) return result
-    const [version] = yield* query(sql.unsafe<Record<string, unknown>>("PRAGMA data_version"))
-    const current = Number(Object.values(version ?? {})[0])
+    const [version] = yield* query<{ data_version: number }>(fixed`PRAGMA data_version`)
+    const current = Number(version?.data_version)
     if (current !== watchersVersion) {
-      const [watchers] = yield* query(
-        sql<{ n: number }>`SELECT count(*) AS n FROM session_store_watcher WHERE writer <> ${writer}`
+      const [watchers] = yield* query<{ n: number }>(
+        fixed`SELECT count(*) AS n FROM session_store_watcher WHERE writer <> ${writer}`
       )
       othersWatch = Number(watchers?.n ?? 0) > 0
       watchersVersion = current
     }
     if (!othersWatch) return result
-    yield* query(
-      sql`INSERT INTO session_store_change (session_id, writer, time_created) VALUES (${sessionId}, ${writer}, ${time})`
+    yield* execute(
+      fixed`INSERT INTO session_store_change (session_id, writer, time_created) VALUES (${sessionId}, ${writer}, ${time})`
     )
     if (time - lastPrune >= 1_000) {
       lastPrune = time
@@ -120,13 +121,13 @@ export const makeTransactions = (sql: SqlClient, writer: string, sqlite: SqliteC
   const pgWrite = <A, E>(sessionId: SessionId, plan: WritePlan<A, E>) =>
     Effect.andThen(
       sql`SELECT pg_advisory_xact_lock(${PG_LOCK_SPACE}, hashtext(${sessionId}))`,
-      Effect.andThen(Effect.flatMap(runPlan(plan), settle), (a) =>
+      Effect.andThen(Effect.flatMap(runPlan(sql, plan), settle), (a) =>
         Effect.as(sql`SELECT pg_notify(${PG_CHANGE_CHANNEL}, ${changePayload(writer, sessionId)})`, a))
     )
 
   const sqliteWrite = <A, E>(sessionId: SessionId, time: number, plan: WritePlan<A, E>) =>
     sqlite === undefined
-      ? sql.withTransaction(Effect.flatMap(runPlan(recordingChange(sessionId, time, plan)), settle))
+      ? sql.withTransaction(Effect.flatMap(runPlan(sql, recordingChange(sessionId, time, plan)), settle))
       : Effect.flatMap(
         sqlite.transactionSync((connection) => runPlanSync(recordingChange(sessionId, time, plan), connection), (o) => o.ok),
         settle

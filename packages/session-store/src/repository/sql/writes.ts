@@ -21,7 +21,7 @@ import type { SessionInfo } from "../../domain/Session.ts"
 import { type Json, type SessionExtra, sessionToRow } from "./rows.ts"
 import type { TotalsCache } from "./totalsCache.ts"
 import { isMissingSession } from "./writeChecks.ts"
-import { execute, PlanFailure, query, type WritePlan } from "./writePlan.ts"
+import { execute, makeFixed, PlanFailure, query, type WritePlan } from "./writePlan.ts"
 
 /** A message as it is stored: its `data`, and its parts' ids and `data`. */
 export interface StoredMessage {
@@ -50,6 +50,10 @@ export const makeWrites = (
   sessionColumns: ReadonlySet<string>,
   cache: TotalsCache | undefined
 ): Writes => {
+  const onSqlite = sql.onDialectOrElse({ sqlite: () => true, orElse: () => false })
+  // The statements every message write runs, of fixed text; the rarer writes keep effect/sql's tag.
+  const fixed = makeFixed(onSqlite ? "sqlite" : "pg")
+
   const sessionExists = function*(sessionId: SessionId) {
     const rows = yield* query(sql<{ id: string }>`SELECT id FROM session WHERE id = ${sessionId}`)
     return rows.length > 0
@@ -74,31 +78,65 @@ export const makeWrites = (
    * can be its own yet), a replaced one's upserted. Dies if an id belongs to another message.
    */
   const writeParts = function*(sessionId: SessionId, message: StoredMessage, now: number, fresh: boolean) {
-    if (message.parts.length === 0) return
-    const rows = message.parts.map((part, index) => ({
-      id: part.id,
-      message_id: message.id,
-      session_id: sessionId,
-      time_created: now + index,
-      time_updated: now,
-      data: part.data
-    })) as unknown as [Json, ...Array<Json>]
+    const parts = message.parts
+    if (parts.length === 0) return
     const taken = () => invalid("message", "a part id belongs to another message")
-    if (fresh) {
-      try {
-        yield* execute(sql`INSERT INTO part ${sql.insert(rows)}`)
-      } catch (error) {
-        throw error instanceof SqlError && error.reason._tag === "UniqueViolation" ? taken() : error
+    let written = 0
+    try {
+      if (onSqlite) {
+        // One fixed statement per part, as opencode writes them: on SQLite a statement costs what the row
+        // does, and the text never changes, so it is prepared once (a multi-row INSERT is a new text per
+        // part count, compiled each time).
+        for (let index = 0; index < parts.length; index++) {
+          const part = parts[index]!
+          written += yield* execute(
+            fresh
+              ? fixed`INSERT INTO part (id, message_id, session_id, time_created, time_updated, data)
+                  VALUES (${part.id}, ${message.id}, ${sessionId}, ${now + index}, ${now}, ${part.data})`
+              : fixed`INSERT INTO part (id, message_id, session_id, time_created, time_updated, data)
+                  VALUES (${part.id}, ${message.id}, ${sessionId}, ${now + index}, ${now}, ${part.data})
+                  ON CONFLICT (id) DO UPDATE SET time_created = excluded.time_created,
+                    time_updated = excluded.time_updated, data = excluded.data
+                  WHERE part.message_id = excluded.message_id`
+          )
+        }
+      } else {
+        // PostgreSQL: one statement for all of them, one round trip.
+        const rows = parts.map((part, index) => ({
+          id: part.id,
+          message_id: message.id,
+          session_id: sessionId,
+          time_created: now + index,
+          time_updated: now,
+          data: part.data
+        })) as unknown as [Json, ...Array<Json>]
+        written = yield* execute(
+          fresh
+            ? sql`INSERT INTO part ${sql.insert(rows)}`
+            : sql`INSERT INTO part ${sql.insert(rows)}
+              ON CONFLICT (id) DO UPDATE SET time_created = excluded.time_created, time_updated = excluded.time_updated,
+                data = excluded.data
+              WHERE part.message_id = excluded.message_id`
+        )
       }
-      return
+    } catch (error) {
+      // A new message's part whose id is taken: the plain INSERT's unique violation.
+      throw fresh && error instanceof SqlError && error.reason._tag === "UniqueViolation" ? taken() : error
     }
-    // A row whose id is another message's is left alone by the WHERE, so it is not counted as written.
-    const written = yield* execute(sql`INSERT INTO part ${sql.insert(rows)}
-      ON CONFLICT (id) DO UPDATE SET time_created = excluded.time_created, time_updated = excluded.time_updated,
-        data = excluded.data
-      WHERE part.message_id = excluded.message_id`)
-    if (written !== rows.length) throw taken()
+    // A replaced message's part whose id is another message's is left alone by the upsert's WHERE, so it
+    // is not counted as written.
+    if (written !== parts.length) throw taken()
   }
+
+  /** Deletes the parts of a replaced message that its new version no longer has. */
+  const dropOldParts = (message: StoredMessage) =>
+    message.parts.length === 0
+      ? execute(fixed`DELETE FROM part WHERE message_id = ${message.id}`)
+      : onSqlite
+      // The kept ids as one JSON array: one text for any number of parts.
+      ? execute(fixed`DELETE FROM part WHERE message_id = ${message.id}
+          AND id NOT IN (SELECT value FROM json_each(${JSON.stringify(message.parts.map((part) => part.id))}))`)
+      : execute(sql`DELETE FROM part WHERE message_id = ${message.id} AND id NOT IN ${sql.in(message.parts.map((part) => part.id))}`)
 
   return {
     createSession: function*(info, now) {
@@ -115,7 +153,7 @@ export const makeWrites = (
       // Whose the id is decides, asked with the ids alone (a message's data, tens of KB at times, is bound
       // once, to the statement that writes it): nobody's, an append; this session's, a replacement (the
       // session exists then: its message references it); another session's, refused.
-      const [owner] = yield* query(sql<{ session_id: string }>`SELECT session_id FROM message WHERE id = ${message.id}`)
+      const [owner] = yield* query<{ session_id: string }>(fixed`SELECT session_id FROM message WHERE id = ${message.id}`)
       const appended = owner === undefined
       if (appended) {
         // An append in one statement: its time_created is max(now, newest of the session + 1) (the max
@@ -125,7 +163,7 @@ export const makeWrites = (
         // inserts nothing.
         let inserted: number
         try {
-          inserted = yield* execute(sql`INSERT INTO message (id, session_id, time_created, time_updated, data)
+          inserted = yield* execute(fixed`INSERT INTO message (id, session_id, time_created, time_updated, data)
             VALUES (
               ${message.id},
               (SELECT id FROM session WHERE id = ${sessionId}),
@@ -146,12 +184,8 @@ export const makeWrites = (
       } else {
         // The replaced message's size is not at hand: its session's totals are summed again.
         cache?.drop(sessionId)
-        yield* execute(sql`UPDATE message SET data = ${message.data}, time_updated = ${now} WHERE id = ${message.id}`)
-        yield* execute(
-          message.parts.length === 0
-            ? sql`DELETE FROM part WHERE message_id = ${message.id}`
-            : sql`DELETE FROM part WHERE message_id = ${message.id} AND id NOT IN ${sql.in(message.parts.map((part) => part.id))}`
-        )
+        yield* execute(fixed`UPDATE message SET data = ${message.data}, time_updated = ${now} WHERE id = ${message.id}`)
+        yield* dropOldParts(message)
       }
       yield* writeParts(sessionId, message, now, appended)
       // Only a session whose totals are kept needs the check (and the adjustment).
