@@ -1,4 +1,4 @@
-import { Effect, Semaphore } from "effect"
+import { Effect } from "effect"
 import type { SessionId } from "../domain/Ids.ts"
 
 /**
@@ -13,36 +13,55 @@ export interface SessionLocks {
 }
 
 /**
- * Keyed semaphores, each counted by the fibers holding or waiting for it and
- * dropped with the last one, so the map is as large as the number of sessions
+ * A mutex per session, in a plain `Map` entry that lives while the session
+ * is held or waited for, so the map is as large as the number of sessions
  * being written (or loaded) right now, never the number ever written, and
- * nothing is left to release when the store is. (An `RcMap` does the same
- * with a scope per acquisition and a fiber per first one; this is a plain
- * `Map` and a counter, on the path of every write and every load.)
+ * nothing is left to release when the store is. The lock is taken
+ * synchronously when it is free (every write and every load passes here;
+ * a `Semaphore` per key with a counter cost several times as much) and
+ * handed to the next waiter, first come first served, when it is released.
  *
- * The count is taken and its release registered without a gap an
- * interruption could fall into; waiting for the permit stays interruptible
- * when the caller is.
+ * The lock is taken and its release registered without a gap an
+ * interruption could fall into; waiting for it stays interruptible when the
+ * caller is, and a waiter interrupted just as the lock was handed to it
+ * passes it on.
  */
 export const makeSessionLocks: Effect.Effect<SessionLocks> = Effect.sync(() => {
-  const locks = new Map<SessionId, { readonly semaphore: Semaphore.Semaphore; users: number }>()
+  const locks = new Map<SessionId, { held: boolean; readonly waiters: Array<() => void> }>()
+  const release = (sessionId: SessionId, lock: { held: boolean; readonly waiters: Array<() => void> }) => {
+    const next = lock.waiters.shift()
+    if (next !== undefined) return next()
+    lock.held = false
+    locks.delete(sessionId)
+  }
   return {
     withLock: (sessionId, effect) =>
       Effect.uninterruptibleMask((restore) =>
         Effect.suspend(() => {
           let lock = locks.get(sessionId)
           if (lock === undefined) {
-            lock = { semaphore: Semaphore.makeUnsafe(1), users: 0 }
+            lock = { held: false, waiters: [] }
             locks.set(sessionId, lock)
           }
-          lock.users++
           const held = lock
-          return Effect.ensuring(
-            restore(held.semaphore.withPermit(effect)),
-            Effect.sync(() => {
-              if (--held.users === 0) locks.delete(sessionId)
+          const run = Effect.ensuring(restore(effect), Effect.sync(() => release(sessionId, held)))
+          if (!held.held) {
+            held.held = true
+            return run
+          }
+          const handedOver = Effect.callback<void>((resume) => {
+            let granted = false
+            const grant = () => {
+              granted = true
+              resume(Effect.void)
+            }
+            held.waiters.push(grant)
+            return Effect.sync(() => {
+              if (granted) release(sessionId, held)
+              else held.waiters.splice(held.waiters.indexOf(grant), 1)
             })
-          )
+          })
+          return Effect.andThen(restore(handedOver), run)
         })
       )
   }
@@ -59,19 +78,32 @@ export interface WriteGate {
   readonly close: Effect.Effect<void>
 }
 
-const ALL = Number.MAX_SAFE_INTEGER
-
+/**
+ * A count of the writes in flight (a `Semaphore` of "all" permits did the
+ * same at several times the cost per write): `close` stops admitting writes
+ * and waits until the count falls to zero.
+ */
 export const makeWriteGate: Effect.Effect<WriteGate> = Effect.sync(() => {
-  const permits = Semaphore.makeUnsafe(ALL)
+  let inFlight = 0
   let closed = false
+  let idle: (() => void) | undefined
+  const leave = Effect.sync(() => {
+    if (--inFlight === 0 && idle !== undefined) idle()
+  })
   return {
     run: (effect) =>
-      Effect.suspend(() =>
-        closed ? Effect.die(new Error("SessionStore: write after the layer was released")) : permits.withPermit(effect)
+      Effect.uninterruptibleMask((restore) =>
+        Effect.suspend(() => {
+          if (closed) return Effect.die(new Error("SessionStore: write after the layer was released"))
+          inFlight++
+          return Effect.ensuring(restore(effect), leave)
+        })
       ),
     close: Effect.suspend(() => {
       closed = true
-      return Effect.asVoid(permits.take(ALL))
+      return inFlight === 0 ? Effect.void : Effect.callback<void>((resume) => {
+        idle = () => resume(Effect.void)
+      })
     })
   }
 })
