@@ -3,7 +3,7 @@
  * data_version` polled, then the change record read. One concept, apart from
  * the repository that writes the change rows.
  */
-import { Clock, Effect, PubSub, Schedule, Stream } from "effect"
+import { Clock, Effect, PubSub, Stream } from "effect"
 import { BeginTransaction, type SqlClient } from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import type { SessionId } from "../../domain/Ids.ts"
@@ -100,9 +100,7 @@ export const watchChanges = (
     let version = yield* orRepositoryError("watch")(othersVersion)
     let seen = yield* orRepositoryError("watch")(lastSeq())
 
-    const poll = Effect.gen(function*() {
-      const current = yield* othersVersion
-      if (current === version) return
+    const readChanges = (current: number): Effect.Effect<void, SqlError> => Effect.gen(function*() {
       version = current
       const result = yield* reader.withTransaction(Effect.gen(function*() {
         const [bounds] = yield* reader<{ low: number | null }>`SELECT min(seq) AS low FROM session_store_change`
@@ -125,10 +123,15 @@ export const watchChanges = (
       if (rowsOfOthers === 0) return yield* PubSub.publish(pubsub, "all")
       if (ids.size > 0) yield* PubSub.publish(pubsub, [...ids])
     })
+    // A poll is one PRAGMA while nobody else writes: the change rows are read only once data_version moved.
+    const poll = Effect.flatMap(othersVersion, (current) => current === version ? Effect.void : readChanges(current))
 
-    yield* poll.pipe(
+    // A plain sleep and poll, forever: it runs ten times a second for as long as the process lives, and a
+    // Schedule's step per poll cost more than the poll.
+    yield* Effect.sleep(interval).pipe(
+      Effect.andThen(poll),
       Effect.catchCause((cause) => Effect.logWarning("session change watch failed", cause)),
-      Effect.repeat(Schedule.spaced(interval)),
+      Effect.forever,
       Effect.forkScoped
     )
     // Subscribed when the effect runs, so nothing published after it is missed.
