@@ -21,7 +21,7 @@ import type { SessionInfo } from "../../domain/Session.ts"
 import { type Json, type SessionExtra, sessionToRow } from "./rows.ts"
 import type { TotalsCache } from "./totalsCache.ts"
 import { isMissingSession } from "./writeChecks.ts"
-import { execute, makeFixed, PlanFailure, query, type WritePlan } from "./writePlan.ts"
+import { execute, Fixed, makeFixed, PlanFailure, query, type WritePlan } from "./writePlan.ts"
 
 /** A message as it is stored: its `data`, and its parts' ids and `data`. */
 export interface StoredMessage {
@@ -43,6 +43,25 @@ export interface Writes {
 }
 
 const invalid = (what: string, reason: string) => new InvalidInput({ what, reason })
+
+// Rows per part INSERT on SQLite: 6 parameters each, well under SQLite's 32,766 bound parameters.
+const PART_ROWS_PER_STATEMENT = 1_000
+
+const partRowsTexts = new Map<string, string>()
+/** SQLite: the INSERT of `rows` part rows, a plain one for a new message's parts, else the upsert. */
+const partRowsText = (rows: number, fresh: boolean): string => {
+  const key = `${rows}${fresh ? "+" : "~"}`
+  let text = partRowsTexts.get(key)
+  if (text === undefined) {
+    text = `INSERT INTO part (id, message_id, session_id, time_created, time_updated, data) VALUES ` +
+      Array.from({ length: rows }, () => "(?,?,?,?,?,?)").join(",") +
+      (fresh ? "" : ` ON CONFLICT (id) DO UPDATE SET time_created = excluded.time_created,
+        time_updated = excluded.time_updated, data = excluded.data
+        WHERE part.message_id = excluded.message_id`)
+    partRowsTexts.set(key, text)
+  }
+  return text
+}
 
 /** The write plans on `sql`; `sessionColumns` as the schema check found them; `cache` on SQLite. */
 export const makeWrites = (
@@ -84,21 +103,15 @@ export const makeWrites = (
     let written = 0
     try {
       if (onSqlite) {
-        // One fixed statement per part, as opencode writes them: on SQLite a statement costs what the row
-        // does, and the text never changes, so it is prepared once (a multi-row INSERT is a new text per
-        // part count, compiled each time).
-        for (let index = 0; index < parts.length; index++) {
-          const part = parts[index]!
-          written += yield* execute(
-            fresh
-              ? fixed`INSERT INTO part (id, message_id, session_id, time_created, time_updated, data)
-                  VALUES (${part.id}, ${message.id}, ${sessionId}, ${now + index}, ${now}, ${part.data})`
-              : fixed`INSERT INTO part (id, message_id, session_id, time_created, time_updated, data)
-                  VALUES (${part.id}, ${message.id}, ${sessionId}, ${now + index}, ${now}, ${part.data})
-                  ON CONFLICT (id) DO UPDATE SET time_created = excluded.time_created,
-                    time_updated = excluded.time_updated, data = excluded.data
-                  WHERE part.message_id = excluded.message_id`
-          )
+        // One statement per chunk of rows, its text built once per row count (a statement call costs
+        // about what a small row does, so one per part would cost more than the compile it saves).
+        for (let start = 0; start < parts.length; start += PART_ROWS_PER_STATEMENT) {
+          const end = Math.min(parts.length, start + PART_ROWS_PER_STATEMENT)
+          const params: Array<unknown> = []
+          for (let index = start; index < end; index++) {
+            params.push(parts[index]!.id, message.id, sessionId, now + index, now, parts[index]!.data)
+          }
+          written += yield* execute(new Fixed(partRowsText(end - start, fresh), params, false))
         }
       } else {
         // PostgreSQL: one statement for all of them, one round trip.
