@@ -27,6 +27,14 @@ interface PartRow extends MessageRow {
   readonly message_id: string
 }
 
+/** A part row read by session ({@link Reads.withParts} with `whole`), ordered in memory. */
+interface SessionPartRow extends PartRow {
+  readonly time_created: number
+}
+
+const partOrder = (a: SessionPartRow, b: SessionPartRow) =>
+  a.time_created - b.time_created || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+
 /** Ids per `IN (…)` list, well under SQLite's and PostgreSQL's parameter limits. */
 const CHUNK = 500
 
@@ -101,10 +109,15 @@ export interface Reads {
   readonly readSession: (
     sessionId: SessionId
   ) => Effect.Effect<{ readonly info: SessionInfo; readonly bytes: number }, SessionNotFound | CorruptRecord | SqlError>
-  /** The messages of `rows` with their parts, in the order of `rows`. */
+  /**
+   * The messages of `rows` with their parts, in the order of `rows`. With `whole`, `rows` are every
+   * message of the session: the parts are read by session then (one index range, no list of ids, and
+   * no sort in SQL that would copy every part's data into a sorter: they are ordered here, per message).
+   */
   readonly withParts: (
     sessionId: SessionId,
-    rows: ReadonlyArray<MessageRow>
+    rows: ReadonlyArray<MessageRow>,
+    whole?: boolean
   ) => Effect.Effect<Array<StoredMessage>, CorruptRecord | SqlError>
 }
 
@@ -120,15 +133,34 @@ export const makeReads = (sql: SqlClient, dataLength: string): Reads => ({
       return yield* decodeSession(rows[0]!, extraRows[0]?.extra)
     }),
 
-  withParts: (sessionId, rows) =>
+  withParts: (sessionId, rows, whole) =>
     Effect.gen(function*() {
       const sessionJson = jsonStringBytes(sessionId)
       const parts = new Map<string, DecodedParts>()
       // The message being decoded, for the CorruptRecord of a row that does not decode.
       const cursor = { id: "" }
+      if (whole === true && rows.length > 0) {
+        const found = yield* sql<SessionPartRow>`SELECT message_id, id, data, ${sql.literal(dataLength)} AS data_bytes,
+          time_created FROM part WHERE session_id = ${sessionId}`
+        const byMessage = new Map<string, Array<SessionPartRow>>()
+        for (const row of found) {
+          const group = byMessage.get(row.message_id)
+          if (group === undefined) byMessage.set(row.message_id, [row])
+          else group.push(row)
+        }
+        yield* Effect.try({
+          try: () => {
+            for (const row of rows) {
+              const group = byMessage.get(row.id)
+              if (group !== undefined) decodeParts(sessionId, sessionJson, group.sort(partOrder), parts, cursor)
+            }
+          },
+          catch: (error) => corrupt("message", cursor.id, error)
+        })
+      }
       // Each chunk's rows decoded as they come, so their text is garbage before the next chunk is read.
       // Decoding is plain work in one synchronous pass: an effect per row would cost more than it.
-      for (let i = 0; i < rows.length; i += CHUNK) {
+      for (let i = 0; whole !== true && i < rows.length; i += CHUNK) {
         const ids = rows.slice(i, i + CHUNK).map((row) => row.id)
         const found = yield* sql<PartRow>`SELECT message_id, id, data, ${sql.literal(dataLength)} AS data_bytes FROM part
           WHERE ${sql.in("message_id", ids)} ORDER BY message_id, time_created, id`

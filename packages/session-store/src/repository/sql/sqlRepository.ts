@@ -162,7 +162,8 @@ export const makeSqlRepository = (
             const session = yield* readSession(sessionId)
             const rows = newest <= 0 ? [] : yield* sql<MessageRow>`SELECT ${messageColumns} FROM message
               WHERE session_id = ${sessionId} ORDER BY time_created DESC, id DESC LIMIT ${Math.floor(newest)}`
-            const messages = yield* withParts(sessionId, [...rows].reverse())
+            // Fewer rows than asked for: they are all of the session's messages.
+            const messages = yield* withParts(sessionId, [...rows].reverse(), rows.length < Math.floor(newest))
             const sums = yield* totals(sessionId)
             return {
               info: session.info,
