@@ -103,6 +103,16 @@ export const repositoryContract = (name: string, layer: Layer.Layer<SessionRepos
         expect((yield* repo.getMessage(sid("ses_1"), mid("m1"))).message).toStrictEqual(bare)
       })))
 
+    it.effect("a message write says whether it appended or replaced", run((repo) =>
+      Effect.gen(function*() {
+        yield* repo.createSession(makeSessionInfo("ses_1"))
+        const first = yield* repo.putMessage(sid("ses_1"), message("ses_1", "m1"))
+        const again = yield* repo.putMessage(sid("ses_1"), message("ses_1", "m1"))
+        const second = yield* repo.putMessage(sid("ses_1"), message("ses_1", "m2"))
+        expect([first.appended, again.appended, second.appended]).toStrictEqual([true, false, true])
+        expect(first.bytes).toBe(bytesOf(message("ses_1", "m1")))
+      })))
+
     it.effect("loads the newest N messages, oldest first, with totals over all", run((repo) =>
       Effect.gen(function*() {
         yield* seed(repo, "ses_1", 5)

@@ -35,6 +35,7 @@ import type { SessionRepositoryShape } from "./port.ts"
 
 export type {
   LoadedSession,
+  MessageWritten,
   PageRequest,
   SessionChanges,
   SessionRepositoryShape,

@@ -74,8 +74,9 @@ export const makeMemoryRepository = (): SessionRepositoryShape => {
     putMessage: (sessionId, message) =>
       Effect.map(find(sessionId), (session) => {
         const record = encodeRecord(message)
+        const appended = !session.messages.has(message.info.id)
         session.messages.set(message.info.id, record)
-        return { bytes: record.bytes }
+        return { bytes: record.bytes, appended }
       }),
     getMessage: (sessionId, messageId) =>
       Effect.flatMap(find(sessionId), (session) => {

@@ -75,6 +75,19 @@ export interface Written {
 }
 
 /**
+ * What a message write stored, and which of the two it was.
+ *
+ * @example
+ * ```ts
+ * const written: MessageWritten = { bytes: 2048, appended: true }
+ * ```
+ */
+export interface MessageWritten extends Written {
+  /** True when the message was new (it went at the end), false when it replaced one in place. */
+  readonly appended: boolean
+}
+
+/**
  * A page of older messages: the newest `limit` messages strictly before
  * `before` (or the newest `limit` of all, without `before`).
  *
@@ -108,7 +121,7 @@ export interface SessionRepositoryShape {
     options: { readonly newest: number }
   ) => Effect.Effect<LoadedSession, ReadError>
   /** Writes a message: appended at the end, or replacing the message with the same id in place. */
-  readonly putMessage: (sessionId: SessionId, message: MessageWithParts) => Effect.Effect<Written, ReadError>
+  readonly putMessage: (sessionId: SessionId, message: MessageWithParts) => Effect.Effect<MessageWritten, ReadError>
   /** Reads one message. */
   readonly getMessage: (
     sessionId: SessionId,

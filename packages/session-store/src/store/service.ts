@@ -1,6 +1,6 @@
 import { Duration, Effect, Result, Schedule, Schema, Stream } from "effect"
 import { InvalidInput } from "../domain/Errors.ts"
-import { decodeMessageId, decodeSessionId, type MessageId, type SessionId } from "../domain/Ids.ts"
+import { decodeMessageId, decodeSessionId, type SessionId } from "../domain/Ids.ts"
 import { MemoryMonitor } from "../monitor/MemoryMonitor.ts"
 import { MessageWithParts } from "../domain/Message.ts"
 import { SessionInfo } from "../domain/Session.ts"
@@ -17,7 +17,6 @@ import type { Slot } from "./ledger.ts"
 import { makeResidentSet } from "./residentSet.ts"
 import {
   indexInWindow,
-  isComplete,
   pageFromWindow,
   withAppended,
   withInfo,
@@ -199,12 +198,12 @@ export const makeSessionStore = Effect.fnUntraced(function*(options: StoreOption
           return
         }
         // Outside the window: new (it goes at the end, so into the window), or an
-        // older message rewritten in place (it must not be pulled into the window).
-        const isNew = isComplete(slot.snapshot) || (yield* exists(id, messageId)) === false
+        // older message rewritten in place (it must not be pulled into the window);
+        // storage says which it was.
         const written = yield* repository.putMessage(id, message)
         yield* resident.written(
           slot,
-          isNew
+          written.appended
             ? withAppended(slot.snapshot, { message, bytes: written.bytes }, options.maxMessagesPerSession)
             : undefined
         )
@@ -212,12 +211,6 @@ export const makeSessionStore = Effect.fnUntraced(function*(options: StoreOption
     )
     return message
   })
-
-  const exists = (id: SessionId, messageId: MessageId) =>
-    repository.getMessage(id, messageId).pipe(
-      Effect.as(true),
-      Effect.catchTag("MessageNotFound", () => Effect.succeed(false))
-    )
 
   const getMessage = Effect.fnUntraced(function*(sessionId: string, messageId: string) {
     const mid = yield* decodeMessageId(messageId)

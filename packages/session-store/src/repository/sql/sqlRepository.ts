@@ -162,9 +162,9 @@ export const makeSqlRepository = (
             const session = yield* readSession(sessionId)
             const rows = newest <= 0 ? [] : yield* sql<MessageRow>`SELECT ${messageColumns} FROM message
               WHERE session_id = ${sessionId} ORDER BY time_created DESC, id DESC LIMIT ${Math.floor(newest)}`
-            // Fewer rows than asked for: they are all of the session's messages.
-            const messages = yield* withParts(sessionId, [...rows].reverse(), rows.length < Math.floor(newest))
             const sums = yield* totals(sessionId)
+            // As many rows as the session has messages: its parts are read by session.
+            const messages = yield* withParts(sessionId, [...rows].reverse(), rows.length > 0 && rows.length >= sums.count)
             return {
               info: session.info,
               infoBytes: session.bytes,
@@ -183,12 +183,16 @@ export const makeSqlRepository = (
         const id = message.info.id
         const { data, parts } = messageToData(message)
         const bytes = storedMessageBytes(sessionId, id, data, parts)
-        yield* write("putMessage", sessionId, (time) => writes.putMessage(sessionId, { id, data, parts, bytes }, time)).pipe(
+        const { appended } = yield* write(
+          "putMessage",
+          sessionId,
+          (time) => writes.putMessage(sessionId, { id, data, parts, bytes }, time)
+        ).pipe(
           Effect.onExit((exit) =>
-            Effect.sync(() => exit._tag === "Success" ? cache?.settle(sessionId, exit.value) : cache?.drop(sessionId))
+            Effect.sync(() => exit._tag === "Success" ? cache?.settle(sessionId, exit.value.token) : cache?.drop(sessionId))
           )
         )
-        return { bytes }
+        return { bytes, appended }
       }),
 
       getMessage: Effect.fn("SessionRepository.getMessage")(function*(sessionId: SessionId, messageId: MessageId) {

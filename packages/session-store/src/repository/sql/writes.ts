@@ -36,8 +36,15 @@ export interface StoredMessage {
 export interface Writes {
   readonly createSession: (info: SessionInfo, now: number) => WritePlan<void, SessionAlreadyExists>
   readonly updateSession: (info: SessionInfo, now: number) => WritePlan<void, SessionNotFound>
-  /** Appends or replaces; returns the totals cache's token for the adjustment an append made (or undefined). */
-  readonly putMessage: (sessionId: SessionId, message: StoredMessage, now: number) => WritePlan<object | undefined, SessionNotFound>
+  /**
+   * Appends or replaces; returns which it was, and the totals cache's token for the adjustment an append
+   * made (or undefined).
+   */
+  readonly putMessage: (
+    sessionId: SessionId,
+    message: StoredMessage,
+    now: number
+  ) => WritePlan<{ readonly appended: boolean; readonly token: object | undefined }, SessionNotFound>
   readonly removeMessage: (sessionId: SessionId, messageId: MessageId) => WritePlan<void, SessionNotFound | MessageNotFound>
   readonly removeSession: (sessionId: SessionId) => WritePlan<void, SessionNotFound>
 }
@@ -202,9 +209,9 @@ export const makeWrites = (
       }
       yield* writeParts(sessionId, message, now, appended)
       // Only a session whose totals are kept needs the check (and the adjustment).
-      if (!appended || cache?.has(sessionId) !== true) return undefined
+      if (!appended || cache?.has(sessionId) !== true) return { appended, token: undefined }
       cache.observe(yield* query(cache.version))
-      return cache.adjust(sessionId, 1, message.bytes)
+      return { appended, token: cache.adjust(sessionId, 1, message.bytes) }
     },
 
     removeMessage: function*(sessionId, messageId) {
