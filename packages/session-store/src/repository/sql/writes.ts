@@ -18,7 +18,7 @@ import type { Statement } from "effect/sql/Statement"
 import { InvalidInput, MessageNotFound, SessionAlreadyExists, SessionNotFound } from "../../domain/Errors.ts"
 import type { MessageId, SessionId } from "../../domain/Ids.ts"
 import type { SessionInfo } from "../../domain/Session.ts"
-import { type Json, type SessionExtra, sessionToRow } from "./rows.ts"
+import { infoBytes, jsonStringBytes, type Json, messageBytes, partBytes, type SessionExtra, sessionToRow } from "./rows.ts"
 import type { TotalsCache } from "./totalsCache.ts"
 import { isMissingSession } from "./writeChecks.ts"
 import { execute, Fixed, makeFixed, PlanFailure, query, type WritePlan } from "./writePlan.ts"
@@ -50,6 +50,21 @@ export interface Writes {
 }
 
 const invalid = (what: string, reason: string) => new InvalidInput({ what, reason })
+
+/** A stored message's bytes (rows.ts, `storedMessageBytes`) from its rows' lengths, as SQL reports them. */
+const storedMessageBytesOf = (
+  sessionId: string,
+  messageId: string,
+  dataBytes: number,
+  parts: ReadonlyArray<{ readonly id: string; readonly data_bytes: number }>
+): number => {
+  const sessionJson = jsonStringBytes(sessionId)
+  const messageJson = jsonStringBytes(messageId)
+  return messageBytes(
+    infoBytes(messageJson, sessionJson, dataBytes),
+    parts.map((part) => partBytes(jsonStringBytes(part.id), sessionJson, messageJson, Number(part.data_bytes)))
+  )
+}
 
 // Rows per part INSERT on SQLite: 6 parameters each, well under SQLite's 32,766 bound parameters.
 const PART_ROWS_PER_STATEMENT = 1_000
@@ -173,7 +188,11 @@ export const makeWrites = (
       // Whose the id is decides, asked with the ids alone (a message's data, tens of KB at times, is bound
       // once, to the statement that writes it): nobody's, an append; this session's, a replacement (the
       // session exists then: its message references it); another session's, refused.
-      const [owner] = yield* query<{ session_id: string }>(fixed`SELECT session_id FROM message WHERE id = ${message.id}`)
+      const [owner] = yield* query<{ session_id: string; data_bytes?: number }>(
+        cache === undefined
+          ? fixed`SELECT session_id FROM message WHERE id = ${message.id}`
+          : fixed`SELECT session_id, octet_length(data) AS data_bytes FROM message WHERE id = ${message.id}`
+      )
       const appended = owner === undefined
       if (appended) {
         // An append in one statement: its time_created is max(now, newest of the session + 1) (the max
@@ -201,11 +220,25 @@ export const makeWrites = (
       } else if (owner.session_id !== sessionId) {
         if (!(yield* sessionExists(sessionId))) return new PlanFailure(new SessionNotFound({ sessionId }))
         throw invalid("message", `message id ${message.id} belongs to another session`)
-      } else {
-        // The replaced message's size is not at hand: its session's totals are summed again.
-        cache?.drop(sessionId)
+      } else if (cache === undefined) {
+        // PostgreSQL: no totals kept; the dropped parts go in the same statement that finds them.
         yield* execute(fixed`UPDATE message SET data = ${message.data}, time_updated = ${now} WHERE id = ${message.id}`)
         yield* dropOldParts(message)
+      } else {
+        // SQLite: the replaced parts' ids and sizes (their row headers, an index range), so the delete
+        // runs only when a part was dropped (a streamed message only grows), and the session's totals
+        // are adjusted by the difference instead of summed again at its next load.
+        const old = yield* query<{ id: string; data_bytes: number }>(
+          fixed`SELECT id, octet_length(data) AS data_bytes FROM part WHERE message_id = ${message.id}`
+        )
+        yield* execute(fixed`UPDATE message SET data = ${message.data}, time_updated = ${now} WHERE id = ${message.id}`)
+        const kept = new Set(message.parts.map((part) => part.id))
+        if (old.some((part) => !kept.has(part.id))) yield* dropOldParts(message)
+        yield* writeParts(sessionId, message, now, false)
+        if (!cache.has(sessionId)) return { appended, token: undefined }
+        cache.observe(yield* query(cache.version))
+        const before = storedMessageBytesOf(sessionId, message.id, Number(owner.data_bytes), old)
+        return { appended, token: cache.adjust(sessionId, 0, message.bytes - before) }
       }
       yield* writeParts(sessionId, message, now, appended)
       // Only a session whose totals are kept needs the check (and the adjustment).
