@@ -11,14 +11,15 @@ import {
   hashId,
   MAX_SKETCH_WIDTH,
   NO_SLOT,
-  VISIT_GAP_MS
+  VISIT_GAP_MS,
+  VisitHistory
 } from "../src/store/policy.ts"
 
 const KB = 1_000
 
 /** A policy with `sizes.length` slots admitted in order (slot n is session `ses_n`), `residents` counted as they come. */
-const admitted = (sizes: ReadonlyArray<number>) => {
-  const policy = new EvictionPolicy()
+const admitted = (sizes: ReadonlyArray<number>, tuning = defaultTuning) => {
+  const policy = new EvictionPolicy(tuning)
   sizes.forEach((bytes, n) => policy.admitted(n, hashId(`ses_${n}`), bytes, n + 1))
   return policy
 }
@@ -35,9 +36,18 @@ const leavingOrder = (policy: EvictionPolicy, keep: number, bySize = true): Arra
 
 describe("EvictionPolicy", () => {
   it("sessions equal in size and visits leave in least-recently-used order; a use refreshes", () => {
-    const policy = admitted([10 * KB, 10 * KB, 10 * KB, 10 * KB])
+    // Without the lifetime rate: with it, of two sessions visited once the one seen first has
+    // the lower rate (the same visits over a longer life), so sessions of different ages are
+    // not equals.
+    const policy = admitted([10 * KB, 10 * KB, 10 * KB, 10 * KB], { ...defaultTuning, lifeShare: 0 })
     policy.used(0, 1_000) // within the visit: not a new visit, but the most recent use
     assert.deepStrictEqual(leavingOrder(policy, NO_SLOT), [1, 2, 3, 0])
+  })
+
+  it("of sessions visited alike, the one seen first has the lower lifetime rate and leaves first", () => {
+    const policy = admitted([10 * KB, 10 * KB, 10 * KB, 10 * KB])
+    policy.used(0, 1_000) // the most recent use, but its one visit was the first of all
+    assert.deepStrictEqual(leavingOrder(policy, NO_SLOT), [1, 2, 0, 3])
   })
 
   it("never picks `keep`, and says NO_SLOT when only `keep` is left", () => {
@@ -55,16 +65,17 @@ describe("EvictionPolicy", () => {
     assert.strictEqual(policy.pick(NO_SLOT, false), 0)
   })
 
-  it("a session visited often outlasts sessions visited once since, though it was used before them (but not the newest few)", () => {
+  it("a session visited often outlasts sessions visited once since, though it was used before them (but not the newest)", () => {
     const policy = new EvictionPolicy()
     const hot = hashId("ses_hot")
     policy.admitted(0, hot, 50 * KB, 1)
     for (let visit = 0; visit < 6; visit++) policy.used(0, VISIT_GAP_MS) // six more visits
     // A stream of once-visited sessions of the same size, each used after the hot one.
     for (let n = 1; n <= 8; n++) policy.admitted(n, hashId(`ses_${n}`), 50 * KB, n + 1)
-    // Under LRU it would leave first; here the four oldest of the stream go before it, and the
-    // newest, just visited, stay longer (the recency guard).
-    assert.deepStrictEqual(leavingOrder(policy, NO_SLOT), [1, 2, 3, 4, 0, 5, 6, 7, 8])
+    // Under LRU it would leave first; here all but the newest of the stream go before it (its
+    // seven visits in fifteen are a high lifetime rate), and the newest, just visited, stays
+    // longer (the recency guard).
+    assert.deepStrictEqual(leavingOrder(policy, NO_SLOT), [1, 2, 3, 4, 5, 6, 7, 0, 8])
   })
 
   it("uses within the visit gap are one visit: a burst of operations does not make a session frequent", () => {
@@ -123,12 +134,12 @@ describe("EvictionPolicy", () => {
   it("when expiries make the room, bytes weigh less; evictions bring them back", () => {
     const policy = new EvictionPolicy()
     policy.admitted(0, hashId("ses_hot"), 2_000 * KB, 1)
-    for (let visit = 0; visit < 8; visit++) policy.used(0, VISIT_GAP_MS)
+    for (let visit = 0; visit < 12; visit++) policy.used(0, VISIT_GAP_MS)
     for (let n = 1; n <= 12; n++) policy.admitted(n, hashId(`ses_${n}`), 100 * KB, n + 1)
     assert.strictEqual(policy.sizeExponent, 1)
     assert.strictEqual(policy.pick(NO_SLOT, true), 0)
     // Sessions leave by the time rules: the exponent falls to 1 - 0.7, and the small session
-    // visited once leaves before the large one visited nine times.
+    // visited once leaves before the large one visited thirteen times.
     for (let n = 10; n <= 12; n++) policy.removed(n, true)
     assert.approximately(policy.sizeExponent, 1 - EXPIRY_RELIEF, 1e-9)
     assert.strictEqual(policy.pick(NO_SLOT, true), 1)
@@ -177,7 +188,7 @@ describe("FrequencySketch", () => {
     ids.forEach((h, i) => assert.isAtLeast(sketch.estimate(h), before[i]!))
     // The aging period follows the resident count; the width stops at MAX_SKETCH_WIDTH.
     sketch.fit(10_000_000)
-    assert.strictEqual(sketch.period, 8 * 10_000_000)
+    assert.strictEqual(sketch.period, 6 * 10_000_000)
     assert.strictEqual(sketch.width, MAX_SKETCH_WIDTH)
   })
 
@@ -185,5 +196,32 @@ describe("FrequencySketch", () => {
     assert.strictEqual(hashId("ses_1"), hashId("ses_1"))
     const hashes = new Set(Array.from({ length: 1_000 }, (_, i) => hashId(`ses_${i}`)))
     assert.strictEqual(hashes.size, 1_000)
+  })
+})
+
+describe("VisitHistory", () => {
+  it("is a session's visits over its life, with a prior for one not held", () => {
+    const history = new VisitHistory()
+    const a = hashId("ses_a")
+    history.visit(a, 1)
+    history.visit(a, 5)
+    // Two visits since clock 1: at 11, (2 + 1) / (10 + 10).
+    assert.strictEqual(history.rate(a, 11, 1, 10), 3 / 20)
+    assert.strictEqual(history.rate(hashId("ses_b"), 11, 1, 10), 1 / 10)
+  })
+
+  it("a full bucket gives up its lowest rate; growing for more residents keeps every entry", () => {
+    const history = new VisitHistory()
+    const hot = hashId("ses_hot")
+    for (let k = 0; k < 50; k++) history.visit(hot, 1)
+    // 2,000 sessions visited once into 1,024 entries: the hot one, visited most per visit, stays.
+    const ids = Array.from({ length: 2_000 }, (_, i) => hashId(`ses_${i}`))
+    ids.forEach((h, i) => history.visit(h, i + 2))
+    assert.strictEqual(history.rate(hot, 3_000, 0, 1), 50 / 3_000)
+    const before = ids.map((h) => history.rate(h, 3_000, 0, 1))
+    history.fit(10_000)
+    assert.strictEqual(history.size, MAX_SKETCH_WIDTH)
+    assert.strictEqual(history.rate(hot, 3_000, 0, 1), 50 / 3_000)
+    ids.forEach((h, i) => assert.strictEqual(history.rate(h, 3_000, 0, 1), before[i]))
   })
 })
