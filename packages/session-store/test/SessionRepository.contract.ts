@@ -124,7 +124,12 @@ export const repositoryContract = (name: string, layer: Layer.Layer<SessionRepos
         expect(two.messages.map((m) => m.bytes)).toStrictEqual([bytesOf(all[3]!), bytesOf(all[4]!)])
         expect(two).toMatchObject({ messageCount: 5, totalBytes: total, infoBytes: bytesOf(info) })
         expect((yield* repo.loadSession(sid("ses_1"), { newest: 0 })).messages).toStrictEqual([])
-        expect(ids((yield* repo.loadSession(sid("ses_1"), { newest: 50 })).messages)).toHaveLength(5)
+        // A window larger than the session: every message, and the same totals.
+        const all50 = yield* repo.loadSession(sid("ses_1"), { newest: 50 })
+        expect(ids(all50.messages)).toStrictEqual(["m1", "m2", "m3", "m4", "m5"])
+        expect(all50).toMatchObject({ messageCount: 5, totalBytes: total, infoBytes: bytesOf(info) })
+        // Exactly as large: still every message and the same totals.
+        expect(yield* repo.loadSession(sid("ses_1"), { newest: 5 })).toMatchObject({ messageCount: 5, totalBytes: total })
       })))
 
     it.effect("gets one message", run((repo) =>

@@ -36,7 +36,7 @@ import {
 import type { MessageId, SessionId } from "../../domain/Ids.ts"
 import type { MessageWithParts } from "../../domain/Message.ts"
 import type { SessionInfo, SessionSummary } from "../../domain/Session.ts"
-import type { SessionRepositoryShape } from "../port.ts"
+import type { SessionRepositoryShape, StoredMessage } from "../port.ts"
 import { encodeRecord } from "../../domain/records.ts"
 import { type WatchConnection, watchChanges } from "./changeWatch.ts"
 import { decodeSession, makeReads, type MessageRow } from "./reads.ts"
@@ -141,6 +141,19 @@ export const makeSqlRepository = (
         return summed
       })
 
+    /** The totals of a session whose every message is in `messages` (kept for the next load too). */
+    const wholeTotals = (sessionId: SessionId, messages: ReadonlyArray<StoredMessage>) =>
+      Effect.gen(function*() {
+        let bytes = 0
+        for (const stored of messages) bytes += stored.bytes
+        const summed = { count: messages.length, bytes }
+        if (cache !== undefined) {
+          yield* cache.check
+          cache.set(sessionId, summed)
+        }
+        return summed
+      })
+
     const repository: SessionRepositoryShape = {
       createSession: (info: SessionInfo) =>
         write("createSession", info.id, (time) => writes.createSession(info, time)).pipe(
@@ -160,11 +173,16 @@ export const makeSqlRepository = (
           sessionId,
           Effect.gen(function*() {
             const session = yield* readSession(sessionId)
-            const rows = newest <= 0 ? [] : yield* sql<MessageRow>`SELECT ${messageColumns} FROM message
-              WHERE session_id = ${sessionId} ORDER BY time_created DESC, id DESC LIMIT ${Math.floor(newest)}`
-            const sums = yield* totals(sessionId)
-            // As many rows as the session has messages: its parts are read by session.
-            const messages = yield* withParts(sessionId, [...rows].reverse(), rows.length > 0 && rows.length >= sums.count)
+            const limit = Math.floor(newest)
+            // One row more than the window: when it does not come, the rows are every message of the
+            // session, whose parts are then read by session and whose totals are the rows' own (no
+            // aggregate over the session).
+            const found = limit <= 0 ? [] : yield* sql<MessageRow>`SELECT ${messageColumns} FROM message
+              WHERE session_id = ${sessionId} ORDER BY time_created DESC, id DESC LIMIT ${limit + 1}`
+            const whole = limit > 0 && found.length <= limit
+            const rows = whole ? found : found.slice(0, limit)
+            const messages = yield* withParts(sessionId, [...rows].reverse(), whole)
+            const sums = whole ? yield* wholeTotals(sessionId, messages) : yield* totals(sessionId)
             return {
               info: session.info,
               infoBytes: session.bytes,
