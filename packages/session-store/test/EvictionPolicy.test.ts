@@ -44,10 +44,11 @@ describe("EvictionPolicy", () => {
     assert.deepStrictEqual(leavingOrder(policy, NO_SLOT), [1, 2, 3, 0])
   })
 
-  it("of sessions visited alike, the one seen first has the lower lifetime rate and leaves first", () => {
+  it("sessions alike in size and visits leave in LRU order, though one was seen first (its lifetime rate a hair lower)", () => {
     const policy = admitted([10 * KB, 10 * KB, 10 * KB, 10 * KB])
-    policy.used(0, 1_000) // the most recent use, but its one visit was the first of all
-    assert.deepStrictEqual(leavingOrder(policy, NO_SLOT), [1, 2, 0, 3])
+    policy.used(0, 1_000) // the most recent use, within its one visit, the first of all
+    // Without the tolerance of `pick` the first-seen session's slightly lower rate sent it third.
+    assert.deepStrictEqual(leavingOrder(policy, NO_SLOT), [1, 2, 3, 0])
   })
 
   it("never picks `keep`, and says NO_SLOT when only `keep` is left", () => {

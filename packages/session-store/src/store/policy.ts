@@ -82,6 +82,9 @@ export { FrequencySketch, hashId, MAX_SKETCH_WIDTH, VisitHistory } from "./sketc
 /** No slot: the end of a list, or nothing to evict. */
 export const NO_SLOT = -1
 
+/** Worths this close (relative) are estimates too close to tell apart: the less recently used leaves. */
+const ALIKE = 0.01
+
 /** A use after this long idle is a new visit (milliseconds). */
 export const VISIT_GAP_MS = 60_000
 
@@ -312,13 +315,7 @@ export class EvictionPolicy {
    * sizeExponent` when `bySize` (capacity counts sessions, not bytes), its
    * bytes counted up to `e ^ logBytesCap`.
    */
-  worth(
-    n: number,
-    bySize: boolean,
-    sizeExponent: number = this.sizeExponent,
-    logBytesCap = Number.POSITIVE_INFINITY,
-    lifeShare: number = this.lifeShare
-  ): number {
+  worth(n: number, bySize: boolean, sizeExponent = this.sizeExponent, logBytesCap = Infinity, lifeShare = this.lifeShare): number {
     const at = ROW * n
     const t = this.tuning
     const hash = this.rows[at + HASH]!
@@ -356,7 +353,8 @@ export class EvictionPolicy {
         if (n === keep) continue
         seen++
         const w = this.worth(n, bySize, exponent, cap, lifeShare)
-        if (w < least || (w === least && rows[ROW * n + USED]! < rows[ROW * best + USED]!)) {
+        // Within ALIKE the less recently used goes first: sessions alike leave in LRU order.
+        if (w < least * (1 - ALIKE) || (w <= least * (1 + ALIKE) && rows[ROW * n + USED]! < rows[ROW * best + USED]!)) {
           least = w
           best = n
         }
