@@ -110,7 +110,9 @@ export const makeSqlRepository = (
 
     const { dataLength, messageRowsBytes, messageSums, num, partRowsBytes, partSums } = makeStoredBytes(sql)
     const sqlite = Option.getOrUndefined(yield* Effect.serviceOption(Sqlite))
-    const { read, readTransaction, write } = makeTransactions(sql, writer, sqlite)
+    // SQLite: the totals kept in memory while no one else writes (totalsCache.ts); PostgreSQL sums each time.
+    const cache = sql.onDialectOrElse({ sqlite: () => makeTotalsCache(sql), orElse: () => undefined })
+    const { read, readTransaction, write } = makeTransactions(sql, writer, sqlite, cache?.observe)
     const { messageColumns, readSession, withParts } = makeReads(sql, dataLength)
 
     const sessionExists = (sessionId: SessionId) =>
@@ -119,8 +121,6 @@ export const makeSqlRepository = (
         (rows) => rows.length === 0 ? Effect.fail(new SessionNotFound({ sessionId })) : Effect.void
       )
 
-    // SQLite: the totals kept in memory while no one else writes (totalsCache.ts); PostgreSQL sums each time.
-    const cache = sql.onDialectOrElse({ sqlite: () => makeTotalsCache(sql), orElse: () => undefined })
     const writes = makeWrites(sql, sessionColumns, cache)
 
     const totals = (sessionId: SessionId) =>

@@ -43,10 +43,8 @@ const CAPACITY = 10_000
 export interface TotalsCache {
   /** Inside a transaction, first: drops every entry when another connection committed since the last check. */
   readonly check: Effect.Effect<void, SqlError>
-  /** The statement {@link check} runs (`PRAGMA data_version`), for a write plan to run itself and {@link observe}. */
-  readonly version: Statement<unknown>
-  /** {@link check} with the rows of {@link version} at hand. */
-  readonly observe: (rows: ReadonlyArray<unknown>) => void
+  /** {@link check} with the connection's `data_version` at hand (a write transaction reads it first). */
+  readonly observe: (version: number) => void
   /** Whether the session has an entry (pending or not, maybe stale until {@link check}). */
   readonly has: (sessionId: string) => boolean
   /** The session's totals, unless unknown or pending. */
@@ -74,16 +72,14 @@ export const makeTotalsCache = (sql: SqlClient): TotalsCache => {
     if (entries.size > CAPACITY) entries.delete(entries.keys().next().value!)
   }
   const versionStatement: Statement<unknown> = sql.unsafe<Record<string, unknown>>("PRAGMA data_version")
-  const observe = (rows: ReadonlyArray<unknown>) => {
-    const current = Number(Object.values((rows[0] ?? {}) as Record<string, unknown>)[0])
+  const observe = (current: number) => {
     if (current !== version) {
       entries.clear()
       version = current
     }
   }
   return {
-    check: Effect.map(versionStatement, observe),
-    version: versionStatement,
+    check: Effect.map(versionStatement, (rows) => observe(Number(Object.values((rows[0] ?? {}) as Record<string, unknown>)[0]))),
     observe,
     has: (sessionId) => entries.has(sessionId),
     get: (sessionId) => {

@@ -59,7 +59,13 @@ const settle = <A, E>(outcome: PlanOutcome<A, E>): Effect.Effect<A, E> =>
  * The transactions on `sql`, recording changes as `writer`; `sqlite`, when the client is this package's
  * SQLite client, runs the writes synchronously.
  */
-export const makeTransactions = (sql: SqlClient, writer: string, sqlite: SqliteClient | undefined): Transactions => {
+export const makeTransactions = (
+  sql: SqlClient,
+  writer: string,
+  sqlite: SqliteClient | undefined,
+  /** Called inside each SQLite write transaction, first, with its `data_version` (the totals cache's check). */
+  onVersion?: (version: number) => void
+): Transactions => {
   const readTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     sql.onDialectOrElse({
       sqlite: () => sql.withTransaction(effect).pipe(Effect.provideService(BeginTransaction, "BEGIN DEFERRED")),
@@ -79,13 +85,16 @@ export const makeTransactions = (sql: SqlClient, writer: string, sqlite: SqliteC
   /**
    * `plan`, then (unless it failed, and only while another writer watches) the change row of `sessionId`,
    * and once a second the prune of old rows. Inside the write transaction, so a watcher that registered
-   * before it began is seen, and one that registers after it loads what it wrote.
+   * before it began is seen, and one that registers after it loads what it wrote. The transaction's
+   * `data_version` is read once, first (no other connection can commit while it holds the write lock),
+   * for the totals cache and for the watcher check.
    */
   const recordingChange = function*<A, E>(sessionId: SessionId, time: number, plan: WritePlan<A, E>): WritePlan<A, E> {
-    const result = yield* plan
-    if (result instanceof PlanFailure) return result
     const [version] = yield* query<{ data_version: number }>(fixed`PRAGMA data_version`)
     const current = Number(version?.data_version)
+    onVersion?.(current)
+    const result = yield* plan
+    if (result instanceof PlanFailure) return result
     if (current !== watchersVersion) {
       const [watchers] = yield* query<{ n: number }>(
         fixed`SELECT count(*) AS n FROM session_store_watcher WHERE writer <> ${writer}`

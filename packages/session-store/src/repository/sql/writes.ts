@@ -227,7 +227,8 @@ export const makeWrites = (
       } else {
         // SQLite: the replaced parts' ids and sizes (their row headers, an index range), so the delete
         // runs only when a part was dropped (a streamed message only grows), and the session's totals
-        // are adjusted by the difference instead of summed again at its next load.
+        // are adjusted by the difference instead of summed again at its next load (the transaction
+        // checked them first).
         const old = yield* query<{ id: string; data_bytes: number }>(
           fixed`SELECT id, octet_length(data) AS data_bytes FROM part WHERE message_id = ${message.id}`
         )
@@ -236,14 +237,12 @@ export const makeWrites = (
         if (old.some((part) => !kept.has(part.id))) yield* dropOldParts(message)
         yield* writeParts(sessionId, message, now, false)
         if (!cache.has(sessionId)) return { appended, token: undefined }
-        cache.observe(yield* query(cache.version))
         const before = storedMessageBytesOf(sessionId, message.id, Number(owner.data_bytes), old)
         return { appended, token: cache.adjust(sessionId, 0, message.bytes - before) }
       }
       yield* writeParts(sessionId, message, now, appended)
-      // Only a session whose totals are kept needs the check (and the adjustment).
+      // Only a session whose totals are kept needs the adjustment (the transaction checked them first).
       if (!appended || cache?.has(sessionId) !== true) return { appended, token: undefined }
-      cache.observe(yield* query(cache.version))
       return { appended, token: cache.adjust(sessionId, 1, message.bytes) }
     },
 
