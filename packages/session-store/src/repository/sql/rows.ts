@@ -362,11 +362,25 @@ export const storedMessageBytes = (
   messageId: string,
   data: string,
   parts: ReadonlyArray<{ readonly id: string; readonly data: string }>
+): number =>
+  storedMessageBytesOfLengths(
+    sessionId,
+    messageId,
+    Buffer.byteLength(data, "utf8"),
+    parts.map((part) => ({ id: part.id, data_bytes: Buffer.byteLength(part.data, "utf8") }))
+  )
+
+/** {@link storedMessageBytes} from the UTF-8 lengths of the `data` columns (as SQL reports them). */
+export const storedMessageBytesOfLengths = (
+  sessionId: string,
+  messageId: string,
+  dataBytes: number,
+  parts: ReadonlyArray<{ readonly id: string; readonly data_bytes: number }>
 ): number => {
   const sessionJson = jsonStringBytes(sessionId)
   const messageJson = jsonStringBytes(messageId)
   return messageBytes(
-    infoBytes(messageJson, sessionJson, Buffer.byteLength(data, "utf8")),
-    parts.map((part) => partBytes(jsonStringBytes(part.id), sessionJson, messageJson, Buffer.byteLength(part.data, "utf8")))
+    infoBytes(messageJson, sessionJson, dataBytes),
+    parts.map((part) => partBytes(jsonStringBytes(part.id), sessionJson, messageJson, Number(part.data_bytes)))
   )
 }

@@ -18,7 +18,7 @@ import type { Statement } from "effect/sql/Statement"
 import { InvalidInput, MessageNotFound, SessionAlreadyExists, SessionNotFound } from "../../domain/Errors.ts"
 import type { MessageId, SessionId } from "../../domain/Ids.ts"
 import type { SessionInfo } from "../../domain/Session.ts"
-import { infoBytes, jsonStringBytes, type Json, messageBytes, partBytes, type SessionExtra, sessionToRow } from "./rows.ts"
+import { type Json, type SessionExtra, sessionToRow, storedMessageBytesOfLengths } from "./rows.ts"
 import type { TotalsCache } from "./totalsCache.ts"
 import { isMissingSession } from "./writeChecks.ts"
 import { execute, Fixed, makeFixed, PlanFailure, query, type WritePlan } from "./writePlan.ts"
@@ -50,21 +50,6 @@ export interface Writes {
 }
 
 const invalid = (what: string, reason: string) => new InvalidInput({ what, reason })
-
-/** A stored message's bytes (rows.ts, `storedMessageBytes`) from its rows' lengths, as SQL reports them. */
-const storedMessageBytesOf = (
-  sessionId: string,
-  messageId: string,
-  dataBytes: number,
-  parts: ReadonlyArray<{ readonly id: string; readonly data_bytes: number }>
-): number => {
-  const sessionJson = jsonStringBytes(sessionId)
-  const messageJson = jsonStringBytes(messageId)
-  return messageBytes(
-    infoBytes(messageJson, sessionJson, dataBytes),
-    parts.map((part) => partBytes(jsonStringBytes(part.id), sessionJson, messageJson, Number(part.data_bytes)))
-  )
-}
 
 // Rows per part INSERT on SQLite: 6 parameters each, well under SQLite's 32,766 bound parameters.
 const PART_ROWS_PER_STATEMENT = 1_000
@@ -237,7 +222,7 @@ export const makeWrites = (
         if (old.some((part) => !kept.has(part.id))) yield* dropOldParts(message)
         yield* writeParts(sessionId, message, now, false)
         if (!cache.has(sessionId)) return { appended, token: undefined }
-        const before = storedMessageBytesOf(sessionId, message.id, Number(owner.data_bytes), old)
+        const before = storedMessageBytesOfLengths(sessionId, message.id, Number(owner.data_bytes), old)
         return { appended, token: cache.adjust(sessionId, 0, message.bytes - before) }
       }
       yield* writeParts(sessionId, message, now, appended)
