@@ -57,8 +57,9 @@ export const makeSessionLocks: Effect.Effect<SessionLocks> = Effect.sync(() => {
             }
             held.waiters.push(grant)
             return Effect.sync(() => {
-              if (granted) release(sessionId, held)
-              else held.waiters.splice(held.waiters.indexOf(grant), 1)
+              if (granted) return release(sessionId, held)
+              const index = held.waiters.indexOf(grant)
+              if (index >= 0) held.waiters.splice(index, 1)
             })
           })
           return Effect.andThen(restore(handedOver), run)
