@@ -119,6 +119,10 @@ export interface RunReport {
    * out: what the run cost the machine, which other jobs on it do not inflate as they do `elapsedMs`.
    */
   readonly cpuMs: number
+  /** Wall time of the writes alone (every operation but the two reads), and how many there were. */
+  readonly writes: { readonly count: number; readonly ms: number }
+  /** Wall time of the reads alone (`getSession`, `getMessages`: a read of a session not in memory loads it). */
+  readonly reads: { readonly count: number; readonly ms: number }
   readonly virtualDays: number
   readonly stats: StatsSnapshot
   readonly samples: ReadonlyArray<HeapSample>
@@ -259,10 +263,16 @@ export const runWorkload = Effect.fn("Soak.runWorkload")(function*(
   yield* sample()
   const began = performance.now()
   const cpuBegan = cpuNow()
+  const writes = { count: 0, ms: 0 }
+  const reads = { count: 0, ms: 0 }
   for (const op of workload(options)) {
     // Time passes: the store's timers (sweep, pressure checks) that are due wake now.
     clock.set(op.at)
+    const opBegan = performance.now()
     const result = yield* Effect.result(apply(store, ledger, op))
+    const kind = op._tag === "ReadSession" || op._tag === "ReadMessages" ? reads : writes
+    kind.count++
+    kind.ms += performance.now() - opBegan
     if (result._tag === "Failure") {
       failed++
       const key = `${op._tag}: ${result.failure._tag}`
@@ -294,6 +304,8 @@ export const runWorkload = Effect.fn("Soak.runWorkload")(function*(
     sweeps: finalStats.sweeps,
     elapsedMs,
     cpuMs,
+    writes,
+    reads,
     virtualDays: (clock.now() - start) / 86_400_000,
     stats: finalStats,
     samples,

@@ -25,8 +25,15 @@ describe("report", () => {
       expect(report.store.cpuMs).toBeGreaterThan(0)
       expect(report.store.cpuMs).toBeLessThan(report.store.elapsedMs * 4 + 50)
       expect(summary.runs.store.cpuMicrosPerOperation).toBe(Math.round(report.store.cpuMs * 1000 / 800))
+      // Every operation is a write or a read, timed within the loop.
+      expect(report.store.writes.count + report.store.reads.count).toBe(800)
+      expect(report.store.reads.count).toBe(report.store.byTag.ReadSession + report.store.byTag.ReadMessages)
+      expect(report.store.writes.ms + report.store.reads.ms).toBeLessThanOrEqual(report.store.elapsedMs + 1)
+      expect(summary.runs.store.microsPerRead).toBe(Math.round(report.store.reads.ms * 1000 / report.store.reads.count))
       const table = renderTable(report)
       expect(table).toMatch(/^CPU time \/ operation\s+\d[\d,]* µs\s+\d[\d,]* µs$/m)
+      expect(table).toMatch(/^time \/ write\s+\d[\d,]* µs\s+\d[\d,]* µs$/m)
+      expect(table).toMatch(/^time \/ read \(a miss loads\)\s+\d[\d,]* µs\s+\d[\d,]* µs$/m)
       for (const label of ["hit rate", "loads", "evictions: capacity", "peak heap", "final heap", "peak resident bytes"]) {
         expect(table).toContain(label)
       }
@@ -136,6 +143,8 @@ const emptyRun = {
   sweeps: 0,
   elapsedMs: 0,
   cpuMs: 0,
+  writes: { count: 0, ms: 0 },
+  reads: { count: 0, ms: 0 },
   virtualDays: 0,
   stats: {
     hits: 0,

@@ -55,6 +55,9 @@ export interface RunSummary {
   readonly operationsPerSecond: number
   /** CPU time per operation, in µs (see `RunReport.cpuMs`). */
   readonly cpuMicrosPerOperation: number
+  /** Wall time per write and per read, in µs (see `RunReport.writes`, `RunReport.reads`). */
+  readonly microsPerWrite: number
+  readonly microsPerRead: number
   readonly virtualDays: number
   readonly sweeps: number
   readonly hitRate: number
@@ -141,6 +144,8 @@ const summarizeRun = (run: RunReport): RunSummary => ({
   elapsedMs: Math.round(run.elapsedMs),
   operationsPerSecond: Math.round(run.operations / Math.max(run.elapsedMs / 1000, 1e-3)),
   cpuMicrosPerOperation: Math.round((run.cpuMs * 1000) / Math.max(run.operations, 1)),
+  microsPerWrite: Math.round((run.writes.ms * 1000) / Math.max(run.writes.count, 1)),
+  microsPerRead: Math.round((run.reads.ms * 1000) / Math.max(run.reads.count, 1)),
   virtualDays: Number(run.virtualDays.toFixed(2)),
   sweeps: run.sweeps,
   hitRate: run.stats.hitRate,

@@ -38,6 +38,8 @@ export const renderTable = (report: SoakReport): string => {
     row("failed operations", (r) => int(r.failed)),
     row("operations / s", (r) => int(r.operationsPerSecond)),
     row("CPU time / operation", (r) => `${int(r.cpuMicrosPerOperation)} µs`),
+    row("time / write", (r) => `${int(r.microsPerWrite)} µs`),
+    row("time / read (a miss loads)", (r) => `${int(r.microsPerRead)} µs`),
     row("hit rate", (r) => percent(r.hitRate)),
     row("loads", (r) => int(r.loads)),
     ...causes.map((cause) => row(`evictions: ${cause}`, (r) => int(r.evictions[cause] ?? 0))),
