@@ -182,7 +182,6 @@ export const makeSessionStore = Effect.fnUntraced(function*(options: StoreOption
   const putMessage = Effect.fnUntraced(function*(sessionId: string, input: unknown) {
     const id = yield* decodeSessionId(sessionId)
     const message = yield* messageInput(id, input, options.maxMessageBytes)
-    const messageId = message.info.id
     yield* writeResident(
       id,
       Effect.fnUntraced(function*(slot) {
@@ -191,20 +190,17 @@ export const makeSessionStore = Effect.fnUntraced(function*(options: StoreOption
           yield* repository.putMessage(id, message)
           return
         }
-        const index = indexInWindow(slot.snapshot, messageId)
-        if (index >= 0) {
-          const written = yield* repository.putMessage(id, message)
-          yield* resident.written(slot, withReplaced(slot.snapshot, index, { message, bytes: written.bytes }))
-          return
-        }
-        // Outside the window: new (it goes at the end, so into the window), or an
-        // older message rewritten in place (it must not be pulled into the window);
-        // storage says which it was.
+        const index = indexInWindow(slot.snapshot, message.info.id)
         const written = yield* repository.putMessage(id, message)
+        const stored = { message, bytes: written.bytes }
+        // In the window: replaced in place. Outside it: new (it goes at the end, so into the window), or
+        // an older message rewritten in place (it must not be pulled into the window); storage says which.
         yield* resident.written(
           slot,
-          written.appended
-            ? withAppended(slot.snapshot, { message, bytes: written.bytes }, options.maxMessagesPerSession)
+          index >= 0
+            ? withReplaced(slot.snapshot, index, stored)
+            : written.appended
+            ? withAppended(slot.snapshot, stored, options.maxMessagesPerSession)
             : undefined
         )
       })

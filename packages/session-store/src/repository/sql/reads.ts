@@ -139,9 +139,9 @@ export const makeReads = (sql: SqlClient, dataLength: string): Reads => ({
       const parts = new Map<string, DecodedParts>()
       // The message being decoded, for the CorruptRecord of a row that does not decode.
       const cursor = { id: "" }
-      if (whole === true && rows.length > 0) {
-        const found = yield* sql<SessionPartRow>`SELECT message_id, id, data, ${sql.literal(dataLength)} AS data_bytes,
-          time_created FROM part WHERE session_id = ${sessionId}`
+      if (whole === true) {
+        const found = rows.length === 0 ? [] : yield* sql<SessionPartRow>`SELECT message_id, id, data,
+          ${sql.literal(dataLength)} AS data_bytes, time_created FROM part WHERE session_id = ${sessionId}`
         const byMessage = new Map<string, Array<SessionPartRow>>()
         for (const row of found) {
           const group = byMessage.get(row.message_id)
@@ -157,17 +157,18 @@ export const makeReads = (sql: SqlClient, dataLength: string): Reads => ({
           },
           catch: (error) => corrupt("message", cursor.id, error)
         })
-      }
-      // Each chunk's rows decoded as they come, so their text is garbage before the next chunk is read.
-      // Decoding is plain work in one synchronous pass: an effect per row would cost more than it.
-      for (let i = 0; whole !== true && i < rows.length; i += CHUNK) {
-        const ids = rows.slice(i, i + CHUNK).map((row) => row.id)
-        const found = yield* sql<PartRow>`SELECT message_id, id, data, ${sql.literal(dataLength)} AS data_bytes FROM part
-          WHERE ${sql.in("message_id", ids)} ORDER BY message_id, time_created, id`
-        yield* Effect.try({
-          try: () => decodeParts(sessionId, sessionJson, found, parts, cursor),
-          catch: (error) => corrupt("message", cursor.id, error)
-        })
+      } else {
+        // Each chunk's rows decoded as they come, so their text is garbage before the next chunk is read.
+        // Decoding is plain work in one synchronous pass: an effect per row would cost more than it.
+        for (let i = 0; i < rows.length; i += CHUNK) {
+          const ids = rows.slice(i, i + CHUNK).map((row) => row.id)
+          const found = yield* sql<PartRow>`SELECT message_id, id, data, ${sql.literal(dataLength)} AS data_bytes
+            FROM part WHERE ${sql.in("message_id", ids)} ORDER BY message_id, time_created, id`
+          yield* Effect.try({
+            try: () => decodeParts(sessionId, sessionJson, found, parts, cursor),
+            catch: (error) => corrupt("message", cursor.id, error)
+          })
+        }
       }
       return yield* Effect.try({
         try: () => {

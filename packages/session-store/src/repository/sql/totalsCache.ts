@@ -23,7 +23,6 @@
 import { Effect } from "effect"
 import type { SqlClient } from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
-import type { Statement } from "effect/sql/Statement"
 
 /** A session's message count and the bytes of its messages (not its info). */
 export interface Totals {
@@ -71,7 +70,7 @@ export const makeTotalsCache = (sql: SqlClient): TotalsCache => {
     entries.set(sessionId, entry)
     if (entries.size > CAPACITY) entries.delete(entries.keys().next().value!)
   }
-  const versionStatement: Statement<unknown> = sql.unsafe<Record<string, unknown>>("PRAGMA data_version")
+  const versionStatement = sql.unsafe<Record<string, unknown>>("PRAGMA data_version")
   const observe = (current: number) => {
     if (current !== version) {
       entries.clear()
@@ -79,7 +78,7 @@ export const makeTotalsCache = (sql: SqlClient): TotalsCache => {
     }
   }
   return {
-    check: Effect.map(versionStatement, (rows) => observe(Number(Object.values((rows[0] ?? {}) as Record<string, unknown>)[0]))),
+    check: Effect.map(versionStatement, (rows) => observe(Number(Object.values(rows[0] ?? {})[0]))),
     observe,
     has: (sessionId) => entries.has(sessionId),
     get: (sessionId) => {

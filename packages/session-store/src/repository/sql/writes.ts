@@ -179,6 +179,8 @@ export const makeWrites = (
           : fixed`SELECT session_id, octet_length(data) AS data_bytes FROM message WHERE id = ${message.id}`
       )
       const appended = owner === undefined
+      // What the write changes in the session's totals, when it is known (SQLite keeps them).
+      let change: { readonly count: number; readonly bytes: number } | undefined
       if (appended) {
         // An append in one statement: its time_created is max(now, newest of the session + 1) (the max
         // alone in its subquery, so it is one index lookup, not a walk of the session); a session that
@@ -202,6 +204,7 @@ export const makeWrites = (
           throw error
         }
         if (inserted === 0) throw invalid("message", `message id ${message.id} belongs to another session`)
+        change = { count: 1, bytes: message.bytes }
       } else if (owner.session_id !== sessionId) {
         if (!(yield* sessionExists(sessionId))) return new PlanFailure(new SessionNotFound({ sessionId }))
         throw invalid("message", `message id ${message.id} belongs to another session`)
@@ -220,15 +223,13 @@ export const makeWrites = (
         yield* execute(fixed`UPDATE message SET data = ${message.data}, time_updated = ${now} WHERE id = ${message.id}`)
         const kept = new Set(message.parts.map((part) => part.id))
         if (old.some((part) => !kept.has(part.id))) yield* dropOldParts(message)
-        yield* writeParts(sessionId, message, now, false)
-        if (!cache.has(sessionId)) return { appended, token: undefined }
         const before = storedMessageBytesOfLengths(sessionId, message.id, Number(owner.data_bytes), old)
-        return { appended, token: cache.adjust(sessionId, 0, message.bytes - before) }
+        change = { count: 0, bytes: message.bytes - before }
       }
       yield* writeParts(sessionId, message, now, appended)
-      // Only a session whose totals are kept needs the adjustment (the transaction checked them first).
-      if (!appended || cache?.has(sessionId) !== true) return { appended, token: undefined }
-      return { appended, token: cache.adjust(sessionId, 1, message.bytes) }
+      // Only a session whose totals are kept is adjusted (the transaction checked them first).
+      if (change === undefined || cache?.has(sessionId) !== true) return { appended, token: undefined }
+      return { appended, token: cache.adjust(sessionId, change.count, change.bytes) }
     },
 
     removeMessage: function*(sessionId, messageId) {
