@@ -5,6 +5,7 @@
  *
  * - a corrupt file (random bytes): RepositoryError `Corrupt` naming the file; the file is left as it was;
  * - a hand-edited row (bad JSON in `message.data`): CorruptRecord naming the table and the id; other sessions work;
+ * - a hand-edited part of a loaded session: the session opens; the reads that return that message fail;
  * - a database locked by another process (`BEGIN EXCLUSIVE` held by a child): `Busy` after the busy
  *   timeout, then the write works once the lock is released;
  * - a read-only file: root ignores the 0444 mode, so two ways that do hold as root: SQLite's own read-only
@@ -102,6 +103,47 @@ describe("SQLite: bad input and real faults", () => {
         yield* store.appendMessage("ses_b", message("ses_b", `${messageId(2)}_ses_b`))
         assert.strictEqual((yield* store.getMessages("ses_b")).length, 2)
       })))
+    } finally {
+      fs.rmSync(directory, { recursive: true, force: true })
+    }
+  })
+
+  it("a hand-edited part in a loaded window: the session opens, and only the reads that return that message fail, with CorruptRecord", async () => {
+    const directory = tempDir()
+    try {
+      const filename = path.join(directory, "opencode.db")
+      const ids = [1, 2, 3].map(messageId)
+      await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+        const store = yield* storeOn(filename)
+        yield* store.createSession(sessionInfo("ses_a"))
+        for (const id of ids) yield* store.appendMessage("ses_a", message("ses_a", id))
+      })))
+      const db = new DatabaseSync(filename)
+      db.prepare("UPDATE part SET data = 'not json' WHERE message_id = ?").run(ids[1]!)
+      const before = db.prepare("SELECT id, data FROM part ORDER BY id").all()
+      db.close()
+      await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+        const store = yield* storeOn(filename)
+        // The load reads the whole window; the corrupt message is found when it is read, not before.
+        assert.strictEqual((yield* store.getSession("ses_a")).id, "ses_a")
+        assert.deepStrictEqual<unknown>(yield* store.getMessages("ses_a", { limit: 1 }), [message("ses_a", ids[2]!)])
+        assert.deepStrictEqual<unknown>(yield* store.getMessage("ses_a", ids[0]!), message("ses_a", ids[0]!))
+        const reads: ReadonlyArray<Effect.Effect<unknown, unknown>> = [
+          store.getMessages("ses_a"),
+          store.getMessage("ses_a", ids[1]!)
+        ]
+        for (const read of reads) {
+          const error = failure(yield* Effect.exit(read))
+          assert.strictEqual(error._tag, "CorruptRecord")
+          assert.strictEqual(error.file, `message ${ids[1]}`)
+        }
+        // Still resident, and still corrupt on a second read: nothing was dropped or patched over.
+        assert.strictEqual(failure(yield* Effect.exit(store.getMessages("ses_a")))._tag, "CorruptRecord")
+        assert.strictEqual((yield* store.stats).loads, 1)
+      })))
+      const after = new DatabaseSync(filename)
+      assert.deepStrictEqual(after.prepare("SELECT id, data FROM part ORDER BY id").all(), before, "nothing rewritten")
+      after.close()
     } finally {
       fs.rmSync(directory, { recursive: true, force: true })
     }

@@ -13,10 +13,10 @@ interface StoredSession {
   readonly messages: Map<MessageId, EncodedRecord>
 }
 
-const toStored = (record: EncodedRecord): StoredMessage => ({
-  message: JSON.parse(record.json) as MessageWithParts,
-  bytes: record.bytes
-})
+const toStored = (record: EncodedRecord): StoredMessage => {
+  const message = JSON.parse(record.json) as MessageWithParts
+  return { id: message.info.id, message, bytes: record.bytes }
+}
 
 const messageBytes = (session: StoredSession): number => {
   let total = 0

@@ -29,8 +29,14 @@ import type { SessionInfo, SessionSummary } from "../domain/Session.ts"
 export type SessionChanges = ReadonlyArray<SessionId> | "all"
 
 /**
- * A message together with the size of its stored record, so the store can
- * account memory without serializing a second time.
+ * A message together with its id and the size of its stored record, so the
+ * store can find and account it without decoding or serializing it.
+ *
+ * A repository may decode `message` when it is first read (the SQL ones
+ * do: a load reads a whole window, and most of it is never asked for). That
+ * read then throws `CorruptRecord`, naming the message, when its stored text
+ * does not decode; the store reads it inside the read that returns it, so
+ * the caller gets that as a typed failure.
  *
  * @example
  * ```ts
@@ -38,6 +44,7 @@ export type SessionChanges = ReadonlyArray<SessionId> | "all"
  * ```
  */
 export interface StoredMessage {
+  readonly id: MessageId
   readonly message: MessageWithParts
   readonly bytes: number
 }

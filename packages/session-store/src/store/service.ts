@@ -1,5 +1,5 @@
 import { Duration, Effect, Result, Schedule, Schema, Stream } from "effect"
-import { InvalidInput } from "../domain/Errors.ts"
+import { CorruptRecord, InvalidInput } from "../domain/Errors.ts"
 import { decodeMessageId, decodeSessionId, type SessionId } from "../domain/Ids.ts"
 import { MemoryMonitor } from "../monitor/MemoryMonitor.ts"
 import { MessageWithParts } from "../domain/Message.ts"
@@ -73,7 +73,20 @@ const pageInput = Effect.fnUntraced(function*(page: MessagePage | undefined) {
   return { limit, before }
 })
 
-const messagesOf = (stored: ReadonlyArray<StoredMessage>) => stored.map((s) => s.message)
+/**
+ * The messages of `stored`, decoded now if storage kept their text (a loaded
+ * window is decoded as it is read): CorruptRecord, naming the message, when
+ * one does not decode. Any other throw is a defect.
+ */
+const messagesOf = (stored: ReadonlyArray<StoredMessage>): Effect.Effect<Array<MessageWithParts>, CorruptRecord> =>
+  Effect.suspend(() => {
+    try {
+      return Effect.succeed(stored.map((s) => s.message))
+    } catch (error) {
+      if (error instanceof CorruptRecord) return Effect.fail(error)
+      throw error
+    }
+  })
 
 /**
  * Builds the store on the repository and the `MemoryMonitor` in context.
@@ -192,7 +205,7 @@ export const makeSessionStore = Effect.fnUntraced(function*(options: StoreOption
         }
         const index = indexInWindow(slot.snapshot, message.info.id)
         const written = yield* repository.putMessage(id, message)
-        const stored = { message, bytes: written.bytes }
+        const stored = { id: message.info.id, message, bytes: written.bytes }
         // In the window: replaced in place. Outside it: new (it goes at the end, so into the window), or
         // an older message rewritten in place (it must not be pulled into the window); storage says which.
         yield* resident.written(
@@ -213,8 +226,8 @@ export const makeSessionStore = Effect.fnUntraced(function*(options: StoreOption
     const slot = yield* readSlot(sessionId)
     const snapshot = slot.snapshot
     const index = indexInWindow(snapshot, mid)
-    if (index >= 0) return snapshot.window[index]!.message
-    return (yield* repository.getMessage(slot.id, mid)).message
+    const stored = index >= 0 ? snapshot.window[index]! : yield* repository.getMessage(slot.id, mid)
+    return (yield* messagesOf([stored]))[0]!
   })
 
   const getMessages = Effect.fnUntraced(function*(sessionId: string, page?: MessagePage) {
@@ -222,11 +235,11 @@ export const makeSessionStore = Effect.fnUntraced(function*(options: StoreOption
     const slot = yield* readSlot(sessionId)
     const snapshot = slot.snapshot
     const fromWindow = pageFromWindow(snapshot, before, limit)
-    if (fromWindow !== undefined) return messagesOf(fromWindow)
+    if (fromWindow !== undefined) return yield* messagesOf(fromWindow)
     // Older than the window: page storage, keep nothing. Without a limit, every
     // message before `before` is asked for; the session has no more than its count.
     const paged = yield* repository.pageMessages(slot.id, { before, limit: limit ?? snapshot.messageCount })
-    return messagesOf(paged)
+    return yield* messagesOf(paged)
   })
 
   const removeMessage = Effect.fn("SessionStore.removeMessage")(function*(sessionId: string, messageId: string) {

@@ -48,7 +48,7 @@ export const isComplete = (snapshot: ResidentSnapshot): boolean => snapshot.wind
 export const indexInWindow = (snapshot: ResidentSnapshot, messageId: MessageId): number => {
   const window = snapshot.window
   for (let i = window.length - 1; i >= 0; i--) {
-    if (window[i]!.message.info.id === messageId) return i
+    if (window[i]!.id === messageId) return i
   }
   return -1
 }

@@ -1,18 +1,19 @@
 /**
  * Rows read back into domain values: a session row (and what of it our own
  * table keeps), and messages with their parts, each with the size the store
- * accounts for it. A row that does not decode is a CorruptRecord naming it.
+ * accounts for it. A row that does not decode is a CorruptRecord naming it:
+ * a session's at once, a message's when it is first read (rowMessage.ts).
  */
 import { Effect } from "effect"
 import type { SqlClient } from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import type { Fragment } from "effect/sql/Statement"
 import { CorruptRecord, SessionNotFound } from "../../domain/Errors.ts"
-import type { SessionId } from "../../domain/Ids.ts"
-import type { MessageWithParts } from "../../domain/Message.ts"
+import type { MessageId, SessionId } from "../../domain/Ids.ts"
 import { encodeRecord } from "../../domain/records.ts"
 import type { SessionInfo } from "../../domain/Session.ts"
 import type { StoredMessage } from "../port.ts"
+import { RowMessage } from "./rowMessage.ts"
 import { infoBytes, jsonStringBytes, type Json, parseObject, partBytes, type SessionExtra, sessionFromRow } from "./rows.ts"
 
 /** A `message` row as the repository selects it ({@link Reads.messageColumns}). */
@@ -57,49 +58,44 @@ export const decodeSession = (row: Json, extraText: unknown) =>
     catch: (error) => corrupt("session", String(row["id"]), error)
   })
 
-/** A message's parts decoded, and what they add to its size: Σ partBytes plus a comma between two. */
-interface DecodedParts {
-  readonly parts: Array<Json>
+/** A message's part rows, in order, and what they add to its size: Σ partBytes plus a comma between two. */
+interface MessageParts {
+  readonly rows: Array<PartRow>
   bytes: number
 }
 
 /**
- * Decodes part rows into `into`, by message: the ids from the columns first, then the data (the key
- * order every load has had). Throws when a row's data is not a JSON object.
+ * Groups part rows by message into `into`, in the order they come, and sizes them from their lengths
+ * (nothing is parsed here: a message is decoded when it is first read).
  */
-const decodeParts = (
-  sessionId: SessionId,
-  sessionJson: number,
-  rows: ReadonlyArray<PartRow>,
-  into: Map<string, DecodedParts>,
-  cursor: { id: string }
-) => {
+const groupParts = (sessionJson: number, rows: ReadonlyArray<PartRow>, into: Map<string, MessageParts>) => {
   let owner = ""
   let ownerJson = 0
   for (const row of rows) {
-    cursor.id = row.message_id
-    const value: Json = { id: row.id, sessionID: sessionId, messageID: row.message_id, ...parseObject(row.data) }
-    // Rows come ordered by message: its id's JSON length is measured once per message.
+    // Rows come grouped by message: its id's JSON length is measured once per message.
     if (row.message_id !== owner) {
       owner = row.message_id
       ownerJson = jsonStringBytes(owner)
     }
     const bytes = partBytes(jsonStringBytes(row.id), sessionJson, ownerJson, Number(row.data_bytes))
-    const decoded = into.get(owner)
-    if (decoded === undefined) into.set(owner, { parts: [value], bytes })
+    const grouped = into.get(owner)
+    if (grouped === undefined) into.set(owner, { rows: [row], bytes })
     else {
-      decoded.parts.push(value)
-      decoded.bytes += bytes + 1
+      grouped.rows.push(row)
+      grouped.bytes += bytes + 1
     }
   }
 }
 
-/** The message of a row with its decoded parts, and its size (`{"info":…,"parts":[…]}`). Throws as decodeParts. */
-const decodeMessage = (sessionId: SessionId, sessionJson: number, row: MessageRow, parts: DecodedParts | undefined) => {
-  const info = { id: row.id, sessionID: sessionId, ...parseObject(row.data) }
-  const bytes = 20 + infoBytes(jsonStringBytes(row.id), sessionJson, Number(row.data_bytes)) + (parts?.bytes ?? 0)
-  return { message: { info, parts: parts?.parts ?? [] } as unknown as MessageWithParts, bytes }
-}
+/** The message of a row with its part rows, sized as `{"info":…,"parts":[…]}`. */
+const rowMessage = (sessionId: SessionId, sessionJson: number, row: MessageRow, parts: MessageParts | undefined) =>
+  new RowMessage(
+    sessionId,
+    row.id as MessageId,
+    row.data,
+    parts?.rows ?? [],
+    20 + infoBytes(jsonStringBytes(row.id), sessionJson, Number(row.data_bytes)) + (parts?.bytes ?? 0)
+  )
 
 /** The readers on `sql`; each runs inside the caller's transaction. */
 export interface Reads {
@@ -113,12 +109,13 @@ export interface Reads {
    * The messages of `rows` with their parts, in the order of `rows`. With `whole`, `rows` are every
    * message of the session: the parts are read by session then (one index range, no list of ids, and
    * no sort in SQL that would copy every part's data into a sorter: they are ordered here, per message).
+   * Each is a {@link RowMessage}: decoded, or found corrupt, when it is first read.
    */
   readonly withParts: (
     sessionId: SessionId,
     rows: ReadonlyArray<MessageRow>,
     whole?: boolean
-  ) => Effect.Effect<Array<StoredMessage>, CorruptRecord | SqlError>
+  ) => Effect.Effect<Array<StoredMessage>, SqlError>
 }
 
 /** The readers on `sql`, measuring `data` with `dataLength` (storedBytes.ts). */
@@ -136,9 +133,7 @@ export const makeReads = (sql: SqlClient, dataLength: string): Reads => ({
   withParts: (sessionId, rows, whole) =>
     Effect.gen(function*() {
       const sessionJson = jsonStringBytes(sessionId)
-      const parts = new Map<string, DecodedParts>()
-      // The message being decoded, for the CorruptRecord of a row that does not decode.
-      const cursor = { id: "" }
+      const parts = new Map<string, MessageParts>()
       if (whole === true) {
         const found = rows.length === 0 ? [] : yield* sql<SessionPartRow>`SELECT message_id, id, data,
           ${sql.literal(dataLength)} AS data_bytes, time_created FROM part WHERE session_id = ${sessionId}`
@@ -148,38 +143,18 @@ export const makeReads = (sql: SqlClient, dataLength: string): Reads => ({
           if (group === undefined) byMessage.set(row.message_id, [row])
           else group.push(row)
         }
-        yield* Effect.try({
-          try: () => {
-            for (const row of rows) {
-              const group = byMessage.get(row.id)
-              if (group !== undefined) decodeParts(sessionId, sessionJson, group.sort(partOrder), parts, cursor)
-            }
-          },
-          catch: (error) => corrupt("message", cursor.id, error)
-        })
+        for (const row of rows) {
+          const group = byMessage.get(row.id)
+          if (group !== undefined) groupParts(sessionJson, group.sort(partOrder), parts)
+        }
       } else {
-        // Each chunk's rows decoded as they come, so their text is garbage before the next chunk is read.
-        // Decoding is plain work in one synchronous pass: an effect per row would cost more than it.
         for (let i = 0; i < rows.length; i += CHUNK) {
           const ids = rows.slice(i, i + CHUNK).map((row) => row.id)
           const found = yield* sql<PartRow>`SELECT message_id, id, data, ${sql.literal(dataLength)} AS data_bytes
             FROM part WHERE ${sql.in("message_id", ids)} ORDER BY message_id, time_created, id`
-          yield* Effect.try({
-            try: () => decodeParts(sessionId, sessionJson, found, parts, cursor),
-            catch: (error) => corrupt("message", cursor.id, error)
-          })
+          groupParts(sessionJson, found, parts)
         }
       }
-      return yield* Effect.try({
-        try: () => {
-          const out: Array<StoredMessage> = []
-          for (const row of rows) {
-            cursor.id = row.id
-            out.push(decodeMessage(sessionId, sessionJson, row, parts.get(row.id)))
-          }
-          return out
-        },
-        catch: (error) => corrupt("message", cursor.id, error)
-      })
+      return rows.map((row): StoredMessage => rowMessage(sessionId, sessionJson, row, parts.get(row.id)))
     })
 })
