@@ -8,13 +8,22 @@ import { Effect } from "effect"
 import type { SqlClient } from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import type { Fragment } from "effect/sql/Statement"
-import { CorruptRecord, SessionNotFound } from "../../domain/Errors.ts"
+import { type CorruptRecord, SessionNotFound } from "../../domain/Errors.ts"
 import type { MessageId, SessionId } from "../../domain/Ids.ts"
 import { encodeRecord } from "../../domain/records.ts"
 import type { SessionInfo } from "../../domain/Session.ts"
 import type { StoredMessage } from "../port.ts"
 import { RowMessage } from "./rowMessage.ts"
-import { infoBytes, jsonStringBytes, type Json, parseObject, partBytes, type SessionExtra, sessionFromRow } from "./rows.ts"
+import {
+  corrupt,
+  infoBytes,
+  jsonStringBytes,
+  type Json,
+  parseObject,
+  partBytes,
+  type SessionExtra,
+  sessionFromRow
+} from "./rows.ts"
 
 /** A `message` row as the repository selects it ({@link Reads.messageColumns}). */
 export interface MessageRow {
@@ -38,12 +47,6 @@ const partOrder = (a: SessionPartRow, b: SessionPartRow) =>
 
 /** Ids per `IN (…)` list, well under SQLite's and PostgreSQL's parameter limits. */
 const CHUNK = 500
-
-const corrupt = (table: string, id: string, error: unknown) =>
-  new CorruptRecord({
-    file: `${table} ${id}`,
-    problem: error instanceof Error ? error.message : String(error)
-  })
 
 /** The SessionInfo of a `session` row and the `extra` kept for it, with its size. */
 export const decodeSession = (row: Json, extraText: unknown) =>

@@ -8,11 +8,10 @@
  * keeps its rows' text and its size (measured from the rows' lengths, with
  * no parse), and parses on the first read of `message`, once.
  */
-import { CorruptRecord } from "../../domain/Errors.ts"
 import type { MessageId, SessionId } from "../../domain/Ids.ts"
 import type { MessageWithParts } from "../../domain/Message.ts"
 import type { StoredMessage } from "../port.ts"
-import { type Json, parseObject } from "./rows.ts"
+import { corrupt, type Json, parseObject } from "./rows.ts"
 
 /** What a part row holds of a part: its id, and `data`, the rest of it as JSON text. */
 export interface PartText {
@@ -31,7 +30,7 @@ const decode = (sessionId: SessionId, id: MessageId, data: unknown, parts: Reado
     }))
     return { info: { id, sessionID: sessionId, ...parseObject(data) }, parts: decodedParts } as unknown as MessageWithParts
   } catch (error) {
-    throw new CorruptRecord({ file: `message ${id}`, problem: error instanceof Error ? error.message : String(error) })
+    throw corrupt("message", id, error)
   }
 }
 

@@ -22,6 +22,7 @@
  * {@link messageBytes} and the SQL sums in storedBytes.ts, which compute the
  * same number.
  */
+import { CorruptRecord } from "../../domain/Errors.ts"
 import type { MessageWithParts } from "../../domain/Message.ts"
 import type { SessionInfo } from "../../domain/Session.ts"
 
@@ -316,6 +317,13 @@ export const messageToData = (message: MessageWithParts): {
     })
   }
 }
+
+/** The CorruptRecord of the row `id` of `table` that did not decode, with why. */
+export const corrupt = (table: string, id: string, error: unknown) =>
+  new CorruptRecord({
+    file: `${table} ${id}`,
+    problem: error instanceof Error ? error.message : String(error)
+  })
 
 /** Throws unless `data` is the JSON text of an object. */
 export const parseObject = (data: unknown): Json => {
