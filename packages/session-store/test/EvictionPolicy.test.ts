@@ -66,17 +66,18 @@ describe("EvictionPolicy", () => {
     assert.strictEqual(policy.pick(NO_SLOT, false), 0)
   })
 
-  it("a session visited often outlasts sessions visited once since, though it was used before them (but not the newest)", () => {
+  it("a session visited often outlasts sessions visited once since, though it was used before them (but not the newest two)", () => {
     const policy = new EvictionPolicy()
     const hot = hashId("ses_hot")
     policy.admitted(0, hot, 50 * KB, 1)
     for (let visit = 0; visit < 6; visit++) policy.used(0, VISIT_GAP_MS) // six more visits
     // A stream of once-visited sessions of the same size, each used after the hot one.
     for (let n = 1; n <= 8; n++) policy.admitted(n, hashId(`ses_${n}`), 50 * KB, n + 1)
-    // Under LRU it would leave first; here all but the newest of the stream go before it (its
-    // seven visits in fifteen are a high lifetime rate), and the newest, just visited, stays
-    // longer (the recency guard).
-    assert.deepStrictEqual(leavingOrder(policy, NO_SLOT), [1, 2, 3, 4, 5, 6, 7, 0, 8])
+    // Under LRU it would leave first; here all but the newest two of the stream go before it
+    // (its seven visits in fifteen are a high lifetime rate, though they came while it was
+    // alone, so its exposure counts at today's nine sessions), and the newest two, just
+    // visited, stay longer (the recency guard).
+    assert.deepStrictEqual(leavingOrder(policy, NO_SLOT), [1, 2, 3, 4, 5, 6, 0, 7, 8])
   })
 
   it("uses within the visit gap are one visit: a burst of operations does not make a session frequent", () => {
@@ -218,11 +219,44 @@ describe("VisitHistory", () => {
     // 2,000 sessions visited once into 1,024 entries: the hot one, visited most per visit, stays.
     const ids = Array.from({ length: 2_000 }, (_, i) => hashId(`ses_${i}`))
     ids.forEach((h, i) => history.visit(h, i + 2))
-    assert.strictEqual(history.rate(hot, 3_000, 0, 1), 50 / 3_000)
+    // Held (a session not held has rate prior / age, 0 here), and of all the highest.
+    const hotRate = history.rate(hot, 3_000, 0, 1)
     const before = ids.map((h) => history.rate(h, 3_000, 0, 1))
+    assert.isAbove(hotRate, 0)
+    assert.isAbove(hotRate, Math.max(...before))
     history.fit(10_000)
     assert.strictEqual(history.size, MAX_SKETCH_WIDTH)
-    assert.strictEqual(history.rate(hot, 3_000, 0, 1), 50 / 3_000)
+    assert.strictEqual(history.rate(hot, 3_000, 0, 1), hotRate)
     ids.forEach((h, i) => assert.strictEqual(history.rate(h, 3_000, 0, 1), before[i]))
+  })
+
+  it("the population is the distinct sessions among the last `window` visits", () => {
+    const history = new VisitHistory(10)
+    for (let i = 0; i < 5; i++) history.visit(hashId(`ses_${i}`), i + 1)
+    assert.strictEqual(history.population, 5)
+    for (let i = 0; i < 10; i++) history.visit(hashId("ses_0"), 6 + i)
+    assert.strictEqual(history.population, 1)
+    history.visit(hashId("ses_1"), 16)
+    assert.strictEqual(history.population, 2)
+  })
+
+  it("exposure is at today's population: visits earned against few sessions count for less", () => {
+    const history = new VisitHistory(1_000)
+    const early = hashId("ses_early")
+    const late = hashId("ses_late")
+    // The early session: 3 visits while alone (10 ticks), then 90 others arrive.
+    history.visit(early, 1)
+    history.visit(early, 5)
+    history.visit(early, 10)
+    for (let i = 0; i < 90; i++) history.visit(hashId(`ses_${i}`), 11 + i)
+    // The late one: 3 visits over the last 10 ticks, among the 91.
+    history.visit(late, 101)
+    history.visit(late, 105)
+    history.visit(late, 110)
+    // Same visits, and the early one is older by the plain clock (so its plain rate is lower too),
+    // but most of its ticks passed with nobody to compete with: far lower at today's population.
+    const [e, l] = [history.rate(early, 110, 0, 1), history.rate(late, 110, 0, 1)]
+    assert.isBelow(e, l)
+    assert.isBelow(e, 3 / 110)
   })
 })

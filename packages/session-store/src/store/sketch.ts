@@ -135,13 +135,32 @@ const MIN_HISTORY = 1_024
 const HISTORY_PER_RESIDENT = 16
 
 /**
- * Each session's visits since it was first seen, and when that was (on the
- * policy's visit clock), for the sessions visited most lately per visit:
- * a visit rate over the session's whole life, where the sketch counts only
- * the last period or two. Bounded: `WAYS`-way buckets keyed by the id's
- * hash, sized like the sketch by the resident count (up to
+ * Visits over which the history counts the sessions competing for visits
+ * (the distinct sessions among the last this many visits), unless tuned
+ * otherwise.
+ */
+export const POPULATION_WINDOW = 1_000
+
+/**
+ * Each session's visits since it was first seen, and how much visiting
+ * there was to go round since then, for the sessions visited most lately
+ * per visit: a visit rate over the session's whole life, where the sketch
+ * counts only the last period or two. Bounded: `WAYS`-way buckets keyed by
+ * the id's hash, sized like the sketch by the resident count (up to
  * `MAX_SKETCH_WIDTH` entries); a session new to a full bucket takes the
  * place of the entry of lowest rate.
+ *
+ * **Exposure, not age.** A session's share of the visits depends on how
+ * many sessions compete for them, and that number changes: sessions are
+ * created all the time. Counted per tick of the visit clock, a session
+ * seen first when a dozen others were in use earned its visits against a
+ * dozen, one seen first among a hundred against a hundred; the first looks
+ * popular for being old. So the history keeps a second clock that runs at
+ * `1 / population` per tick, `population` the distinct sessions among the
+ * last `window` visits (a ring of their hashes), and a session's exposure
+ * is that clock's advance since its first visit, times the population now:
+ * ticks of the visit clock at today's competition. With the population
+ * steady it is the plain age.
  *
  * @example
  * ```ts
@@ -151,52 +170,91 @@ const HISTORY_PER_RESIDENT = 16
  * ```
  */
 export class VisitHistory {
-  // Per entry: the full hash (0 with no visits), visits and the clock of the first.
+  // Per entry: the full hash (0 with no visits), visits, the exposure clock at the first and
+  // the number of the last visit (its place in the ring while within the window).
   private hashes = new Uint32Array(MIN_HISTORY)
   private visits = new Float64Array(MIN_HISTORY)
   private firsts = new Float64Array(MIN_HISTORY)
+  private lasts = new Float64Array(MIN_HISTORY)
   private shift = 32 - Math.log2(MIN_HISTORY / WAYS)
+  // The hashes of the last `window` visits (visit number modulo window), and the visits so far.
+  private readonly ring: Uint32Array
+  private seen = 0
+  // Distinct sessions among the last `window` visits.
+  private active = 0
+  // The exposure clock (visit-clock ticks over the population), as of visit-clock `now`.
+  private exposure = 0
+  private now = 0
+
+  constructor(window: number = POPULATION_WINDOW) {
+    this.ring = new Uint32Array(Math.max(1, Math.round(window)))
+  }
 
   /** Entries held. */
   get size(): number {
     return this.hashes.length
   }
 
+  /** The distinct sessions among the last `window` visits (at least 1). */
+  get population(): number {
+    return Math.max(1, this.active)
+  }
+
   /** Counts a visit of `hash` at visit clock `clock`. */
   visit(hash: number, clock: number): void {
+    if (clock > this.now) {
+      this.exposure += (clock - this.now) / this.population
+      this.now = clock
+    }
+    const window = this.ring.length
+    const n = this.seen++
+    const slot = n % window
+    // The visit leaving the window: its session leaves the population if that was its last.
+    if (n >= window) {
+      const gone = this.find(this.ring[slot]!)
+      if (gone >= 0 && this.lasts[gone] === n - window) this.active--
+    }
+    this.ring[slot] = hash
     const base = this.bucket(hash)
     let lowest = base
     for (let i = base; i < base + WAYS; i++) {
       if (this.visits[i]! > 0 && this.hashes[i] === hash) {
+        if (this.lasts[i]! < n - window + 1) this.active++
         this.visits[i]!++
+        this.lasts[i] = n
         return
       }
-      if (this.worse(i, lowest, clock)) lowest = i
+      if (this.worse(i, lowest)) lowest = i
     }
+    // The entry given up: its session, if in the window, is no longer known to be.
+    if (this.visits[lowest]! > 0 && this.lasts[lowest]! >= n - window + 1) this.active--
+    this.active++
     this.hashes[lowest] = hash
     this.visits[lowest] = 1
-    this.firsts[lowest] = clock
+    this.firsts[lowest] = this.exposure
+    this.lasts[lowest] = n
   }
 
   /**
-   * The visit rate of `hash` at `clock`: `(visits + prior) / (clock - first
-   * + age)`, and `prior / age` for a session not held.
+   * The visit rate of `hash` at `clock`: `(visits + prior) / (exposure since
+   * its first + age)`, exposure in visit-clock ticks at the population now
+   * (see the class), and `prior / age` for a session not held.
    */
   rate(hash: number, clock: number, prior: number, age: number): number {
-    const base = this.bucket(hash)
-    for (let i = base; i < base + WAYS; i++) {
-      if (this.visits[i]! > 0 && this.hashes[i] === hash) return (this.visits[i]! + prior) / (clock - this.firsts[i]! + age)
-    }
-    return prior / age
+    const i = this.find(hash)
+    if (i < 0) return prior / age
+    const exposure = this.exposure + Math.max(0, clock - this.now) / this.population - this.firsts[i]!
+    return (this.visits[i]! + prior) / (exposure * this.population + age)
   }
 
   /** Sizes the history for `residents` sessions: it doubles (every entry kept) up to `MAX_SKETCH_WIDTH` entries. */
   fit(residents: number): void {
     while (this.hashes.length < MAX_SKETCH_WIDTH && this.hashes.length < HISTORY_PER_RESIDENT * residents) {
-      const [hashes, visits, firsts] = [this.hashes, this.visits, this.firsts]
+      const [hashes, visits, firsts, lasts] = [this.hashes, this.visits, this.firsts, this.lasts]
       this.hashes = new Uint32Array(hashes.length * 2)
       this.visits = new Float64Array(hashes.length * 2)
       this.firsts = new Float64Array(hashes.length * 2)
+      this.lasts = new Float64Array(hashes.length * 2)
       this.shift--
       // One more bit of the hash splits each bucket in two: no bucket overflows.
       const fill = new Uint8Array(this.hashes.length / WAYS)
@@ -207,18 +265,27 @@ export class VisitHistory {
         this.hashes[at] = hashes[i]!
         this.visits[at] = visits[i]!
         this.firsts[at] = firsts[i]!
+        this.lasts[at] = lasts[i]!
       }
     }
+  }
+
+  // The entry of `hash`, or -1.
+  private find(hash: number): number {
+    const base = this.bucket(hash)
+    for (let i = base; i < base + WAYS; i++) if (this.visits[i]! > 0 && this.hashes[i] === hash) return i
+    return -1
   }
 
   private bucket(hash: number): number {
     return (Math.imul(hash ^ SEED, 0x2c1b3c6d) >>> this.shift) * WAYS
   }
 
-  // Entry i is a better place for a newcomer than entry j: empty, or of a lower rate (visits per clock tick since first).
-  private worse(i: number, j: number, clock: number): boolean {
+  // Entry i is a better place for a newcomer than entry j: empty, or of a lower rate (visits per exposure since first).
+  private worse(i: number, j: number): boolean {
     if (this.visits[j] === 0) return false
     if (this.visits[i] === 0) return true
-    return this.visits[i]! * (clock - this.firsts[j]! + 1) < this.visits[j]! * (clock - this.firsts[i]! + 1)
+    const tick = 1 / this.population
+    return this.visits[i]! * (this.exposure - this.firsts[j]! + tick) < this.visits[j]! * (this.exposure - this.firsts[i]! + tick)
   }
 }
