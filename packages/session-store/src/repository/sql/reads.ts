@@ -19,6 +19,7 @@ import {
   infoBytes,
   jsonStringBytes,
   type Json,
+  messageBytes,
   parseObject,
   partBytes,
   type SessionExtra,
@@ -61,10 +62,10 @@ export const decodeSession = (row: Json, extraText: unknown) =>
     catch: (error) => corrupt("session", String(row["id"]), error)
   })
 
-/** A message's part rows, in order, and what they add to its size: Σ partBytes plus a comma between two. */
+/** A message's part rows, in order, and each one's size as it counts in the message's (`partBytes`). */
 interface MessageParts {
   readonly rows: Array<PartRow>
-  bytes: number
+  readonly sizes: Array<number>
 }
 
 /**
@@ -82,10 +83,10 @@ const groupParts = (sessionJson: number, rows: ReadonlyArray<PartRow>, into: Map
     }
     const bytes = partBytes(jsonStringBytes(row.id), sessionJson, ownerJson, Number(row.data_bytes))
     const grouped = into.get(owner)
-    if (grouped === undefined) into.set(owner, { rows: [row], bytes })
+    if (grouped === undefined) into.set(owner, { rows: [row], sizes: [bytes] })
     else {
       grouped.rows.push(row)
-      grouped.bytes += bytes + 1
+      grouped.sizes.push(bytes)
     }
   }
 }
@@ -97,7 +98,7 @@ const rowMessage = (sessionId: SessionId, sessionJson: number, row: MessageRow, 
     row.id as MessageId,
     row.data,
     parts?.rows ?? [],
-    20 + infoBytes(jsonStringBytes(row.id), sessionJson, Number(row.data_bytes)) + (parts?.bytes ?? 0)
+    messageBytes(infoBytes(jsonStringBytes(row.id), sessionJson, Number(row.data_bytes)), parts?.sizes ?? [])
   )
 
 /** The readers on `sql`; each runs inside the caller's transaction. */

@@ -48,15 +48,15 @@ const decode = (sessionId: SessionId, id: MessageId, data: unknown, parts: Reado
  * ```
  */
 export class RowMessage implements StoredMessage {
-  readonly sessionId: SessionId
   readonly id: MessageId
   readonly bytes: number
+  readonly #sessionId: SessionId
   #decoded: MessageWithParts | undefined
   #data: unknown
   #parts: ReadonlyArray<PartText> | undefined
 
   constructor(sessionId: SessionId, id: MessageId, data: unknown, parts: ReadonlyArray<PartText>, bytes: number) {
-    this.sessionId = sessionId
+    this.#sessionId = sessionId
     this.id = id
     this.bytes = bytes
     this.#data = data
@@ -65,7 +65,7 @@ export class RowMessage implements StoredMessage {
 
   get message(): MessageWithParts {
     if (this.#decoded === undefined) {
-      this.#decoded = decode(this.sessionId, this.id, this.#data, this.#parts!)
+      this.#decoded = decode(this.#sessionId, this.id, this.#data, this.#parts!)
       this.#data = undefined
       this.#parts = undefined
     }
